@@ -1,0 +1,334 @@
+import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { ProtocolError, type VcsAgentError } from '../errors.js';
+import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js';
+import { STREAM_PATH } from '../protocol/constants.js';
+import { FrameParser, FrameType, encodeHead, endFrame, frameHeader, type RequestHead } from '../protocol/frame.js';
+import { stripHopByHop } from '../protocol/hop-by-hop.js';
+
+/** One line of the agent's request log. */
+export interface AgentRequestRecord {
+  id: string;
+  method: string;
+  path: string;
+  project?: string;
+  decision: 'allow' | 'deny';
+  /** The rule's description when allowed, the reason when denied. */
+  description: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  error?: string;
+}
+
+/** What a stream needs from the client that owns it. */
+export interface AgentStreamContext {
+  readonly policy: RequestPolicy;
+  readonly target: URL;
+  /** Target path prefix without trailing slash (`/gitlab` for https://host/gitlab/). */
+  readonly basePath: string;
+  readonly upstreamAgent: HttpAgent;
+  readonly upstreamTimeoutMs: number;
+  /** Outbound header builder (allowlist, Host from the target). */
+  readonly outboundHeaders: (rawHeaders: readonly string[]) => string[];
+  onRecord(record: AgentRequestRecord): void;
+  /** The stream is gone; the client decides whether to open a replacement. */
+  onStreamClosed(stream: AgentStream, hadError: boolean): void;
+  /** A stream finished an exchange (used by draining). */
+  onExchangeDone(stream: AgentStream): void;
+}
+
+/*
+ * Responses at most this large (by Content-Length) are collected and sent as one
+ * head+body+end write: one DATA frame instead of three for the common small API call
+ * (perf-facts: coalescing is what makes small requests cheap).
+ */
+const COALESCE_LIMIT = 32 * 1024;
+
+/** Methods whose responses have no body whatever the headers say (RFC 9110 §6.4.1). */
+function responseHasBody(method: string, status: number): boolean {
+  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
+}
+
+/**
+ * The agent's end of one long-lived tunnel stream: it reads a request (head, body
+ * frames, end) from the gateway, asks the policy, forwards allowed requests to the VCS
+ * and streams the response back as frames. One exchange at a time.
+ */
+export class AgentStream {
+  private readonly stream: ClientHttp2Stream;
+  private readonly parser: FrameParser;
+  private head: RequestHead | undefined;
+  private decision: PolicyDecision | undefined;
+  private upstream: ClientRequest | undefined;
+  private upstreamResponse: IncomingMessage | undefined;
+  private requestDone = true;
+  private responseDone = true;
+  private startedAt = 0;
+  private status = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private coalesced: Buffer[] | undefined;
+  private closed = false;
+
+  constructor(
+    session: ClientHttp2Session,
+    private readonly context: AgentStreamContext,
+  ) {
+    this.stream = session.request({ ':method': 'POST', ':path': STREAM_PATH }, { endStream: false });
+    this.parser = new FrameParser({
+      onHead: (type, head) => this.onHead(type, head),
+      onBody: (chunk) => this.onRequestBody(chunk),
+      onEnd: () => this.onRequestEnd(),
+    });
+    this.stream.on('response', (headers) => {
+      if (headers[':status'] !== 200) this.stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+    });
+    this.stream.on('data', (chunk: Buffer) => {
+      try {
+        this.parser.push(chunk);
+      } catch (error) {
+        this.reset(h2constants.NGHTTP2_PROTOCOL_ERROR, (error as VcsAgentError).message);
+      }
+    });
+    this.stream.on('error', () => {}); // surfaced through 'close'
+    this.stream.on('close', () => this.onClose());
+  }
+
+  get busy(): boolean {
+    return this.head !== undefined;
+  }
+
+  /** Closes the stream: when idle during a drain, or when the session goes away. */
+  close(code: number = h2constants.NGHTTP2_NO_ERROR): void {
+    if (!this.closed) this.stream.close(code);
+  }
+
+  private onHead(type: FrameType, raw: unknown): void {
+    if (type !== FrameType.RequestHead || this.head !== undefined) throw new ProtocolError('Unexpected head frame from the gateway');
+    const head = raw as RequestHead;
+    if (
+      typeof head !== 'object' || head === null || typeof head.id !== 'string' || typeof head.method !== 'string' ||
+      typeof head.path !== 'string' || !Array.isArray(head.headers) || head.headers.length % 2 !== 0 ||
+      !head.headers.every((item) => typeof item === 'string') || typeof head.body !== 'boolean'
+    ) {
+      throw new ProtocolError('Malformed request head from the gateway');
+    }
+    this.head = head;
+    this.startedAt = performance.now();
+    this.status = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.requestDone = !head.body;
+    this.responseDone = false;
+    let decision: PolicyDecision;
+    try {
+      decision = this.context.policy.evaluate({ method: head.method, path: head.path, rawHeaders: head.headers });
+    } catch {
+      // A policy that throws denies: never let an exception turn into an allow.
+      decision = { allow: false, reason: 'The policy failed to evaluate the request' };
+    }
+    this.decision = decision;
+    if (!decision.allow) {
+      this.respondLocally(403, 'VCS_DENIED', decision.reason);
+      return;
+    }
+    this.forward(head);
+  }
+
+  private forward(head: RequestHead): void {
+    const context = this.context;
+    const target = context.target;
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const upstream = send({
+      protocol: target.protocol,
+      hostname: target.hostname,
+      port: target.port,
+      method: head.method,
+      path: context.basePath + head.path,
+      headers: context.outboundHeaders(head.headers),
+      agent: context.upstreamAgent,
+      timeout: context.upstreamTimeoutMs,
+    });
+    this.upstream = upstream;
+    upstream.on('response', (response) => this.onUpstreamResponse(response));
+    upstream.on('timeout', () => upstream.destroy(new Error(`No answer from the VCS within ${context.upstreamTimeoutMs} ms`)));
+    upstream.on('error', (error) => this.onUpstreamError(error));
+    upstream.on('drain', this.resumeGatewayStream);
+    if (this.requestDone) upstream.end();
+  }
+
+  private readonly resumeGatewayStream = (): void => {
+    if (!this.closed) this.stream.resume();
+  };
+
+  private onRequestBody(chunk: Buffer): void {
+    if (this.head === undefined || this.requestDone) throw new ProtocolError('Body frame outside a request');
+    this.bytesIn += chunk.length;
+    const upstream = this.upstream;
+    // A denied request or a failed upstream discards the body while the stream is reset.
+    if (upstream === undefined || upstream.destroyed) return;
+    if (!upstream.write(chunk)) this.stream.pause();
+  }
+
+  private onRequestEnd(): void {
+    if (this.head === undefined || this.requestDone) throw new ProtocolError('End frame outside a request');
+    this.requestDone = true;
+    const upstream = this.upstream;
+    if (upstream !== undefined && !upstream.destroyed) upstream.end();
+    this.maybeDone();
+  }
+
+  private onUpstreamResponse(response: IncomingMessage): void {
+    const head = this.head as RequestHead;
+    this.upstreamResponse = response;
+    this.status = response.statusCode ?? 502;
+    const headers = stripHopByHop(response.rawHeaders);
+    const hasBody = responseHasBody(head.method, this.status);
+    if (!hasBody) {
+      response.resume();
+      this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: false }));
+      this.endResponse();
+      return;
+    }
+    const length = Number(response.headers['content-length']);
+    if (length >= 0 && length <= COALESCE_LIMIT) {
+      this.coalesced = [];
+      response.on('data', (chunk: Buffer) => {
+        this.coalesced?.push(chunk);
+      });
+      response.on('end', () => {
+        const body = Buffer.concat(this.coalesced ?? []);
+        this.coalesced = undefined;
+        this.bytesOut = body.length;
+        this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }, body));
+        this.endResponse();
+      });
+    } else {
+      this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }));
+      response.on('data', (chunk: Buffer) => {
+        this.bytesOut += chunk.length;
+        const stream = this.stream;
+        stream.cork();
+        stream.write(frameHeader(FrameType.Body, chunk.length));
+        const ok = stream.write(chunk);
+        stream.uncork();
+        if (!ok) {
+          response.pause();
+          stream.once('drain', () => response.resume());
+        }
+      });
+      response.on('end', () => {
+        this.write(endFrame());
+        this.endResponse();
+      });
+    }
+    response.on('aborted', () => this.onUpstreamError(new Error('The VCS closed the connection mid-response')));
+    response.on('error', (error) => this.onUpstreamError(error));
+  }
+
+  private onUpstreamError(error: Error): void {
+    if (this.head === undefined || this.responseDone) return;
+    if (this.upstreamResponse === undefined) {
+      // Nothing sent yet: the caller gets a proper 502 saying why.
+      this.upstream?.destroy();
+      this.respondLocally(502, 'VCS_UPSTREAM_FAILED', `The VCS could not be reached: ${error.message}`);
+      return;
+    }
+    // Mid-response: reset, so the gateway fails the caller instead of ending the body.
+    this.reset(h2constants.NGHTTP2_INTERNAL_ERROR, `The VCS failed mid-response: ${error.message}`);
+  }
+
+  /** Answers the gateway without the VCS (denial, VCS unreachable): one coalesced write. */
+  private respondLocally(status: number, code: string, message: string): void {
+    const body = Buffer.from(JSON.stringify({ error: { code, message } }));
+    this.status = status;
+    this.bytesOut = body.length;
+    this.write(
+      encodeHead(
+        FrameType.ResponseHead,
+        { status, headers: ['content-type', 'application/json', 'content-length', String(body.length), 'vcs-agent-error', code], body: true },
+        body,
+      ),
+    );
+    this.endResponse(status === 502 ? message : undefined);
+  }
+
+  private endResponse(error?: string): void {
+    this.responseDone = true;
+    this.record(error);
+    if (!this.requestDone) {
+      // Answered before the request body was complete (RFC 9113 §8.1): stop the upload
+      // by resetting this stream with NO_ERROR; a fresh stream replaces it.
+      this.reset(h2constants.NGHTTP2_NO_ERROR);
+      return;
+    }
+    this.maybeDone();
+  }
+
+  private maybeDone(): void {
+    if (!this.requestDone || !this.responseDone || this.head === undefined) return;
+    this.clear();
+    this.context.onExchangeDone(this);
+  }
+
+  private clear(): void {
+    this.head = undefined;
+    this.decision = undefined;
+    this.upstream?.off('drain', this.resumeGatewayStream);
+    this.upstream = undefined;
+    this.upstreamResponse = undefined;
+    this.coalesced = undefined;
+    if (this.stream.isPaused()) this.stream.resume();
+  }
+
+  private record(error?: string): void {
+    const head = this.head;
+    const decision = this.decision;
+    if (head === undefined || decision === undefined) return;
+    const record: AgentRequestRecord = {
+      id: head.id,
+      method: head.method,
+      path: head.path,
+      decision: decision.allow ? 'allow' : 'deny',
+      description: decision.allow ? decision.description : decision.reason,
+      status: this.status,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      durationMs: Math.round((performance.now() - this.startedAt) * 1000) / 1000,
+    };
+    if (decision.project !== undefined) record.project = decision.project;
+    if (error !== undefined) record.error = error;
+    this.decision = undefined; // recorded once
+    this.context.onRecord(record);
+  }
+
+  private write(buffer: Buffer): void {
+    if (!this.closed) this.stream.write(buffer);
+  }
+
+  private reset(code: number, error?: string): void {
+    if (this.head !== undefined && !this.responseDone) {
+      this.status = this.status || 502;
+      this.record(error ?? 'The tunnel stream was reset');
+    }
+    this.close(code);
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const hadExchange = this.head !== undefined;
+    if (hadExchange) {
+      // The caller gave up (gateway reset) or the connection died: abort the VCS request.
+      if (!this.responseDone) this.record('The gateway closed the stream before the response was complete');
+      this.upstream?.destroy();
+      this.upstreamResponse?.destroy();
+      this.clear();
+      this.context.onExchangeDone(this);
+    }
+    this.context.onStreamClosed(this, hadExchange);
+  }
+}

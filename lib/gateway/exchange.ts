@@ -1,0 +1,31 @@
+import type { Readable } from 'node:stream';
+import type { VcsAgentError } from '../errors.js';
+
+/**
+ * Receives one response from the tunnel (the undici dispatcher-handler shape): the
+ * front door writes it to an HTTP/1.1 response, `Gateway.request` to a Readable.
+ */
+export interface ExchangeHandler {
+  onHeaders(status: number, rawHeaders: string[]): void;
+  /** Returns false to pause the tunnel stream until `Exchange.resume()` is called. */
+  onData(chunk: Buffer): boolean;
+  onComplete(): void;
+  /** Called at most once, instead of `onComplete`, before or after `onHeaders`. */
+  onError(error: VcsAgentError): void;
+}
+
+/** One proxied request on its way through the gateway. */
+export interface ExchangeRequest {
+  readonly id: string;
+  readonly pool: string;
+  readonly method: string;
+  /** Origin-form target, byte for byte. */
+  readonly path: string;
+  readonly rawHeaders: string[];
+  /** The request body, or null when there is none. */
+  readonly body: Readable | Buffer | null;
+  /** `performance.now()` when the gateway received it, for durations in the access log. */
+  readonly startedAt: number;
+}
+
+export type ExchangeOutcome = 'completed' | 'failed' | 'aborted';

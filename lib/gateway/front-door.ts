@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RequestAbortedError, VcsAgentError } from '../errors.js';
+import { stripHopByHop } from '../protocol/hop-by-hop.js';
+import type { ExchangeHandler } from './exchange.js';
+import type { ExchangeControl, Gateway } from './gateway.js';
+import { splitPoolTarget } from './private-url.js';
+
+/** HTTP status the front door answers for each failure before or during a request. */
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  VCS_INVALID_URL: 400,
+  VCS_INVALID_OPTION: 400,
+  VCS_POOL_NOT_FOUND: 404,
+  VCS_NO_AGENT: 503,
+  VCS_POOL_BUSY: 503,
+  VCS_CLOSED: 503,
+  VCS_STREAM_RESET: 502,
+  VCS_UPSTREAM_FAILED: 502,
+  VCS_PROTOCOL_ERROR: 502,
+  VCS_ABORTED: 499,
+};
+
+/** Writes one tunnelled response onto an HTTP/1.1 response. */
+class FrontDoorExchange implements ExchangeHandler {
+  control: ExchangeControl | undefined;
+  finished = false;
+
+  constructor(private readonly res: ServerResponse) {}
+
+  onHeaders(status: number, rawHeaders: string[]): void {
+    this.res.writeHead(status, rawHeaders);
+  }
+
+  onData(chunk: Buffer): boolean {
+    const ok = this.res.write(chunk);
+    if (!ok) this.res.once('drain', this.resume);
+    return ok;
+  }
+
+  onComplete(): void {
+    this.finished = true;
+    this.res.end();
+  }
+
+  onError(error: VcsAgentError): void {
+    this.finished = true;
+    const res = this.res;
+    if (res.headersSent) {
+      // Mid-body: tear the connection down so the client sees an error, never a
+      // shorter body that looks complete.
+      res.destroy(error);
+      return;
+    }
+    sendError(res, error);
+  }
+
+  private readonly resume = (): void => this.control?.resume();
+}
+
+function sendError(res: ServerResponse, error: VcsAgentError): void {
+  const status = STATUS_BY_CODE[error.code] ?? 502;
+  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'vcs-gateway-error': error.code,
+  };
+  if (error.code === 'VCS_POOL_BUSY' || error.code === 'VCS_NO_AGENT' || error.code === 'VCS_CLOSED') headers['retry-after'] = 1;
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/**
+ * The gateway's HTTP/1.1 listener: `http://<front-door>/<pool>/<path>` is
+ * `private://<pool>/<path>`, so any HTTP client can use a pool. The path and query go
+ * through byte for byte (Node's parser does not normalise `req.url`).
+ */
+export class FrontDoor {
+  private readonly server: Server;
+
+  constructor(private readonly gateway: Gateway) {
+    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
+  }
+
+  listen(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+  }
+
+  destroy(): void {
+    this.server.close();
+    this.server.closeAllConnections();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    let target;
+    try {
+      if (url.charCodeAt(0) !== 0x2f) throw new VcsAgentError('VCS_INVALID_URL', 'Expected /<pool>/<path> in origin form');
+      target = splitPoolTarget(url.slice(1), 'The front-door path');
+    } catch (error) {
+      req.resume();
+      return sendError(res, error as VcsAgentError);
+    }
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const exchange = new FrontDoorExchange(res);
+    exchange.control = this.gateway.dispatch(
+      {
+        id: randomUUID(),
+        pool: target.pool,
+        method: req.method ?? 'GET',
+        path: target.path,
+        rawHeaders: stripHopByHop(req.rawHeaders),
+        body: hasBody ? req : null,
+        startedAt: performance.now(),
+      },
+      exchange,
+    );
+    res.once('close', () => {
+      if (!exchange.finished) exchange.control?.abort(new RequestAbortedError('The front-door client went away'));
+    });
+  }
+}

@@ -1,0 +1,252 @@
+import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
+import { ProtocolError, RequestAbortedError, TunnelStreamError, type VcsAgentError } from '../errors.js';
+import { FrameParser, FrameType, encodeHead, endFrame, frameHeader, type ResponseHead } from '../protocol/frame.js';
+import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
+
+/** What a stream tells its owner about its life. */
+export interface GatewayStreamOwner {
+  /** The stream finished an exchange and can take the next one. */
+  onStreamIdle(stream: GatewayStream): void;
+  /** The stream is gone (reset by either side or its session closed). */
+  onStreamClosed(stream: GatewayStream): void;
+  /** An exchange ended (for access logs and counters). */
+  onExchangeDone(stream: GatewayStream, request: ExchangeRequest, result: ExchangeResult): void;
+}
+
+export interface ExchangeResult {
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  error?: VcsAgentError;
+}
+
+/**
+ * The gateway's end of one long-lived agent stream. It writes a request as frames
+ * (head, body, end) down the stream and parses the response frames coming up, honouring
+ * HTTP/2 flow control both ways: the body source is paused while the stream's write
+ * buffer is full, and the stream is paused while the handler's sink is full.
+ */
+export class GatewayStream {
+  private readonly parser: FrameParser;
+  private request: ExchangeRequest | undefined;
+  private handler: ExchangeHandler | undefined;
+  private requestDone = true;
+  private responseStarted = false;
+  private responseDone = true;
+  private status = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private body: Readable | undefined;
+  private closed = false;
+  /** Set by the owner when the connection drains: close instead of going idle. */
+  retire = false;
+
+  constructor(
+    readonly stream: ServerHttp2Stream,
+    private readonly owner: GatewayStreamOwner,
+  ) {
+    this.parser = new FrameParser({
+      onHead: (type, head) => this.onHead(type, head),
+      onBody: (chunk) => this.onBody(chunk),
+      onEnd: () => this.onEnd(),
+    });
+    stream.on('data', (chunk: Buffer) => {
+      try {
+        this.parser.push(chunk);
+      } catch (error) {
+        this.fail(error as VcsAgentError, h2constants.NGHTTP2_PROTOCOL_ERROR);
+      }
+    });
+    stream.on('error', () => {}); // surfaced through 'close' and rstCode
+    stream.on('close', () => this.onClose());
+  }
+
+  get busy(): boolean {
+    return this.request !== undefined;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Starts an exchange on this (idle) stream. */
+  assign(request: ExchangeRequest, handler: ExchangeHandler): void {
+    this.request = request;
+    this.handler = handler;
+    this.status = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.responseStarted = false;
+    this.responseDone = false;
+    const body = request.body;
+    const head = { id: request.id, method: request.method, path: request.path, headers: request.rawHeaders, body: body !== null };
+    if (body === null) {
+      this.requestDone = true;
+      this.stream.write(encodeHead(FrameType.RequestHead, head));
+      return;
+    }
+    this.requestDone = false;
+    if (Buffer.isBuffer(body)) {
+      this.bytesOut = body.length;
+      // Head, whole body and end in one write: the caller handed us the body whole already.
+      this.stream.write(encodeHead(FrameType.RequestHead, head, body));
+      this.requestDone = true;
+      return;
+    }
+    this.stream.write(encodeHead(FrameType.RequestHead, head));
+    this.body = body;
+    body.on('data', this.onBodyData);
+    body.on('end', this.onBodyEnd);
+    body.on('error', this.onBodyError);
+  }
+
+  /**
+   * The caller gave up: reset the stream so the agent aborts its VCS request. Names the
+   * request, because by the time a caller gives up the stream may serve another one.
+   */
+  abort(request: ExchangeRequest, error: VcsAgentError = new RequestAbortedError()): void {
+    if (this.request !== request) return;
+    this.fail(error, h2constants.NGHTTP2_CANCEL);
+  }
+
+  /** Resumes a stream paused because the request's handler had a full sink. */
+  resume(request: ExchangeRequest): void {
+    if (this.request === request && !this.closed) this.stream.resume();
+  }
+
+  /** Closes the stream (idle streams only, when draining). */
+  close(code: number = h2constants.NGHTTP2_NO_ERROR): void {
+    if (!this.closed) this.stream.close(code);
+  }
+
+  private readonly onBodyData = (chunk: Buffer | string): void => {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (buffer.length === 0) return;
+    this.bytesOut += buffer.length;
+    const stream = this.stream;
+    stream.cork();
+    stream.write(frameHeader(FrameType.Body, buffer.length));
+    const ok = stream.write(buffer);
+    stream.uncork();
+    if (!ok) {
+      this.body?.pause();
+      stream.once('drain', this.drainBody);
+    }
+  };
+
+  private readonly drainBody = (): void => {
+    this.body?.resume();
+  };
+
+  private readonly onBodyEnd = (): void => {
+    this.detachBody();
+    this.requestDone = true;
+    if (!this.closed) this.stream.write(endFrame());
+    this.maybeIdle();
+  };
+
+  private readonly onBodyError = (error: Error): void => {
+    this.detachBody();
+    this.fail(new RequestAbortedError('The request body failed before it was complete', { cause: error }), h2constants.NGHTTP2_CANCEL);
+  };
+
+  private detachBody(): void {
+    const body = this.body;
+    if (body === undefined) return;
+    this.body = undefined;
+    body.off('data', this.onBodyData);
+    body.off('end', this.onBodyEnd);
+    body.off('error', this.onBodyError);
+    this.stream.off('drain', this.drainBody);
+  }
+
+  private onHead(type: FrameType, raw: unknown): void {
+    if (type !== FrameType.ResponseHead || this.handler === undefined || this.responseStarted) {
+      throw new ProtocolError('Unexpected head frame from the agent');
+    }
+    const head = raw as ResponseHead;
+    if (
+      typeof head !== 'object' || head === null || !Number.isInteger(head.status) || head.status < 100 || head.status > 599 ||
+      !Array.isArray(head.headers) || head.headers.length % 2 !== 0 || typeof head.body !== 'boolean'
+    ) {
+      throw new ProtocolError('Malformed response head from the agent');
+    }
+    this.responseStarted = true;
+    this.status = head.status;
+    this.handler.onHeaders(head.status, head.headers);
+    if (!head.body) this.onEnd();
+  }
+
+  private onBody(chunk: Buffer): void {
+    if (this.handler === undefined || !this.responseStarted || this.responseDone) {
+      throw new ProtocolError('Body frame outside a response');
+    }
+    this.bytesIn += chunk.length;
+    if (!this.handler.onData(chunk)) this.stream.pause();
+  }
+
+  private onEnd(): void {
+    if (this.handler === undefined || !this.responseStarted || this.responseDone) {
+      throw new ProtocolError('End frame outside a response');
+    }
+    this.responseDone = true;
+    const handler = this.handler;
+    handler.onComplete();
+    if (!this.requestDone) {
+      // The agent answered before reading the whole request body (a denial, a VCS that
+      // answered early): RFC 9113 §8.1 lets the server stop the upload with RST_STREAM
+      // NO_ERROR; the agent does that and opens a fresh stream. Stop pumping here.
+      this.detachBody();
+      this.requestDone = true;
+      this.finish(undefined);
+      this.close(h2constants.NGHTTP2_CANCEL);
+      return;
+    }
+    this.maybeIdle();
+  }
+
+  private maybeIdle(): void {
+    if (!this.requestDone || !this.responseDone || this.request === undefined) return;
+    this.finish(undefined);
+    if (this.retire) this.close();
+    else if (!this.closed) this.owner.onStreamIdle(this);
+  }
+
+  private finish(error: VcsAgentError | undefined): void {
+    const request = this.request;
+    if (request === undefined) return;
+    this.request = undefined;
+    this.handler = undefined;
+    // The finished response may have left the stream paused (its sink was full when its
+    // last bytes arrived); they are all delivered now, so the next exchange must flow.
+    if (this.stream.isPaused()) this.stream.resume();
+    this.owner.onExchangeDone(this, request, {
+      status: this.status,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  private fail(error: VcsAgentError, code: number): void {
+    const handler = this.handler;
+    this.detachBody();
+    this.finish(error);
+    this.close(code);
+    handler?.onError(error);
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.handler !== undefined && !this.responseDone) {
+      const code = this.stream.rstCode;
+      this.fail(new TunnelStreamError(`The agent stream closed before the response was complete (HTTP/2 code ${code ?? 'none'})`), h2constants.NGHTTP2_CANCEL);
+    } else {
+      this.detachBody();
+      this.finish(undefined);
+    }
+    this.owner.onStreamClosed(this);
+  }
+}

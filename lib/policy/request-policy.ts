@@ -1,0 +1,41 @@
+/**
+ * What the agent knows about a proxied request when it asks the policy.
+ * `path` is the request target exactly as received from the gateway (origin form,
+ * query included, nothing decoded); the agent forwards exactly these bytes if allowed.
+ */
+export interface PolicyRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Raw header pairs `[name, value, name, value, …]` as the caller sent them. */
+  readonly rawHeaders: readonly string[];
+}
+
+/** The request is allowed; `description` says what it is for ("Get file contents"). */
+export interface PolicyAllow {
+  readonly allow: true;
+  readonly description: string;
+  /** Canonical `group/repository` the request is scoped to, when it has one. */
+  readonly project?: string;
+  /** The rule that matched, for logs and metrics (for example `GET /api/v4/projects/:id`). */
+  readonly rule?: string;
+}
+
+/** The request is denied and never reaches the VCS; `reason` is sent back with the 403. */
+export interface PolicyDeny {
+  readonly allow: false;
+  readonly reason: string;
+  readonly project?: string;
+}
+
+export type PolicyDecision = PolicyAllow | PolicyDeny;
+
+/**
+ * Decides, per request, whether the agent forwards it to the VCS.
+ * Implementations must be synchronous, side-effect free and deny anything they do not
+ * explicitly recognise.
+ */
+export interface RequestPolicy {
+  /** A short name for logs, such as the vendor (`gitlab`). */
+  readonly name: string;
+  evaluate(request: PolicyRequest): PolicyDecision;
+}

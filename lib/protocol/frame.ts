@@ -1,0 +1,190 @@
+import { ProtocolError } from '../errors.js';
+
+/**
+ * Message framing on a long-lived tunnel stream (docs/protocol.md § Framing):
+ * `type:u8 | length:u32be | payload`. One HTTP/2 stream carries one exchange at a time,
+ * so frames need no request id.
+ */
+export const FrameType = {
+  /** gateway → agent: JSON `RequestHead`. */
+  RequestHead: 0x01,
+  /** either way: raw body bytes of the current request or response. */
+  Body: 0x02,
+  /** either way: the current body is complete. */
+  End: 0x03,
+  /** agent → gateway: JSON `ResponseHead`. */
+  ResponseHead: 0x11,
+  /** either way, on the connect (control) stream only: JSON `ControlMessage`. */
+  Control: 0x21,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+export const FRAME_HEADER_SIZE = 5;
+
+/** Heads are JSON and small; anything larger is a protocol violation, not a big request. */
+export const MAX_HEAD_SIZE = 256 * 1024;
+
+export interface RequestHead {
+  /** Gateway-assigned request id, shared by the gateway's and the agent's log lines. */
+  id: string;
+  method: string;
+  /** Request target in origin form, byte for byte as the caller sent it. */
+  path: string;
+  /** Flat raw header pairs `[name, value, …]`. */
+  headers: string[];
+  /** Whether Body/End frames follow. */
+  body: boolean;
+}
+
+/** Messages on the control stream (docs/protocol.md § Control stream). */
+export type ControlMessage =
+  /** agent → gateway: stop dispatching to this connection; gateway answers `drain-ack`. */
+  | { type: 'drain' }
+  | { type: 'drain-ack' }
+  /** either way: application-level keepalive for load balancers that ignore HTTP/2 PING. */
+  | { type: 'ping'; id: number }
+  | { type: 'pong'; id: number };
+
+export interface ResponseHead {
+  status: number;
+  headers: string[];
+  /** Whether Body/End frames follow. When false the exchange is complete. */
+  body: boolean;
+}
+
+const END_FRAME = Buffer.from([FrameType.End, 0, 0, 0, 0]);
+
+export function frameHeader(type: FrameType, length: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+  header[0] = type;
+  header.writeUInt32BE(length, 1);
+  return header;
+}
+
+/** A head frame (JSON payload) as one buffer, optionally followed by a small body and End. */
+export function encodeHead(type: FrameType, head: RequestHead | ResponseHead | ControlMessage, body?: Buffer): Buffer {
+  const json = Buffer.from(JSON.stringify(head));
+  if (body === undefined) {
+    const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + json.length);
+    out[0] = type;
+    out.writeUInt32BE(json.length, 1);
+    json.copy(out, FRAME_HEADER_SIZE);
+    return out;
+  }
+  // Coalesced head + body + end: one write, one DATA frame for small messages (perf-facts).
+  const bodyFrame = body.length > 0 ? FRAME_HEADER_SIZE + body.length : 0;
+  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + json.length + bodyFrame + FRAME_HEADER_SIZE);
+  let offset = 0;
+  out[offset] = type;
+  out.writeUInt32BE(json.length, offset + 1);
+  offset += FRAME_HEADER_SIZE;
+  offset += json.copy(out, offset);
+  if (body.length > 0) {
+    out[offset] = FrameType.Body;
+    out.writeUInt32BE(body.length, offset + 1);
+    offset += FRAME_HEADER_SIZE;
+    offset += body.copy(out, offset);
+  }
+  END_FRAME.copy(out, offset);
+  return out;
+}
+
+export function endFrame(): Buffer {
+  return END_FRAME;
+}
+
+export interface FrameHandler {
+  onHead(type: FrameType, head: unknown): void;
+  onBody(chunk: Buffer): void;
+  onEnd(): void;
+}
+
+/**
+ * Incremental frame parser. Body payloads are handed on as slices of the incoming
+ * chunks (no copy, no waiting for a whole frame), so a 1 GiB body never sits in memory.
+ */
+export class FrameParser {
+  private readonly header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+  private headerFilled = 0;
+  private type: FrameType | 0 = 0;
+  private remaining = 0;
+  private headParts: Buffer[] = [];
+  private headSize = 0;
+
+  constructor(private readonly handler: FrameHandler) {}
+
+  push(chunk: Buffer): void {
+    let offset = 0;
+    const length = chunk.length;
+    while (offset < length) {
+      if (this.type === 0) {
+        // Fast path: a whole header inside this chunk.
+        if (this.headerFilled === 0 && length - offset >= FRAME_HEADER_SIZE) {
+          this.begin(chunk[offset] as number, chunk.readUInt32BE(offset + 1));
+          offset += FRAME_HEADER_SIZE;
+        } else {
+          const take = Math.min(FRAME_HEADER_SIZE - this.headerFilled, length - offset);
+          chunk.copy(this.header, this.headerFilled, offset, offset + take);
+          this.headerFilled += take;
+          offset += take;
+          if (this.headerFilled < FRAME_HEADER_SIZE) return;
+          this.headerFilled = 0;
+          this.begin(this.header[0] as number, this.header.readUInt32BE(1));
+        }
+        if (this.type !== 0 && this.remaining === 0) this.complete();
+        continue;
+      }
+      const take = Math.min(this.remaining, length - offset);
+      const slice = take === length && offset === 0 ? chunk : chunk.subarray(offset, offset + take);
+      offset += take;
+      this.remaining -= take;
+      if (this.type === FrameType.Body) {
+        this.handler.onBody(slice);
+        if (this.remaining === 0) this.type = 0;
+      } else {
+        this.headParts.push(slice);
+        this.headSize += take;
+        if (this.remaining === 0) this.complete();
+      }
+    }
+  }
+
+  private begin(type: number, size: number): void {
+    switch (type) {
+      case FrameType.Body:
+        break;
+      case FrameType.End:
+        if (size !== 0) throw new ProtocolError(`End frame with a ${size}-byte payload`);
+        break;
+      case FrameType.RequestHead:
+      case FrameType.ResponseHead:
+      case FrameType.Control:
+        if (size > MAX_HEAD_SIZE) throw new ProtocolError(`Head frame of ${size} bytes exceeds ${MAX_HEAD_SIZE}`);
+        break;
+      default:
+        throw new ProtocolError(`Unknown frame type 0x${type.toString(16)}`);
+    }
+    this.type = type as FrameType;
+    this.remaining = size;
+  }
+
+  private complete(): void {
+    const type = this.type as FrameType;
+    this.type = 0;
+    if (type === FrameType.End) {
+      this.handler.onEnd();
+      return;
+    }
+    if (type === FrameType.Body) return; // empty body frame: nothing to deliver
+    const raw = this.headParts.length === 1 ? (this.headParts[0] as Buffer) : Buffer.concat(this.headParts, this.headSize);
+    this.headParts = [];
+    this.headSize = 0;
+    let head: unknown;
+    try {
+      head = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new ProtocolError('Head frame is not valid JSON');
+    }
+    this.handler.onHead(type, head);
+  }
+}

@@ -1,0 +1,35 @@
+/*
+ * Connection-specific headers (RFC 9110 §7.6.1, RFC 9113 §8.2.2) that never cross a hop:
+ * they describe one connection, not the message. HTTP/2 forbids them outright.
+ */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+/** Copies flat raw header pairs, leaving out hop-by-hop headers and any named in `Connection`. */
+export function stripHopByHop(rawHeaders: readonly string[], extra?: ReadonlySet<string>): string[] {
+  let connectionNamed: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === 'connection') {
+      connectionNamed ??= new Set();
+      for (const token of (rawHeaders[i + 1] as string).split(',')) connectionNamed.add(token.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(lower) || connectionNamed?.has(lower) || extra?.has(lower)) continue;
+    out.push(name, rawHeaders[i + 1] as string);
+  }
+  return out;
+}

@@ -1,0 +1,39 @@
+import type { Settings } from 'node:http2';
+
+/*
+ * HTTP/2 tuning shared by the agent and the gateway (docs/protocol.md § Settings).
+ *
+ * - Stream window 1 MiB: Node's default 64 KiB (RFC 9113 §6.9.2) caps one stream near
+ *   500 MiB/s on loopback and a few MiB/s at 10 ms RTT; 1 MiB reached ~1 GiB/s on loopback.
+ * - Connection window 4 MiB: set with setLocalWindowSize() once the session has connected
+ *   (it throws before that, nodejs/node#38427). Larger windows bought nothing on loopback and
+ *   deadlocked full-duplex bulk transfers at 32/64 MiB, because Node stops reading a socket
+ *   while a write is pending; spec/tunnel/full-duplex.spec.ts proves 4 MiB does not.
+ * - maxSessionMemory 64 (MB): the default 10 resets streams with ENHANCE_YOUR_CALM when
+ *   many streams write 1 MiB chunks at once.
+ * - Frame size 64 KiB: a loopback socket read is 64 KiB, so a frame of that size costs one
+ *   DATA frame header per read instead of four (RFC 9113 §4.2 allows 16 KiB to 16 MiB).
+ * - maxConcurrentStreams 1024 on the gateway: must exceed the largest parallelism an agent
+ *   may ask for (256) plus its control stream, or stream opens would queue.
+ * - Header lists up to 256 KiB: VCS responses (Link, Set-Cookie, CSP) can be large, and a
+ *   head frame rides in DATA, but the agent's connect headers carry its metadata tags.
+ */
+export const STREAM_WINDOW_SIZE = 1024 * 1024;
+export const CONNECTION_WINDOW_SIZE = 4 * 1024 * 1024;
+export const MAX_SESSION_MEMORY_MB = 64;
+export const MAX_FRAME_SIZE = 64 * 1024;
+export const MAX_CONCURRENT_STREAMS = 1024;
+export const MAX_HEADER_LIST_SIZE = 256 * 1024;
+export const MAX_PARALLELISM = 256;
+
+export const localSettings: Settings = Object.freeze({
+  initialWindowSize: STREAM_WINDOW_SIZE,
+  maxFrameSize: MAX_FRAME_SIZE,
+  maxHeaderListSize: MAX_HEADER_LIST_SIZE,
+  enablePush: false,
+});
+
+export const gatewaySettings: Settings = Object.freeze({
+  ...localSettings,
+  maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+});
