@@ -31,7 +31,7 @@ export interface HarnessOptions {
 
 export interface Harness {
   /** `private://<pool><path>` through gateway → agent → VCS, body collected. */
-  request(path: string, init?: { method?: string; headers?: Record<string, string>; body?: Buffer | string }): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>;
+  request(path: string, init?: { method?: string; headers?: Record<string, string>; body?: GatewayRequestInit['body'] }): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>;
   /** The raw streaming form of `request`. */
   stream(path: string, init?: GatewayRequestInit): Promise<GatewayResponse>;
   /** Requests that reached the VCS (bodies recorded by the default VCS only). */
