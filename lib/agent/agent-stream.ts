@@ -38,6 +38,8 @@ export interface AgentStreamContext {
   onStreamClosed(stream: AgentStream, hadError: boolean): void;
   /** A stream finished an exchange (used by draining). */
   onExchangeDone(stream: AgentStream): void;
+  /** The gateway accepted the stream: it can receive requests from now on. */
+  onStreamReady(stream: AgentStream): void;
 }
 
 /*
@@ -85,6 +87,7 @@ export class AgentStream {
     });
     this.stream.on('response', (headers) => {
       if (headers[':status'] !== 200) this.stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+      else this.context.onStreamReady(this);
     });
     this.stream.on('data', (chunk: Buffer) => {
       try {

@@ -38,7 +38,7 @@ import {
 } from '../protocol/constants.js';
 import { FrameParser, FrameType, encodeHead, type ControlMessage } from '../protocol/frame.js';
 import { CONNECTION_WINDOW_SIZE, MAX_PARALLELISM, MAX_SESSION_MEMORY_MB, localSettings } from '../protocol/http2-settings.js';
-import { stripHopByHop } from '../protocol/hop-by-hop.js';
+import { buildOutboundHeaders } from '../policy/outbound-headers.js';
 import { decodePoolToken, type PoolToken } from '../protocol/token.js';
 import { AgentStream, type AgentRequestRecord, type AgentStreamContext } from './agent-stream.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -76,7 +76,7 @@ export interface TunnelClientOptions {
   upstreamAgent?: HttpAgent;
   /** How long the VCS may stay silent before a request fails (default 300 000 ms). */
   upstreamTimeoutMs?: number;
-  /** Builds the header list sent to the VCS (default: hop-by-hop removed, Host from the target). */
+  /** Builds the header list sent to the VCS (default: `buildOutboundHeaders`, an allowlist with Host from the target). */
   outboundHeaders?: (rawHeaders: readonly string[], target: URL) => string[];
   /** Reconnect backoff (exponential with full jitter). */
   reconnect?: BackoffOptions;
@@ -124,6 +124,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private startWaiters: { resolve: () => void; reject: (error: Error) => void } | undefined;
   private drainWaiters: Array<() => void> = [];
   private connectionIdValue: string | undefined;
+  /** Streams of a new connection not yet accepted; `connected` fires when it reaches 0. */
+  private pendingStreams = 0;
 
   constructor(options: TunnelClientOptions) {
     super();
@@ -155,7 +157,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       (target.protocol === 'https:'
         ? new HttpsAgent({ keepAlive: true, maxSockets: this.parallelism, maxFreeSockets: this.parallelism })
         : new HttpAgent({ keepAlive: true, maxSockets: this.parallelism, maxFreeSockets: this.parallelism }));
-    const buildHeaders = options.outboundHeaders ?? defaultOutboundHeaders;
+    const buildHeaders = options.outboundHeaders ?? buildOutboundHeaders;
     this.streamContext = {
       policy: this.policy,
       target,
@@ -166,6 +168,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       onRecord: (record) => this.onRecord(record),
       onStreamClosed: (stream, hadError) => this.onStreamClosed(stream, hadError),
       onExchangeDone: () => this.checkDrained(),
+      onStreamReady: () => this.onStreamReady(),
     };
   }
 
@@ -362,7 +365,15 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     control.once('close', () => {
       if (this.session === session && !session.closed) session.close();
     });
+    this.pendingStreams = this.parallelism;
     for (let i = 0; i < this.parallelism; i++) this.openStream(session);
+  }
+
+  private onStreamReady(): void {
+    if (this.pendingStreams === 0) return;
+    this.pendingStreams--;
+    if (this.pendingStreams > 0) return;
+    const connectionId = this.connectionIdValue ?? '';
     this.logger.info('connected to gateway', { gateway: this.gatewayUrl.origin, pool: this.token.pool_ulid, connectionId, streams: this.parallelism });
     this.emit('connected', { connectionId, streams: this.parallelism });
     this.startWaiters?.resolve();
@@ -453,6 +464,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   }
 
   private onConnectionLost(error: VcsAgentError): void {
+    this.pendingStreams = 0;
     const session = this.session;
     this.session = undefined;
     this.control = undefined;
@@ -510,15 +522,6 @@ function validateMetadata(metadata: Readonly<Record<string, string>>): Readonly<
   }
   return Object.freeze({ ...metadata });
 }
-
-/** Hop-by-hop headers and forwarding headers removed; Host set from the target. */
-export function defaultOutboundHeaders(rawHeaders: readonly string[], target: URL): string[] {
-  const out = stripHopByHop(rawHeaders, DROPPED_REQUEST_HEADERS);
-  out.push('Host', target.host);
-  return out;
-}
-
-const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set(['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port']);
 
 function collectBody(stream: ClientHttp2Stream): Promise<string> {
   return new Promise((resolve) => {

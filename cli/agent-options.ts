@@ -1,0 +1,255 @@
+import yargs from 'yargs';
+import { InvalidTokenError } from '../lib/errors.js';
+import { decodePoolToken, type PoolToken } from '../lib/protocol/token.js';
+import { MAX_PARALLELISM } from '../lib/protocol/http2-settings.js';
+import { VENDOR_NAMES, isVendorName, type VendorName } from '../lib/vendors/index.js';
+import { ConfigError } from './config-error.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './create-logger.js';
+
+/** One agent option: its flag, its variable, its default, where `--help` shows it. */
+interface OptionSpec {
+  flag: string;
+  env: string;
+  type: 'string' | 'boolean' | 'number';
+  group: string;
+  describe: string;
+  default?: string;
+  /** Secrets are never echoed back in errors or `--help`. */
+  secret?: boolean;
+}
+
+const REQUIRED = 'Required:';
+const POLICY = 'Request policy:';
+const CONNECTION = 'Connection:';
+const OPERATIONS = 'Operations:';
+
+/** Every agent option, flag and variable, exactly as documented in docs/configuration.md. */
+export const AGENT_OPTIONS: readonly OptionSpec[] = [
+  { flag: 'target-base-endpoint', env: 'SPACELIFT_VCS_AGENT_TARGET_BASE_ENDPOINT', type: 'string', group: REQUIRED, describe: 'Base URL of the VCS, e.g. https://gitlab.internal' },
+  { flag: 'token', env: 'SPACELIFT_VCS_AGENT_POOL_TOKEN', type: 'string', group: REQUIRED, describe: 'The pool configuration token (base64)', secret: true },
+  { flag: 'vendor', env: 'SPACELIFT_VCS_AGENT_VENDOR', type: 'string', group: REQUIRED, describe: `The VCS vendor: ${VENDOR_NAMES.join(', ')}` },
+  { flag: 'allowed-projects', env: 'SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS', type: 'string', group: POLICY, default: '.*', describe: 'Regexp the whole group/repository must match (case-insensitive)' },
+  { flag: 'vendor-module', env: 'SPACELIFT_VCS_AGENT_VENDOR_MODULE', type: 'string', group: POLICY, describe: 'Path of a module exporting a defineVendor() definition (replaces --vendor rules)' },
+  { flag: 'rules-file', env: 'SPACELIFT_VCS_AGENT_RULES_FILE', type: 'string', group: POLICY, describe: 'JSON or YAML file of extra rules added to the vendor allowlist' },
+  { flag: 'parallelism', env: 'SPACELIFT_VCS_AGENT_PARALLELISM', type: 'number', group: CONNECTION, default: '4', describe: `Streams to open; each carries one request at a time (1-${MAX_PARALLELISM})` },
+  { flag: 'debug-print-all', env: 'SPACELIFT_VCS_AGENT_DEBUG_PRINT_ALL', type: 'boolean', group: OPERATIONS, default: 'false', describe: 'Print every request and response (secrets redacted, bodies truncated)' },
+  { flag: 'bugsnag-api-key', env: 'SPACELIFT_VCS_AGENT_BUGSNAG_API_KEY', type: 'string', group: OPERATIONS, describe: 'Report unexpected errors to Bugsnag (nothing is sent without it)', secret: true },
+  { flag: 'health-listen', env: 'SPACELIFT_VCS_AGENT_HEALTH_LISTEN', type: 'string', group: OPERATIONS, describe: 'HOST:PORT for /healthz, /readyz and /metrics (off by default)' },
+  { flag: 'drain-timeout', env: 'SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT', type: 'number', group: OPERATIONS, default: '30', describe: 'Seconds in-flight requests get to finish after SIGTERM/SIGINT' },
+  { flag: 'log-format', env: 'SPACELIFT_VCS_AGENT_LOG_FORMAT', type: 'string', group: OPERATIONS, default: 'json', describe: `Log format: ${LOG_FORMATS.join(', ')}` },
+  { flag: 'log-level', env: 'SPACELIFT_VCS_AGENT_LOG_LEVEL', type: 'string', group: OPERATIONS, default: 'info', describe: `Log level: ${LOG_LEVELS.join(', ')}` },
+];
+
+export const METADATA_PREFIX = 'SPACELIFT_METADATA_';
+
+/** The agent's validated configuration. */
+export interface AgentConfig {
+  target: URL;
+  token: PoolToken;
+  rawToken: string;
+  vendor: VendorName;
+  allowedProjects: string;
+  vendorModule?: string;
+  rulesFile?: string;
+  parallelism: number;
+  debugPrintAll: boolean;
+  bugsnagApiKey?: string;
+  healthListen?: { host: string; port: number };
+  drainTimeoutMs: number;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  metadata: Record<string, string>;
+  proxyEnv: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
+  godebug?: string;
+}
+
+function label(spec: OptionSpec): string {
+  return `--${spec.flag} / ${spec.env}`;
+}
+
+function helpText(spec: OptionSpec): string {
+  return `${spec.describe}  [env: ${spec.env}]${spec.default === undefined ? '' : `  [default: ${spec.default}]`}`;
+}
+
+/** The yargs parser for `vcs-agent`: flags only; variables and defaults are merged after. */
+export function agentParser(argv: readonly string[]) {
+  let parser = yargs([...argv])
+    .scriptName('vcs-agent')
+    .usage('Usage: vcs-agent --target-base-endpoint URL --token TOKEN --vendor VENDOR [options]\n\nConnects a private VCS to its gateway pool. Every option can also be set with the variable shown; a flag wins over its variable.')
+    .strict()
+    .version(false)
+    .help('help')
+    .alias('help', 'h')
+    .wrap(Math.min(120, process.stdout.columns ?? 100))
+    .epilogue(
+      [
+        'Environment:',
+        `  ${METADATA_PREFIX}<key>=<value>  sent to the gateway as metadata tag <key>`,
+        '  HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower case)  proxy for the gateway and the VCS',
+        '  GODEBUG=http2debug=1|2  trace the HTTP/2 connection to the gateway like Go programs',
+        '  NODE_EXTRA_CA_CERTS=FILE  trust an extra CA (gateway or VCS behind a private CA)',
+        '',
+        'Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration, 3 credentials refused.',
+      ].join('\n'),
+    )
+    .fail((message, error) => {
+      throw new ConfigError(error?.message ?? message);
+    });
+  for (const spec of AGENT_OPTIONS) {
+    parser = parser.option(spec.flag, { type: spec.type, group: spec.group, describe: helpText(spec), requiresArg: spec.type !== 'boolean' });
+  }
+  return parser;
+}
+
+/**
+ * Merges flags, variables and defaults (a flag wins over its variable) and validates every
+ * value. Throws `ConfigError` naming the flag and the variable; never echoes a secret.
+ */
+export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>): AgentConfig {
+  const raw = (flag: string): string | undefined => {
+    const spec = AGENT_OPTIONS.find((option) => option.flag === flag) as OptionSpec;
+    const fromFlag = flags[flag];
+    if (fromFlag !== undefined) {
+      if (Array.isArray(fromFlag)) throw new ConfigError(`${label(spec)} was given more than once: expected one value`);
+      return String(fromFlag);
+    }
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    return spec.default;
+  };
+  const required = (flag: string): string => {
+    const value = raw(flag);
+    if (value === undefined || value.trim() === '') {
+      const spec = AGENT_OPTIONS.find((option) => option.flag === flag) as OptionSpec;
+      throw new ConfigError(`Missing ${label(spec)}: ${spec.describe.toLowerCase()}`);
+    }
+    return value;
+  };
+  const spec = (flag: string): OptionSpec => AGENT_OPTIONS.find((option) => option.flag === flag) as OptionSpec;
+
+  const targetText = required('target-base-endpoint');
+  let target: URL;
+  try {
+    target = new URL(targetText);
+  } catch {
+    throw new ConfigError(`Invalid ${label(spec('target-base-endpoint'))} "${targetText.slice(0, 200)}": expected an http:// or https:// URL`);
+  }
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+    throw new ConfigError(`Invalid ${label(spec('target-base-endpoint'))}: scheme ${target.protocol} is not http: or https:`);
+  }
+  if (target.username !== '' || target.password !== '') {
+    throw new ConfigError(`Invalid ${label(spec('target-base-endpoint'))}: expected no credentials in the URL`);
+  }
+  if (target.search !== '' || target.hash !== '') {
+    throw new ConfigError(`Invalid ${label(spec('target-base-endpoint'))}: expected no query or fragment`);
+  }
+
+  const rawToken = required('token');
+  let token: PoolToken;
+  try {
+    token = decodePoolToken(rawToken);
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw new ConfigError(`Invalid ${label(spec('token'))}: ${error.message}`);
+    throw error;
+  }
+
+  const vendor = required('vendor');
+  if (!isVendorName(vendor)) {
+    throw new ConfigError(`Invalid ${label(spec('vendor'))} "${vendor.slice(0, 60)}": expected one of ${VENDOR_NAMES.join(', ')}`);
+  }
+
+  const parallelismText = required('parallelism');
+  const parallelism = Number(parallelismText);
+  if (!/^\d+$/.test(parallelismText.trim()) || !Number.isInteger(parallelism) || parallelism < 1 || parallelism > MAX_PARALLELISM) {
+    throw new ConfigError(`Invalid ${label(spec('parallelism'))} "${parallelismText.slice(0, 40)}": expected a whole number from 1 to ${MAX_PARALLELISM}`);
+  }
+
+  const debugPrintAll = parseBoolean(required('debug-print-all'), spec('debug-print-all'));
+
+  const drainText = required('drain-timeout');
+  const drainSeconds = Number(drainText);
+  if (!Number.isFinite(drainSeconds) || drainSeconds < 0 || drainSeconds > 3600) {
+    throw new ConfigError(`Invalid ${label(spec('drain-timeout'))} "${drainText.slice(0, 40)}": expected seconds from 0 to 3600`);
+  }
+
+  const logFormat = required('log-format');
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`Invalid ${label(spec('log-format'))} "${logFormat.slice(0, 40)}": expected one of ${LOG_FORMATS.join(', ')}`);
+  }
+  const logLevel = required('log-level');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`Invalid ${label(spec('log-level'))} "${logLevel.slice(0, 40)}": expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const healthText = raw('health-listen');
+  const config: AgentConfig = {
+    target,
+    token,
+    rawToken,
+    vendor,
+    allowedProjects: required('allowed-projects'),
+    parallelism,
+    debugPrintAll,
+    drainTimeoutMs: Math.round(drainSeconds * 1000),
+    logFormat: logFormat as LogFormat,
+    logLevel: logLevel as LogLevel,
+    metadata: metadataFrom(env),
+    proxyEnv: proxyEnvironment(env),
+  };
+  const vendorModule = raw('vendor-module');
+  if (vendorModule !== undefined) config.vendorModule = vendorModule;
+  const rulesFile = raw('rules-file');
+  if (rulesFile !== undefined) config.rulesFile = rulesFile;
+  const bugsnag = raw('bugsnag-api-key');
+  if (bugsnag !== undefined) {
+    if (!/^[0-9a-f]{32}$/i.test(bugsnag)) throw new ConfigError(`Invalid ${label(spec('bugsnag-api-key'))}: expected a 32-character hexadecimal Bugsnag API key`);
+    config.bugsnagApiKey = bugsnag;
+  }
+  if (healthText !== undefined) config.healthListen = parseHostPort(healthText, label(spec('health-listen')));
+  if (env.GODEBUG !== undefined) config.godebug = env.GODEBUG;
+  return config;
+}
+
+function parseBoolean(value: string, spec: OptionSpec): boolean {
+  const lower = value.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(lower)) return true;
+  if (['false', '0', 'no', ''].includes(lower)) return false;
+  throw new ConfigError(`Invalid ${label(spec)} "${value.slice(0, 40)}": expected true or false`);
+}
+
+/** Parses HOST:PORT (IPv6 as [::1]:PORT); the message names the option. */
+export function parseHostPort(value: string, option: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[3]);
+  if (match === null || port > 65535) throw new ConfigError(`Invalid ${option} "${value.slice(0, 80)}": expected HOST:PORT, e.g. 127.0.0.1:8080`);
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+/** `SPACELIFT_METADATA_<key>` variables become tags `<key>`; bounded like the protocol demands. */
+export function metadataFrom(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(METADATA_PREFIX) || value === undefined) continue;
+    const key = name.slice(METADATA_PREFIX.length);
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(key)) throw new ConfigError(`Invalid metadata variable ${name.slice(0, 100)}: the tag name must be 1-64 letters, digits, '_', '.' or '-'`);
+    if (value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) throw new ConfigError(`Invalid metadata variable ${name}: expected at most 256 printable characters`);
+    tags[key] = value;
+  }
+  if (Object.keys(tags).length > 32) throw new ConfigError(`Too many ${METADATA_PREFIX}* variables: at most 32 tags are sent`);
+  return tags;
+}
+
+function proxyEnvironment(env: Readonly<Record<string, string | undefined>>): AgentConfig['proxyEnv'] {
+  const pick = (upper: string): string | undefined => {
+    const value = env[upper] ?? env[upper.toLowerCase()];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const out: AgentConfig['proxyEnv'] = {};
+  const https = pick('HTTPS_PROXY');
+  const http = pick('HTTP_PROXY');
+  const noProxy = pick('NO_PROXY');
+  if (https !== undefined) out.httpsProxy = https;
+  if (http !== undefined) out.httpProxy = http;
+  if (noProxy !== undefined) out.noProxy = noProxy;
+  return out;
+}

@@ -1,0 +1,50 @@
+import winston from 'winston';
+import type { Logger } from '../lib/logger.js';
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Escapes control characters so a logged value can never forge or split a log line. */
+function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const pretty = winston.format.printf((info) => {
+  const { level, message, timestamp, ...fields } = info as Record<string, unknown> & { level: string; message: unknown; timestamp?: string };
+  const extra = Object.entries(fields)
+    .filter(([key]) => typeof key === 'string')
+    .map(([key, value]) => `${key}=${escapeControl(typeof value === 'string' ? value : JSON.stringify(value))}`)
+    .join(' ');
+  return `${timestamp ?? ''} ${level.padEnd(5)} ${escapeControl(String(message))}${extra === '' ? '' : ` ${extra}`}`;
+});
+
+/**
+ * The CLI's logger: JSON lines (one object per line; JSON escapes control characters)
+ * or a human format, on stdout. The library only ever sees the `Logger` interface.
+ */
+export function createCliLogger(options: { format: LogFormat; level: LogLevel; stream?: NodeJS.WritableStream }): Logger & { close(): Promise<void> } {
+  const transport = new winston.transports.Stream({ stream: options.stream ?? process.stdout });
+  const logger = winston.createLogger({
+    level: options.level,
+    format:
+      options.format === 'json'
+        ? winston.format.combine(winston.format.timestamp(), winston.format.json())
+        : winston.format.combine(winston.format.timestamp(), pretty),
+    transports: [transport],
+  });
+  return {
+    error: (message, fields) => logger.error(message, fields),
+    warn: (message, fields) => logger.warn(message, fields),
+    info: (message, fields) => logger.info(message, fields),
+    debug: (message, fields) => logger.debug(message, fields),
+    close: () =>
+      new Promise<void>((resolve) => {
+        logger.on('finish', () => resolve());
+        logger.end();
+        setTimeout(resolve, 500).unref();
+      }),
+  };
+}
