@@ -1,0 +1,247 @@
+/*
+ * `npm run bench`: the tunnel (front door → gateway → agent → VCS) against the direct path
+ * (client → VCS), in one run, on 127.0.0.1. Gateway and agent run as the built CLIs
+ * (dist/), each in its own process, so their RSS is their own.
+ *
+ * Prints a table and writes bench/results/latest.json. Environment knobs:
+ *   BENCH_BIG_MIB (256), BENCH_RSS_MIB (1024), BENCH_SMALL_COUNT (1000),
+ *   BENCH_DURATION_S (5), BENCH_CONNECTIONS (16), BENCH_PARALLELISM (16)
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+
+const MiB = 1024 * 1024;
+const BIG = Number(process.env.BENCH_BIG_MIB ?? 256) * MiB;
+const RSS_BODY = Number(process.env.BENCH_RSS_MIB ?? 1024) * MiB;
+const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? 1000);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const PARALLELISM = Number(process.env.BENCH_PARALLELISM ?? 16);
+const ROOT = new URL('..', import.meta.url).pathname;
+const PROJECT = '/api/v4/projects/bench%2Frepo';
+
+const children: ChildProcess[] = [];
+const work = mkdtempSync(join(tmpdir(), 'vcs-agent-bench-'));
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+async function waitForFile(file: string, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const match = pattern.exec(text);
+    if (match !== null) return match;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in ${file}:\n${text.slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; logFile: string } {
+  const logFile = join(work, `${name}.log`);
+  const fd = openSync(logFile, 'w');
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  children.push(child);
+  return { child, logFile };
+}
+
+/** Peak and current RSS of a process, from /proc (MiB). */
+function rssOf(pid: number): { peak: number; now: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 };
+}
+
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function get(base: string, path: string): Promise<{ status: number; bytes: number }> {
+  const url = new URL(base + path);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, agent: keepAlive, headers: { 'private-token': 'bench-token' } }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function upload(base: string, size: number): Promise<{ status: number; body: string }> {
+  const url = new URL(`${base}${PROJECT}/repository/commits`);
+  const chunk = Buffer.alloc(64 * 1024, 'u');
+  let left = size;
+  const body = new Readable({
+    read() {
+      if (left <= 0) return void this.push(null);
+      const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+      left -= piece.length;
+      this.push(piece);
+    },
+  });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/octet-stream', 'content-length': size } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    body.pipe(req);
+  });
+}
+
+/** Polls the tunnel until the agent serves (503 "no agent" until it has connected). */
+async function waitForTunnel(base: string, agentLog: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status } = await get(base, PROJECT);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`the agent did not connect within ${timeoutMs} ms:\n${readFileSync(agentLog, 'utf8').slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function throughputGet(base: string, size: number): Promise<number> {
+  const started = performance.now();
+  const result = await get(base, `${PROJECT}/repository/archive?size=${size}`);
+  const seconds = (performance.now() - started) / 1000;
+  if (result.status !== 200 || result.bytes !== size) throw new Error(`GET ${base}: status ${result.status}, ${result.bytes} of ${size} bytes`);
+  return size / MiB / seconds;
+}
+
+async function throughputUpload(base: string, size: number): Promise<number> {
+  const started = performance.now();
+  const result = await upload(base, size);
+  const seconds = (performance.now() - started) / 1000;
+  if (result.status !== 201 || JSON.parse(result.body).bytes !== size) throw new Error(`POST ${base}: status ${result.status} ${result.body.slice(0, 200)}`);
+  return size / MiB / seconds;
+}
+
+async function latency(base: string, count: number): Promise<{ p50: number; p99: number }> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    const result = await get(base, PROJECT);
+    samples.push(performance.now() - started);
+    if (result.status !== 200) throw new Error(`small GET ${base}: status ${result.status}`);
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number): number => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] as number;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+/** Requests/s from autocannon in its own process (so the load generator is not us). */
+function requestsPerSecond(base: string): { rps: number; errors: number; non2xx: number } {
+  const out = execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(DURATION_S), '-j', '-H', 'private-token=bench-token', `${base}${PROJECT}`],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * MiB },
+  );
+  const result = JSON.parse(out) as { requests: { average: number }; errors: number; non2xx: number };
+  return { rps: result.requests.average, errors: result.errors, non2xx: result.non2xx };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ROOT, 'dist/cli/vcs-agent.js'))) {
+    log('building dist/ (npm run build)');
+    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  const vcs = start('vcs', ['--import', 'tsx', join(ROOT, 'bench/vcs-server.ts')]);
+  const vcsPort = Number((await waitForFile(vcs.logFile, /^(\d+)$/m))[1]);
+  const direct = `http://127.0.0.1:${vcsPort}`;
+
+  const store = join(work, 'pools.json');
+  const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0']);
+  const gwPort = Number((await waitForFile(gateway.logFile, /"address":"127\.0\.0\.1:(\d+)"[^\n]*gateway listening for agents/))[1]);
+  const fdPort = Number((await waitForFile(gateway.logFile, /"address":"127\.0\.0\.1:(\d+)"[^\n]*front door listening/))[1]);
+  const token = execFileSync(process.execPath, [join(ROOT, 'dist/cli/vcs-gateway.js'), 'pool', 'create', '--store', store, '--name', 'bench', '--gateway-url', `http://127.0.0.1:${gwPort}`], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).trim();
+  const agent = start('agent', [join(ROOT, 'dist/cli/vcs-agent.js'), '--target-base-endpoint', direct, '--token', token, '--vendor', 'gitlab', '--parallelism', String(PARALLELISM)]);
+  const tunnel = `http://127.0.0.1:${fdPort}/bench`;
+  await waitForTunnel(tunnel, agent.logFile);
+  log(`vcs :${vcsPort}, gateway :${gwPort}, front door :${fdPort}, agent parallelism ${PARALLELISM}`);
+
+  // Peak RSS while streaming RSS_BODY through the tunnel, before anything else runs.
+  log(`streaming ${RSS_BODY / MiB} MiB through the tunnel for the RSS figure`);
+  const rssThroughput = await throughputGet(tunnel, RSS_BODY);
+  const rssAfterBig = { gateway: rssOf(gateway.child.pid as number), agent: rssOf(agent.child.pid as number) };
+
+  log('warming up both paths');
+  for (const base of [direct, tunnel]) {
+    await throughputGet(base, 64 * MiB);
+    await throughputUpload(base, 64 * MiB);
+    await latency(base, 300);
+  }
+
+  const results: Record<string, Record<string, number>> = { direct: {}, tunnel: {} };
+  for (const [name, base] of [
+    ['direct', direct],
+    ['tunnel', tunnel],
+  ] as const) {
+    log(`${name}: ${BIG / MiB} MiB GET`);
+    results[name]!.getMiBps = await throughputGet(base, BIG);
+    log(`${name}: ${BIG / MiB} MiB upload`);
+    results[name]!.uploadMiBps = await throughputUpload(base, BIG);
+    log(`${name}: ${SMALL_COUNT} sequential small GETs`);
+    const lat = await latency(base, SMALL_COUNT);
+    results[name]!.p50ms = lat.p50;
+    results[name]!.p99ms = lat.p99;
+    log(`${name}: ${CONNECTIONS} connections for ${DURATION_S} s`);
+    const rps = requestsPerSecond(base);
+    results[name]!.rps = rps.rps;
+    results[name]!.errors = rps.errors + rps.non2xx;
+  }
+  const rssEnd = { gateway: rssOf(gateway.child.pid as number), agent: rssOf(agent.child.pid as number) };
+
+  const d = results.direct!;
+  const t = results.tunnel!;
+  const rows: Array<[string, string, string, string]> = [
+    ['metric', 'direct', 'tunnel', 'tunnel vs direct'],
+    [`${BIG / MiB} MiB GET (MiB/s)`, d.getMiBps!.toFixed(0), t.getMiBps!.toFixed(0), `${(t.getMiBps! / d.getMiBps!).toFixed(2)}×`],
+    [`${BIG / MiB} MiB upload (MiB/s)`, d.uploadMiBps!.toFixed(0), t.uploadMiBps!.toFixed(0), `${(t.uploadMiBps! / d.uploadMiBps!).toFixed(2)}×`],
+    ['small GET p50 (ms)', d.p50ms!.toFixed(3), t.p50ms!.toFixed(3), `+${(t.p50ms! - d.p50ms!).toFixed(3)} ms`],
+    ['small GET p99 (ms)', d.p99ms!.toFixed(3), t.p99ms!.toFixed(3), `+${(t.p99ms! - d.p99ms!).toFixed(3)} ms`],
+    [`req/s @${CONNECTIONS} conns`, d.rps!.toFixed(0), t.rps!.toFixed(0), `${(t.rps! / d.rps!).toFixed(2)}× (errors ${t.errors})`],
+    [
+      `peak RSS streaming ${RSS_BODY / MiB} MiB (MiB)`,
+      '-',
+      `gw ${rssAfterBig.gateway.peak.toFixed(0)} + agent ${rssAfterBig.agent.peak.toFixed(0)} = ${(rssAfterBig.gateway.peak + rssAfterBig.agent.peak).toFixed(0)}`,
+      `at ${rssThroughput.toFixed(0)} MiB/s`,
+    ],
+    ['peak RSS whole run (MiB)', '-', `gw ${rssEnd.gateway.peak.toFixed(0)} + agent ${rssEnd.agent.peak.toFixed(0)} = ${(rssEnd.gateway.peak + rssEnd.agent.peak).toFixed(0)}`, ''],
+  ];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(rows[0]!));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows.slice(1)) console.log(line(row));
+
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench/results/latest.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, parallelism: PARALLELISM, connections: CONNECTIONS, results, rssAfterBig, rssEnd, rssThroughput }, null, 2)}\n`,
+  );
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error('bench failed:', error);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    keepAlive.destroy();
+    for (const child of children) child.kill('SIGKILL');
+  });
