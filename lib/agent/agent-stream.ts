@@ -2,6 +2,7 @@ import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, ty
 import { request as httpsRequest } from 'node:https';
 import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { ProtocolError, type VcsAgentError } from '../errors.js';
+import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
 import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js';
 import { STREAM_PATH } from '../protocol/constants.js';
 import { FrameParser, FrameType, encodeHead, endFrame, frameHeader, type RequestHead } from '../protocol/frame.js';
@@ -292,17 +293,18 @@ export class AgentStream {
     const decision = this.decision;
     if (head === undefined || decision === undefined) return;
     const record: AgentRequestRecord = {
-      id: head.id,
-      method: head.method,
-      path: head.path,
+      id: escapeLogValue(head.id.slice(0, 64)),
+      method: escapeLogValue(head.method.slice(0, 32)),
+      // Logged paths lose secret query values (private_token=…) and control characters.
+      path: escapeLogValue(redactPathForLog(head.path)),
       decision: decision.allow ? 'allow' : 'deny',
-      description: decision.allow ? decision.description : decision.reason,
+      description: escapeLogValue(decision.allow ? decision.description : decision.reason),
       status: this.status,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       durationMs: Math.round((performance.now() - this.startedAt) * 1000) / 1000,
     };
-    if (decision.project !== undefined) record.project = decision.project;
+    if (decision.project !== undefined) record.project = escapeLogValue(decision.project);
     if (error !== undefined) record.error = error;
     this.decision = undefined; // recorded once
     this.context.onRecord(record);

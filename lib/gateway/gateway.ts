@@ -21,6 +21,7 @@ import {
   VcsAgentError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
 import { verifyPoolKey } from '../pools/pool-key.js';
 import type { PoolStore } from '../pools/pool-store.js';
 import {
@@ -282,8 +283,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       time: new Date().toISOString(),
       requestId: request.id,
       pool: request.pool,
-      method: request.method,
-      path: request.path,
+      method: escapeLogValue(request.method.slice(0, 32)),
+      // No secret query values (private_token=…) and no control characters in the access log.
+      path: escapeLogValue(redactPathForLog(request.path)),
       status: result.status,
       bytesIn: result.bytesIn,
       bytesOut: result.bytesOut,

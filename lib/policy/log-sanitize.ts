@@ -1,0 +1,103 @@
+/*
+ * Helpers that make request-derived values safe to put in a log line: no forged lines,
+ * no terminal escapes, no credentials.
+ */
+
+// C0/C1 controls, DEL, line/paragraph separators and bidi controls (Trojan Source,
+// CVE-2021-42574) — everything that can break a line or change how a terminal renders it.
+const NEEDS_ESCAPE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\\]/;
+const ESCAPE_ALL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\\]/g;
+
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };
+
+function escapeOne(ch: string): string {
+  const named = NAMED[ch];
+  if (named !== undefined) return named;
+  const code = ch.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Escapes control characters (C0, DEL, C1), line/paragraph separators and bidi controls as
+ * `\n`, `\xHH` or `\uHHHH`, and doubles backslashes so the escaping cannot be forged.
+ * Other text is returned unchanged (the common case allocates nothing).
+ */
+export function escapeLogValue(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  return s.replace(ESCAPE_ALL, escapeOne);
+}
+
+/** Query parameter names whose values are credentials or signatures (compared lower-case). */
+export const SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
+  'private_token',
+  'access_token',
+  'job_token',
+  'token',
+  'refresh_token',
+  'id_token',
+  'sig',
+  'signature',
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+  'key',
+  'api_key',
+  'apikey',
+  'api-key',
+  'password',
+  'passwd',
+  'secret',
+  'client_secret',
+  'code',
+  'auth',
+  'authorization',
+  'jwt',
+  'session',
+  'sessionid',
+  'jsessionid',
+]);
+
+// Anything that merely looks like a credential is redacted too: a false positive costs a
+// log detail, a false negative leaks a token.
+const SECRET_LIKE = /token|secret|passw|signature|credential|api[-_]?key|auth/i;
+
+/** Longest path we log; longer ones are cut and marked, so one request cannot flood a log. */
+export const MAX_LOGGED_PATH = 2048;
+
+function isSecretName(rawName: string): boolean {
+  let name = rawName;
+  if (name.includes('%') || name.includes('+')) {
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      return true; // undecodable name: redact rather than guess
+    }
+  }
+  const lower = name.trim().toLowerCase();
+  return SECRET_QUERY_PARAMS.has(lower) || SECRET_LIKE.test(lower);
+}
+
+/**
+ * Returns `path` (a request target, query included) with the value of every secret query
+ * parameter (`private_token`, `access_token`, `token`, `sig`, … and any name containing
+ * "token", "secret", "auth", …) replaced by `[REDACTED]`, including parameters after `;`
+ * or `#`, and cut to {@link MAX_LOGGED_PATH} characters. It does not escape control
+ * characters: pass the result through {@link escapeLogValue}.
+ */
+export function redactPathForLog(path: string): string {
+  let target = path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…[truncated]` : path;
+  const start = target.search(/[?#;]/);
+  if (start === -1) return target;
+  // Split on every parameter delimiter while keeping them, so values stay in place.
+  const head = target.slice(0, start);
+  const tail = target.slice(start);
+  const parts = tail.split(/([?#;&])/);
+  for (let i = 2; i < parts.length; i += 2) {
+    const pair = parts[i] as string;
+    const eq = pair.indexOf('=');
+    if (eq === -1) continue;
+    if (isSecretName(pair.slice(0, eq))) parts[i] = `${pair.slice(0, eq)}=[REDACTED]`;
+  }
+  target = head + parts.join('');
+  return target;
+}

@@ -1,0 +1,92 @@
+/** HTTP methods a rule may allow. Methods are case-sensitive (RFC 9110 §9.1). */
+export const RULE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/** An HTTP method a rule may allow. */
+export type RuleMethod = (typeof RULE_METHODS)[number];
+
+/**
+ * What a rule's requests are about:
+ * - `project` (default): one repository, named in the path; checked against allowed-projects.
+ * - `global`: nothing project-specific (the token's own user, API discovery); always allowed.
+ * - `cross-project`: spans projects (list all repositories, unscoped build status); denied
+ *   whenever allowed-projects is not `.*`.
+ */
+export type RuleScope = 'project' | 'global' | 'cross-project';
+
+/** One allowed request shape. */
+export interface VendorRule {
+  readonly method: RuleMethod;
+  /**
+   * Path pattern, matched segment by segment against the raw (still encoded) path:
+   * literal segments match exactly, `:name` matches one non-empty segment, and `*name`
+   * (last segment only) matches one or more remaining segments. At least one segment must be
+   * literal. Parameter values must also match the vendor's `params` pattern of that name.
+   */
+  readonly path: string;
+  /** What the platform uses it for, e.g. "Get file contents". Logged with every request. */
+  readonly description: string;
+  /** Defaults to `project`. */
+  readonly scope?: RuleScope;
+}
+
+/** How a request names a project: by canonical path (`group/repository`) or by an opaque id. */
+export type ProjectRef = { readonly path: string } | { readonly id: string };
+
+/** Path parameter values of a matched rule, percent-decoded (`group%2Frepo` → `group/repo`). */
+export type RuleParams = Readonly<Record<string, string>>;
+
+/** What a vendor hook sees of a request that matched one of its rules. */
+export interface RuleContext {
+  readonly method: string;
+  readonly rule: VendorRule;
+  readonly params: RuleParams;
+  /** The parsed query; do not modify. */
+  readonly query: URLSearchParams;
+  readonly rawHeaders: readonly string[];
+}
+
+/** A vendor: its rules and how to find the project a request is about. */
+export interface VendorDefinition {
+  /** Short lower-case name used in logs, e.g. `gitlab`. */
+  readonly name: string;
+  /** The allowlist; anything no rule matches is denied. */
+  readonly rules: readonly VendorRule[];
+  /**
+   * Match literal path segments case-insensitively, for servers whose routing ignores case
+   * (Azure DevOps Server on ASP.NET answers `pullRequests` and `pullrequests` alike).
+   */
+  readonly caseInsensitivePaths?: boolean;
+  /**
+   * Regular-expression sources (whole-segment match, case-sensitive) constraining path
+   * parameters by name, e.g. `{ merge_request_iid: '[0-9]+' }`. Parameters without one match
+   * any segment that passed the canonical-path checks.
+   */
+  readonly params?: Readonly<Record<string, string>>;
+  /** The project a `project`-scoped rule's request is about; `undefined` denies the request. */
+  readonly project?: (params: RuleParams) => ProjectRef | undefined;
+  /** Other projects a request names (query parameters, cross-repository compares); each is checked too. */
+  readonly referencedProjects?: (context: RuleContext) => readonly ProjectRef[];
+  /** Vendor-specific veto: return a denial reason, or `undefined` to let the request through. */
+  readonly check?: (context: RuleContext) => string | undefined;
+}
+
+/** Input of {@link defineVendor}: a complete vendor, or an extension of one via `extends`. */
+export interface VendorDefinitionInput {
+  readonly name: string;
+  /** A vendor to start from (a built-in or another `defineVendor()` result). Its hooks are kept unless overridden. */
+  readonly extends?: VendorDefinition;
+  /** Rules added after the base's. */
+  readonly rules?: readonly VendorRule[];
+  /** Base rules to drop, as `"METHOD /path/pattern"` keys (see {@link ruleKey}). Unknown keys are an error. */
+  readonly without?: readonly string[];
+  readonly params?: Readonly<Record<string, string>>;
+  readonly caseInsensitivePaths?: boolean;
+  readonly project?: VendorDefinition['project'];
+  readonly referencedProjects?: VendorDefinition['referencedProjects'];
+  readonly check?: VendorDefinition['check'];
+}
+
+/** The key that identifies a rule: `"GET /api/v4/projects/:project"`. */
+export function ruleKey(rule: Pick<VendorRule, 'method' | 'path'>): string {
+  return `${rule.method} ${rule.path}`;
+}

@@ -1,0 +1,62 @@
+import { createPolicyFromDefinition, type VendorPolicyOptions } from '../policy/vendor-policy.js';
+import type { RequestPolicy } from '../policy/request-policy.js';
+import type { VendorDefinition } from '../policy/vendor-definition.js';
+import { azureDevops } from './azure-devops.js';
+import { bitbucketDatacenter } from './bitbucket-datacenter.js';
+import { githubEnterprise } from './github-enterprise.js';
+import { gitlab } from './gitlab.js';
+
+export { defineVendor } from '../policy/define-vendor.js';
+import { InvalidVendorError } from '../policy/invalid-vendor-error.js';
+export { InvalidVendorError };
+export { ruleKey, RULE_METHODS } from '../policy/vendor-definition.js';
+export type {
+  ProjectRef,
+  RuleContext,
+  RuleMethod,
+  RuleParams,
+  RuleScope,
+  VendorDefinition,
+  VendorDefinitionInput,
+  VendorRule,
+} from '../policy/vendor-definition.js';
+export type { VendorPolicyOptions } from '../policy/vendor-policy.js';
+export { azureDevops, bitbucketDatacenter, githubEnterprise, gitlab };
+
+/** The built-in vendors, as accepted by `--vendor`. */
+export const VENDOR_NAMES = ['gitlab', 'github_enterprise', 'azure_devops', 'bitbucket_datacenter'] as const;
+
+/** The name of a built-in vendor. */
+export type VendorName = (typeof VENDOR_NAMES)[number];
+
+/** The built-in vendor definitions by name. */
+export const VENDORS: Readonly<Record<VendorName, VendorDefinition>> = Object.freeze({
+  gitlab,
+  github_enterprise: githubEnterprise,
+  azure_devops: azureDevops,
+  bitbucket_datacenter: bitbucketDatacenter,
+});
+
+/** Whether `s` names a built-in vendor. */
+export function isVendorName(s: unknown): s is VendorName {
+  return typeof s === 'string' && (VENDOR_NAMES as readonly string[]).includes(s);
+}
+
+/**
+ * Builds the request policy for a built-in vendor (by name) or a custom one
+ * (a {@link VendorDefinition}, e.g. from `defineVendor()` or `--vendor-module`).
+ * Everything is validated and compiled here; the returned policy's `evaluate()` checks the
+ * canonical path first, never throws and denies whatever no rule allows.
+ *
+ * @throws InvalidOptionError (`allowed-projects`) for an invalid or too costly pattern.
+ * @throws InvalidVendorError for a malformed vendor or extra rule.
+ */
+export function createVendorPolicy(vendor: VendorName | VendorDefinition, options: VendorPolicyOptions = {}): RequestPolicy {
+  if (typeof vendor === 'string') {
+    if (!isVendorName(vendor)) {
+      throw new InvalidVendorError('vendor', `unknown vendor "${vendor}"; expected one of ${VENDOR_NAMES.join(', ')}`);
+    }
+    return createPolicyFromDefinition(VENDORS[vendor], options);
+  }
+  return createPolicyFromDefinition(vendor, options);
+}
