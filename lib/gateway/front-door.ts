@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RequestAbortedError, VcsAgentError } from '../errors.js';
+import { InvalidOptionError, RequestAbortedError, VcsAgentError } from '../errors.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import type { ExchangeHandler } from './exchange.js';
 import type { ExchangeControl, Gateway } from './gateway.js';
@@ -76,10 +76,28 @@ function sendError(res: ServerResponse, error: VcsAgentError): void {
  * `private://<pool>/<path>`, so any HTTP client can use a pool. The path and query go
  * through byte for byte (Node's parser does not normalise `req.url`).
  */
+export interface FrontDoorOptions {
+  /**
+   * Bearer token callers must present as `Proxy-Authorization: Bearer <token>` (the
+   * credential of the intermediary, RFC 9110 §11.7.2, so `Authorization` stays free for the
+   * VCS). Without it any caller that reaches the listener may use every pool. Refusals say
+   * nothing about which pools exist.
+   */
+  token?: string;
+}
+
 export class FrontDoor {
   private readonly server: Server;
+  private readonly tokenDigest: Buffer | undefined;
 
-  constructor(private readonly gateway: Gateway) {
+  constructor(
+    private readonly gateway: Gateway,
+    options: FrontDoorOptions = {},
+  ) {
+    if (options.token !== undefined && options.token.length < 16) {
+      throw new InvalidOptionError('front-door-token', 'Invalid front-door token: expected at least 16 characters');
+    }
+    this.tokenDigest = options.token === undefined ? undefined : createHash('sha256').update(options.token).digest();
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
   }
 
@@ -105,8 +123,23 @@ export class FrontDoor {
     this.server.closeAllConnections();
   }
 
+  /** Constant-time check of the caller's bearer token (hash first, so lengths never differ). */
+  private authorized(req: IncomingMessage): boolean {
+    if (this.tokenDigest === undefined) return true;
+    const header = req.headers['proxy-authorization'];
+    if (header === undefined || !header.startsWith('Bearer ')) return false;
+    return timingSafeEqual(createHash('sha256').update(header.slice(7)).digest(), this.tokenDigest);
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '';
+    if (!this.authorized(req)) {
+      req.resume();
+      const body = JSON.stringify({ error: { code: 'VCS_UNAUTHORIZED', message: 'A valid front-door bearer token is required' } });
+      res.writeHead(407, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'proxy-authenticate': 'Bearer', 'vcs-gateway-error': 'VCS_UNAUTHORIZED' });
+      res.end(body);
+      return;
+    }
     let target;
     try {
       if (url.charCodeAt(0) !== 0x2f) throw new VcsAgentError('VCS_INVALID_URL', 'Expected /<pool>/<path> in origin form');
@@ -123,6 +156,7 @@ export class FrontDoor {
         pool: target.pool,
         method: req.method ?? 'GET',
         path: target.path,
+        // Proxy-Authorization is hop-by-hop: the front-door credential never travels on.
         rawHeaders: stripHopByHop(req.rawHeaders),
         body: hasBody ? req : null,
         startedAt: performance.now(),
