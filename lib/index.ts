@@ -5,7 +5,7 @@
 // Agent side
 export { TunnelClient, AGENT_VERSION } from './agent/tunnel-client.js';
 export type { TunnelClientOptions, TunnelClientEvents, TunnelClientState } from './agent/tunnel-client.js';
-export type { AgentRequestRecord } from './agent/agent-stream.js';
+export type { AgentRequestRecord, ExchangeDebugEvent } from './agent/agent-stream.js';
 export type { BackoffOptions } from './agent/backoff.js';
 
 // Gateway side

@@ -24,6 +24,18 @@ export interface AgentRequestRecord {
   error?: string;
 }
 
+/**
+ * What `--debug-print-all` sees of each exchange. Only produced when a listener is set
+ * (`TunnelClientOptions.onDebug`); consumers must redact secrets and bound body sizes.
+ */
+export type ExchangeDebugEvent =
+  | { type: 'request'; id: string; method: string; path: string; headers: readonly string[] }
+  | { type: 'upstream-request'; id: string; method: string; url: string; headers: readonly string[] }
+  | { type: 'request-body'; id: string; chunk: Buffer }
+  | { type: 'response'; id: string; status: number; headers: readonly string[] }
+  | { type: 'response-body'; id: string; chunk: Buffer }
+  | { type: 'end'; id: string; status: number; error?: string };
+
 /** What a stream needs from the client that owns it. */
 export interface AgentStreamContext {
   readonly policy: RequestPolicy;
@@ -41,6 +53,8 @@ export interface AgentStreamContext {
   onExchangeDone(stream: AgentStream): void;
   /** The gateway accepted the stream: it can receive requests from now on. */
   onStreamReady(stream: AgentStream): void;
+  /** Set only with --debug-print-all: every exchange event, unredacted (the consumer redacts). */
+  readonly onDebug: ((event: ExchangeDebugEvent) => void) | undefined;
 }
 
 /*
@@ -122,6 +136,7 @@ export class AgentStream {
     }
     this.head = head;
     this.startedAt = performance.now();
+    this.context.onDebug?.({ type: 'request', id: head.id, method: head.method, path: head.path, headers: head.headers });
     this.status = 0;
     this.bytesIn = 0;
     this.bytesOut = 0;
@@ -146,13 +161,15 @@ export class AgentStream {
     const context = this.context;
     const target = context.target;
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const headers = context.outboundHeaders(head.headers);
+    context.onDebug?.({ type: 'upstream-request', id: head.id, method: head.method, url: target.origin + context.basePath + head.path, headers });
     const upstream = send({
       protocol: target.protocol,
       hostname: target.hostname,
       port: target.port,
       method: head.method,
       path: context.basePath + head.path,
-      headers: context.outboundHeaders(head.headers),
+      headers,
       agent: context.upstreamAgent,
       timeout: context.upstreamTimeoutMs,
     });
@@ -171,6 +188,7 @@ export class AgentStream {
   private onRequestBody(chunk: Buffer): void {
     if (this.head === undefined || this.requestDone) throw new ProtocolError('Body frame outside a request');
     this.bytesIn += chunk.length;
+    this.context.onDebug?.({ type: 'request-body', id: this.head.id, chunk });
     const upstream = this.upstream;
     // A denied request or a failed upstream discards the body while the stream is reset.
     if (upstream === undefined || upstream.destroyed) return;
@@ -191,6 +209,11 @@ export class AgentStream {
     this.status = response.statusCode ?? 502;
     const headers = stripHopByHop(response.rawHeaders);
     const hasBody = responseHasBody(head.method, this.status);
+    const debug = this.context.onDebug;
+    if (debug !== undefined) {
+      debug({ type: 'response', id: head.id, status: this.status, headers });
+      response.on('data', (chunk: Buffer) => debug({ type: 'response-body', id: head.id, chunk }));
+    }
     if (!hasBody) {
       response.resume();
       this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: false }));
@@ -292,6 +315,7 @@ export class AgentStream {
     const head = this.head;
     const decision = this.decision;
     if (head === undefined || decision === undefined) return;
+    this.context.onDebug?.({ type: 'end', id: head.id, status: this.status, ...(error === undefined ? {} : { error }) });
     const record: AgentRequestRecord = {
       id: escapeLogValue(head.id.slice(0, 64)),
       method: escapeLogValue(head.method.slice(0, 32)),

@@ -40,7 +40,7 @@ import { FrameParser, FrameType, encodeHead, type ControlMessage } from '../prot
 import { CONNECTION_WINDOW_SIZE, MAX_PARALLELISM, MAX_SESSION_MEMORY_MB, localSettings } from '../protocol/http2-settings.js';
 import { buildOutboundHeaders } from '../policy/outbound-headers.js';
 import { decodePoolToken, type PoolToken } from '../protocol/token.js';
-import { AgentStream, type AgentRequestRecord, type AgentStreamContext } from './agent-stream.js';
+import { AgentStream, type AgentRequestRecord, type AgentStreamContext, type ExchangeDebugEvent } from './agent-stream.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 
 /** The library's version, sent to the gateway so operators can see what runs. */
@@ -80,6 +80,11 @@ export interface TunnelClientOptions {
   outboundHeaders?: (rawHeaders: readonly string[], target: URL) => string[];
   /** Reconnect backoff (exponential with full jitter). */
   reconnect?: BackoffOptions;
+  /**
+   * Receives every request and response (heads and body chunks) for `--debug-print-all`.
+   * Values are unredacted: the consumer must redact. Costs nothing when unset.
+   */
+  onDebug?: (event: ExchangeDebugEvent) => void;
 }
 
 export type TunnelClientState = 'idle' | 'connecting' | 'connected' | 'draining' | 'closed';
@@ -169,6 +174,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       onStreamClosed: (stream, hadError) => this.onStreamClosed(stream, hadError),
       onExchangeDone: () => this.checkDrained(),
       onStreamReady: () => this.onStreamReady(),
+      onDebug: options.onDebug,
     };
   }
 

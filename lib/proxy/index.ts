@@ -1,0 +1,11 @@
+export { connectGatewaySocket } from './gateway-socket.js';
+export type { ConnectGatewaySocketOptions, ProxyTlsOptions } from './gateway-socket.js';
+export { isLoopbackTarget, isNoProxyMatch } from './no-proxy.js';
+export { proxyEnvironmentFrom } from './proxy-environment.js';
+export type { ProxyEnvironment } from './proxy-environment.js';
+export { ProxyAuthenticationError, ProxyError } from './proxy-errors.js';
+export { displayProxy, parseProxyUrl } from './proxy-url.js';
+export type { ProxyVariable } from './proxy-url.js';
+export { resolveProxy } from './resolve-proxy.js';
+export { createUpstreamAgent } from './upstream-agent.js';
+export type { CreateUpstreamAgentOptions, UpstreamAgent } from './upstream-agent.js';
