@@ -21,5 +21,7 @@ export default defineConfig([
     platform: 'node',
     outDir: 'dist',
     banner: { js: '#!/usr/bin/env node' },
+    // tsx loads a TypeScript --vendor-module at run time when installed; never bundle it.
+    external: ['tsx', 'tsx/esm/api'],
   },
 ]);

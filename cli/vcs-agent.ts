@@ -99,8 +99,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       return ExitCode.AuthRefused;
     }
     if (signals > 0) {
+      const code = await stopped;
       await logger.close();
-      return await stopped;
+      return code;
     }
     throw error;
   }
