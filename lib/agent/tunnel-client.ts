@@ -40,6 +40,7 @@ import { FrameParser, FrameType, encodeHead, type ControlMessage } from '../prot
 import { CONNECTION_WINDOW_SIZE, MAX_PARALLELISM, MAX_SESSION_MEMORY_MB, localSettings } from '../protocol/http2-settings.js';
 import { buildOutboundHeaders } from '../policy/outbound-headers.js';
 import { decodePoolToken, type PoolToken } from '../protocol/token.js';
+import { connectGatewaySocket } from '../proxy/gateway-socket.js';
 import { AgentStream, type AgentRequestRecord, type AgentStreamContext, type ExchangeDebugEvent } from './agent-stream.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 
@@ -72,6 +73,16 @@ export interface TunnelClientOptions {
   connect?: (gateway: URL) => Promise<Duplex>;
   /** Wraps the socket before HTTP/2 uses it (GODEBUG tracing); called only when set. */
   wrapSocket?: (socket: Duplex) => Duplex;
+  /** HTTP CONNECT proxy for the gateway connection (resolved from HTTPS_PROXY/NO_PROXY by the caller). */
+  proxy?: URL;
+  /** How long dialling the gateway (TCP, proxy CONNECT, TLS) may take (default 30 000 ms). */
+  connectTimeoutMs?: number;
+  /**
+   * Liveness checks on an idle connection: an HTTP/2 PING and an application-level ping on
+   * the connect stream every `intervalMs` (default 20 000); no answer to either within
+   * `timeoutMs` (default 10 000) means the connection is half-open, and it is redialled.
+   */
+  keepalive?: { intervalMs?: number; timeoutMs?: number };
   /** Agent for requests to the VCS (proxying, custom CA). Default: keep-alive, `parallelism` sockets. */
   upstreamAgent?: HttpAgent;
   /** How long the VCS may stay silent before a request fails (default 300 000 ms). */
@@ -131,6 +142,11 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private connectionIdValue: string | undefined;
   /** Streams of a new connection not yet accepted; `connected` fires when it reaches 0. */
   private pendingStreams = 0;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private readonly keepaliveIntervalMs: number;
+  private readonly keepaliveTimeoutMs: number;
+  private pingSequence = 0;
+  private lastPongAt = 0;
 
   constructor(options: TunnelClientOptions) {
     super();
@@ -152,6 +168,9 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.agentId = options.agentId ?? randomUUID();
     this.logger = options.logger ?? silentLogger;
     this.backoff = new Backoff(options.reconnect);
+    this.keepaliveIntervalMs = positiveMs(options.keepalive?.intervalMs, 20_000, 'keepalive.intervalMs');
+    this.keepaliveTimeoutMs = positiveMs(options.keepalive?.timeoutMs, 10_000, 'keepalive.timeoutMs');
+    positiveMs(options.connectTimeoutMs, 30_000, 'connectTimeoutMs');
     const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 300_000;
     if (!Number.isInteger(upstreamTimeoutMs) || upstreamTimeoutMs <= 0) {
       throw new InvalidOptionError('upstreamTimeoutMs', 'Invalid upstreamTimeoutMs: expected a positive integer of milliseconds');
@@ -237,6 +256,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   /** Closes everything at once; in-flight requests fail on both sides. */
   destroy(): void {
     this.stateValue = 'closed';
+    clearInterval(this.keepaliveTimer);
     clearTimeout(this.reconnectTimer);
     this.startWaiters?.reject(new ClosedError('The TunnelClient'));
     this.startWaiters = undefined;
@@ -252,7 +272,17 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.stateValue = 'connecting';
     this.openSession().then(
       (session) => this.authenticate(session),
-      (error: unknown) => this.onConnectionLost(asConnectionError(error, this.gatewayUrl)),
+      (error: unknown) => {
+        const failure = asConnectionError(error, this.gatewayUrl);
+        if (failure.code === 'VCS_PROXY_AUTH_REQUIRED' && this.startWaiters !== undefined) {
+          // The proxy wants other credentials: a configuration problem retrying cannot fix.
+          this.stateValue = 'closed';
+          this.startWaiters.reject(failure);
+          this.startWaiters = undefined;
+          return;
+        }
+        this.onConnectionLost(failure);
+      },
     );
   }
 
@@ -265,25 +295,20 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       ...(this.options.tls?.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: this.options.tls.rejectUnauthorized }),
       ...(this.options.tls?.servername === undefined ? {} : { servername: this.options.tls.servername }),
     };
-    const connect = this.options.connect;
-    const wrap = this.options.wrapSocket;
-    if (connect !== undefined || wrap !== undefined) {
-      let socket: Duplex | undefined = connect === undefined ? undefined : await connect(url);
-      if (socket !== undefined && wrap !== undefined) socket = wrap(socket);
-      if (socket !== undefined) {
-        const provided = socket;
-        options.createConnection = () => provided;
-      } else if (wrap !== undefined) {
-        const { connect: netConnect } = await import('node:net');
-        const { connect: tlsConnect } = await import('node:tls');
-        const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-        options.createConnection = () =>
-          wrap(
-            url.protocol === 'https:'
-              ? tlsConnect({ host: url.hostname, port, ALPNProtocols: ['h2'], servername: this.options.tls?.servername ?? url.hostname, ...(this.options.tls ?? {}) })
-              : netConnect({ host: url.hostname, port }),
-          );
-      }
+    const { connect, wrapSocket, proxy } = this.options;
+    if (connect !== undefined || wrapSocket !== undefined || proxy !== undefined) {
+      // We dial ourselves (proxy CONNECT, ALPN check, tracing wrapper); HTTP/2 gets the socket.
+      let socket =
+        connect !== undefined
+          ? await connect(url)
+          : await connectGatewaySocket(url, {
+              ...(proxy === undefined ? {} : { proxy }),
+              timeoutMs: this.options.connectTimeoutMs ?? 30_000,
+              ...(this.options.tls === undefined ? {} : { tls: tlsForSocket(this.options.tls) }),
+            });
+      if (wrapSocket !== undefined) socket = wrapSocket(socket);
+      const provided = socket;
+      options.createConnection = () => provided;
     }
     return await new Promise<ClientHttp2Session>((resolve, reject) => {
       const session = http2Connect(url, options);
@@ -348,6 +373,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.connectionIdValue = connectionId;
     this.stateValue = 'connected';
     this.backoff.succeeded();
+    this.startKeepalive(session, control);
     const parser = new FrameParser({
       onHead: (type, message) => {
         if (type !== FrameType.Control) throw new ProtocolError('Only control frames belong on the connect stream');
@@ -413,8 +439,45 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.onConnectionLost(new GatewayConnectionError(message));
   }
 
+  /*
+   * Half-open detection: a connection whose peer vanished (NAT timeout, dropped route)
+   * looks healthy to TCP until a write times out, which can take many minutes. An HTTP/2
+   * PING (RFC 9113 §6.7) proves the peer's HTTP/2 stack answers; the control-stream ping
+   * also carries DATA, which keeps idle-timeout load balancers that ignore PING from
+   * cutting the connection. Either answer within the timeout counts as alive.
+   */
+  private startKeepalive(session: ClientHttp2Session, control: ClientHttp2Stream): void {
+    clearInterval(this.keepaliveTimer);
+    this.lastPongAt = Date.now();
+    this.keepaliveTimer = setInterval(() => {
+      if (this.session !== session || session.destroyed) return clearInterval(this.keepaliveTimer);
+      const sentAt = Date.now();
+      let answered = false;
+      const timer = setTimeout(() => {
+        if (answered || this.lastPongAt >= sentAt || this.session !== session) return;
+        this.logger.warn('gateway did not answer keepalive pings; the connection is half-open', { timeoutMs: this.keepaliveTimeoutMs });
+        this.onConnectionLost(new GatewayConnectionError(`No answer to keepalive pings from ${this.gatewayUrl.origin} within ${this.keepaliveTimeoutMs} ms`));
+      }, this.keepaliveTimeoutMs);
+      timer.unref();
+      try {
+        session.ping((error) => {
+          if (error === null) {
+            answered = true;
+            clearTimeout(timer);
+          }
+        });
+      } catch {
+        // Too many outstanding pings or a closing session: the timer decides.
+      }
+      if (!control.destroyed) control.write(encodeHead(FrameType.Control, { type: 'ping', id: ++this.pingSequence }));
+    }, this.keepaliveIntervalMs);
+    this.keepaliveTimer.unref();
+  }
+
   private onControl(message: ControlMessage): void {
-    if (message?.type === 'drain-ack') {
+    if (message?.type === 'pong') {
+      this.lastPongAt = Date.now();
+    } else if (message?.type === 'drain-ack') {
       // The gateway will dispatch nothing more here; it closes our idle streams itself.
       this.checkDrained();
     } else if (message?.type === 'ping' && this.control !== undefined) {
@@ -471,6 +534,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
 
   private onConnectionLost(error: VcsAgentError): void {
     this.pendingStreams = 0;
+    clearInterval(this.keepaliveTimer);
     const session = this.session;
     this.session = undefined;
     this.control = undefined;
@@ -484,8 +548,9 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       return;
     }
     this.stateValue = 'connecting';
-    const delay = this.backoff.next(error instanceof AuthenticationError);
-    this.logger.warn(error instanceof AuthenticationError ? 'gateway refused the credentials' : 'gateway connection lost', {
+    const credentials = error instanceof AuthenticationError || error.code === 'VCS_PROXY_AUTH_REQUIRED';
+    const delay = this.backoff.next(credentials);
+    this.logger.warn(credentials ? 'credentials refused (gateway or proxy)' : 'gateway connection lost', {
       code: error.code,
       error: error.message,
       retryInMs: delay,
@@ -494,6 +559,20 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
   }
+}
+
+function positiveMs(value: number | undefined, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidOptionError(option, `Invalid ${option}: expected a positive number of milliseconds`);
+  return value;
+}
+
+function tlsForSocket(tls: NonNullable<TunnelClientOptions['tls']>): { ca?: string | Buffer; rejectUnauthorized?: boolean; servername?: string } {
+  const out: { ca?: string | Buffer; rejectUnauthorized?: boolean; servername?: string } = {};
+  if (tls.ca !== undefined) out.ca = Array.isArray(tls.ca) ? tls.ca.map((item) => item.toString()).join('\n') : tls.ca;
+  if (tls.rejectUnauthorized !== undefined) out.rejectUnauthorized = tls.rejectUnauthorized;
+  if (tls.servername !== undefined) out.servername = tls.servername;
+  return out;
 }
 
 function parseTarget(target: string | URL): URL {
