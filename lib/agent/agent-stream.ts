@@ -89,6 +89,8 @@ export class AgentStream {
   private bytesOut = 0;
   private coalesced: Buffer[] | undefined;
   private closed = false;
+  /** The gateway answered the stream open with something other than 200. */
+  refused = false;
 
   constructor(
     session: ClientHttp2Session,
@@ -101,8 +103,10 @@ export class AgentStream {
       onEnd: () => this.onRequestEnd(),
     });
     this.stream.on('response', (headers) => {
-      if (headers[':status'] !== 200) this.stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
-      else this.context.onStreamReady(this);
+      if (headers[':status'] !== 200) {
+        this.refused = true;
+        this.stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+      } else this.context.onStreamReady(this);
     });
     this.stream.on('data', (chunk: Buffer) => {
       try {

@@ -40,7 +40,6 @@ import { FrameParser, FrameType, encodeHead, type ControlMessage } from '../prot
 import { CONNECTION_WINDOW_SIZE, MAX_PARALLELISM, MAX_SESSION_MEMORY_MB, localSettings } from '../protocol/http2-settings.js';
 import { buildOutboundHeaders } from '../policy/outbound-headers.js';
 import { decodePoolToken, type PoolToken } from '../protocol/token.js';
-import { connectGatewaySocket } from '../proxy/gateway-socket.js';
 import { AgentStream, type AgentRequestRecord, type AgentStreamContext, type ExchangeDebugEvent } from './agent-stream.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 
@@ -298,9 +297,12 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     const { connect, wrapSocket, proxy } = this.options;
     if (connect !== undefined || wrapSocket !== undefined || proxy !== undefined) {
       // We dial ourselves (proxy CONNECT, ALPN check, tracing wrapper); HTTP/2 gets the socket.
+      // Loaded only when needed: the proxy stack (http2-wrapper, proxy agents) costs ~12 MiB
+      // of RSS that a directly connected agent should not carry.
+      const connectGatewaySocket = connect === undefined ? (await import('../proxy/gateway-socket.js')).connectGatewaySocket : undefined;
       let socket =
-        connect !== undefined
-          ? await connect(url)
+        connect !== undefined || connectGatewaySocket === undefined
+          ? await (connect as NonNullable<typeof connect>)(url)
           : await connectGatewaySocket(url, {
               ...(proxy === undefined ? {} : { proxy }),
               timeoutMs: this.options.connectTimeoutMs ?? 30_000,
@@ -515,9 +517,16 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private onStreamClosed(stream: AgentStream, _hadExchange: boolean): void {
     if (!this.streams.delete(stream)) return;
     this.checkDrained();
-    // Replace a stream reset by an abort or an early answer, while the session lives.
     const session = this.session;
-    if (session !== undefined && this.stateValue === 'connected') setImmediate(() => this.openStream(session));
+    if (session === undefined || this.stateValue !== 'connected') return;
+    if (stream.refused) {
+      // The gateway will not take streams on this connection (draining, key revoked): do not
+      // hammer it; once no stream is left, redial with backoff.
+      if (this.streams.size === 0) this.onConnectionLost(new GatewayConnectionError('The gateway refused every tunnel stream on this connection'));
+      return;
+    }
+    // Replace a stream reset by an abort or an early answer, while the session lives.
+    setImmediate(() => this.openStream(session));
   }
 
   private checkDrained(): void {
