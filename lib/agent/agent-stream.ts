@@ -5,7 +5,7 @@ import { ProtocolError, type VcsAgentError } from '../errors.js';
 import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
 import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js';
 import { STREAM_PATH } from '../protocol/constants.js';
-import { FrameParser, FrameType, encodeHead, endFrame, frameHeader, type RequestHead } from '../protocol/frame.js';
+import { FrameParser, FrameType, encodeHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 
 /** One line of the agent's request log. */
@@ -241,14 +241,9 @@ export class AgentStream {
       this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }));
       response.on('data', (chunk: Buffer) => {
         this.bytesOut += chunk.length;
-        const stream = this.stream;
-        stream.cork();
-        stream.write(frameHeader(FrameType.Body, chunk.length));
-        const ok = stream.write(chunk);
-        stream.uncork();
-        if (!ok) {
+        if (!writeBodyFrame(this.stream, chunk)) {
           response.pause();
-          stream.once('drain', () => response.resume());
+          this.stream.once('drain', () => response.resume());
         }
       });
       response.on('end', () => {

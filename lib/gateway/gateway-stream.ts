@@ -1,7 +1,7 @@
 import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { ProtocolError, RequestAbortedError, TunnelStreamError, type VcsAgentError } from '../errors.js';
-import { FrameParser, FrameType, encodeHead, endFrame, frameHeader, type ResponseHead } from '../protocol/frame.js';
+import { FrameParser, FrameType, encodeHead, endFrame, writeBodyFrame, type ResponseHead } from '../protocol/frame.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 
 /** What a stream tells its owner about its life. */
@@ -124,14 +124,9 @@ export class GatewayStream {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (buffer.length === 0) return;
     this.bytesOut += buffer.length;
-    const stream = this.stream;
-    stream.cork();
-    stream.write(frameHeader(FrameType.Body, buffer.length));
-    const ok = stream.write(buffer);
-    stream.uncork();
-    if (!ok) {
+    if (!writeBodyFrame(this.stream, buffer)) {
       this.body?.pause();
-      stream.once('drain', this.drainBody);
+      this.stream.once('drain', this.drainBody);
     }
   };
 

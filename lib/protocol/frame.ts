@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { ProtocolError } from '../errors.js';
 
 /**
@@ -87,6 +88,19 @@ export function encodeHead(type: FrameType, head: RequestHead | ResponseHead | C
   }
   END_FRAME.copy(out, offset);
   return out;
+}
+
+/**
+ * Writes one Body frame: header and payload corked together so they leave as one write
+ * (one HTTP/2 DATA frame) without copying the payload. Returns the stream's backpressure
+ * signal for the payload.
+ */
+export function writeBodyFrame(stream: Writable, chunk: Buffer): boolean {
+  stream.cork();
+  stream.write(frameHeader(FrameType.Body, chunk.length));
+  const ok = stream.write(chunk);
+  stream.uncork();
+  return ok;
 }
 
 export function endFrame(): Buffer {
