@@ -44,6 +44,9 @@ export interface AgentStreamContext {
   readonly basePath: string;
   readonly upstreamAgent: HttpAgent;
   readonly upstreamTimeoutMs: number;
+  /** Optional caps (bytes); `Infinity` when not configured: bodies are unlimited by default. */
+  readonly maxRequestBodyBytes: number;
+  readonly maxResponseBodyBytes: number;
   /** Outbound header builder (allowlist, Host from the target). */
   readonly outboundHeaders: (rawHeaders: readonly string[]) => string[];
   onRecord(record: AgentRequestRecord): void;
@@ -63,6 +66,13 @@ export interface AgentStreamContext {
  * (perf-facts: coalescing is what makes small requests cheap).
  */
 const COALESCE_LIMIT = 32 * 1024;
+
+function declaredLength(headers: readonly string[]): number {
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() === 'content-length') return Number(headers[i + 1]);
+  }
+  return 0;
+}
 
 /** Methods whose responses have no body whatever the headers say (RFC 9110 §6.4.1). */
 function responseHasBody(method: string, status: number): boolean {
@@ -158,6 +168,10 @@ export class AgentStream {
       this.respondLocally(403, 'VCS_DENIED', decision.reason);
       return;
     }
+    if (this.context.maxRequestBodyBytes !== Infinity && declaredLength(head.headers) > this.context.maxRequestBodyBytes) {
+      this.respondLocally(413, 'VCS_BODY_TOO_LARGE', `The request body exceeds the agent's limit of ${this.context.maxRequestBodyBytes} bytes`);
+      return;
+    }
     this.forward(head);
   }
 
@@ -194,6 +208,13 @@ export class AgentStream {
     this.bytesIn += chunk.length;
     this.context.onDebug?.({ type: 'request-body', id: this.head.id, chunk });
     const upstream = this.upstream;
+    if (this.bytesIn > this.context.maxRequestBodyBytes && upstream !== undefined && !upstream.destroyed && this.upstreamResponse === undefined) {
+      // Over the configured cap without a declared length: stop the upload, tell the caller.
+      upstream.destroy();
+      this.upstream = undefined;
+      this.respondLocally(413, 'VCS_BODY_TOO_LARGE', `The request body exceeds the agent's limit of ${this.context.maxRequestBodyBytes} bytes`);
+      return;
+    }
     // A denied request or a failed upstream discards the body while the stream is reset.
     if (upstream === undefined || upstream.destroyed) return;
     if (!upstream.write(chunk)) this.stream.pause();
@@ -241,6 +262,11 @@ export class AgentStream {
       this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }));
       response.on('data', (chunk: Buffer) => {
         this.bytesOut += chunk.length;
+        if (this.bytesOut > this.context.maxResponseBodyBytes) {
+          response.destroy();
+          this.reset(h2constants.NGHTTP2_INTERNAL_ERROR, `The VCS response exceeds the agent's limit of ${this.context.maxResponseBodyBytes} bytes`);
+          return;
+        }
         if (!writeBodyFrame(this.stream, chunk)) {
           response.pause();
           this.stream.once('drain', () => response.resume());

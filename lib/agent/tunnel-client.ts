@@ -86,6 +86,12 @@ export interface TunnelClientOptions {
   upstreamAgent?: HttpAgent;
   /** How long the VCS may stay silent before a request fails (default 300 000 ms). */
   upstreamTimeoutMs?: number;
+  /**
+   * Optional body caps in bytes. There is none by default: bodies stream with flow control
+   * and are never held whole. Over the request cap the caller gets 413 (`VCS_BODY_TOO_LARGE`);
+   * over the response cap the stream is reset, so the caller sees an error.
+   */
+  maxBodyBytes?: { request?: number; response?: number };
   /** Builds the header list sent to the VCS (default: `buildOutboundHeaders`, an allowlist with Host from the target). */
   outboundHeaders?: (rawHeaders: readonly string[], target: URL) => string[];
   /** Reconnect backoff (exponential with full jitter). */
@@ -187,6 +193,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       basePath: target.pathname.replace(/\/+$/, ''),
       upstreamAgent,
       upstreamTimeoutMs,
+      maxRequestBodyBytes: cap(options.maxBodyBytes?.request, 'maxBodyBytes.request'),
+      maxResponseBodyBytes: cap(options.maxBodyBytes?.response, 'maxBodyBytes.response'),
       outboundHeaders: (raw) => buildHeaders(raw, target),
       onRecord: (record) => this.onRecord(record),
       onStreamClosed: (stream, hadError) => this.onStreamClosed(stream, hadError),
@@ -568,6 +576,12 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
   }
+}
+
+function cap(value: number | undefined, option: string): number {
+  if (value === undefined) return Infinity;
+  if (!Number.isInteger(value) || value <= 0) throw new InvalidOptionError(option, `Invalid ${option}: expected a positive whole number of bytes`);
+  return value;
 }
 
 function positiveMs(value: number | undefined, fallback: number, option: string): number {
