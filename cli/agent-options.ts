@@ -1,5 +1,10 @@
 import yargs from 'yargs';
-import { InvalidTokenError } from '../lib/errors.js';
+import { InvalidOptionError, InvalidTokenError } from '../lib/errors.js';
+import { compileAllowedProjects } from '../lib/policy/allowed-projects.js';
+import { proxyEnvironmentFrom, type ProxyEnvironment } from '../lib/proxy/proxy-environment.js';
+import { parseProxyUrl } from '../lib/proxy/proxy-url.js';
+import { resolveProxy } from '../lib/proxy/resolve-proxy.js';
+import { parseGodebug } from '../lib/trace/godebug.js';
 import { decodePoolToken, type PoolToken } from '../lib/protocol/token.js';
 import { MAX_PARALLELISM } from '../lib/protocol/http2-settings.js';
 import { VENDOR_NAMES, isVendorName, type VendorName } from '../lib/vendors/index.js';
@@ -42,6 +47,9 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
 
 export const METADATA_PREFIX = 'SPACELIFT_METADATA_';
 
+/** Where `--bugsnag-api-key` reports go instead of Bugsnag's own endpoint (tests, self-hosted Bugsnag). */
+export const BUGSNAG_ENDPOINT_ENV = 'SPACELIFT_VCS_AGENT_BUGSNAG_ENDPOINT';
+
 /** The agent's validated configuration. */
 export interface AgentConfig {
   target: URL;
@@ -59,8 +67,16 @@ export interface AgentConfig {
   logFormat: LogFormat;
   logLevel: LogLevel;
   metadata: Record<string, string>;
-  proxyEnv: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
-  godebug?: string;
+  /** HTTPS_PROXY/HTTP_PROXY/NO_PROXY as read from the environment (raw; may hold credentials). */
+  proxyEnv: ProxyEnvironment;
+  /** The proxy for the gateway connection (CONNECT), or undefined for a direct connection. */
+  gatewayProxy?: URL;
+  /** The proxy for requests to the VCS, or undefined for direct requests. */
+  targetProxy?: URL;
+  /** `GODEBUG=http2debug=N`: 0 off, 1 or 2 traces the gateway connection on stderr. */
+  http2debug: 0 | 1 | 2;
+  /** `SPACELIFT_VCS_AGENT_BUGSNAG_ENDPOINT`: the notify URL, when overridden. */
+  bugsnagEndpoint?: URL;
 }
 
 function label(spec: OptionSpec): string {
@@ -88,15 +104,18 @@ export function agentParser(argv: readonly string[]) {
         '  HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower case)  proxy for the gateway and the VCS',
         '  GODEBUG=http2debug=1|2  trace the HTTP/2 connection to the gateway like Go programs',
         '  NODE_EXTRA_CA_CERTS=FILE  trust an extra CA (gateway or VCS behind a private CA)',
+        `  ${BUGSNAG_ENDPOINT_ENV}=URL  Bugsnag notify endpoint (tests, self-hosted Bugsnag)  [default: https://notify.bugsnag.com]`,
         '',
-        'Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration, 3 credentials refused.',
+        'Exit codes: 0 stopped cleanly (also after draining), 1 runtime failure, 2 bad configuration,',
+        '  3 credentials refused (gateway or proxy), 130/143 second SIGINT/SIGTERM while draining.',
       ].join('\n'),
     )
     .fail((message, error) => {
       throw new ConfigError(error?.message ?? message);
     });
   for (const spec of AGENT_OPTIONS) {
-    parser = parser.option(spec.flag, { type: spec.type, group: spec.group, describe: helpText(spec), requiresArg: spec.type !== 'boolean' });
+    // Numbers are read as text so a bad value is echoed as typed, not as NaN.
+    parser = parser.option(spec.flag, { type: spec.type === 'number' ? 'string' : spec.type, group: spec.group, describe: helpText(spec), requiresArg: spec.type !== 'boolean' });
   }
   return parser;
 }
@@ -121,7 +140,7 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     const value = raw(flag);
     if (value === undefined || value.trim() === '') {
       const spec = AGENT_OPTIONS.find((option) => option.flag === flag) as OptionSpec;
-      throw new ConfigError(`Missing ${label(spec)}: ${spec.describe.toLowerCase()}`);
+      throw new ConfigError(`Missing ${label(spec)}: expected ${spec.describe.charAt(0).toLowerCase()}${spec.describe.slice(1)}`);
     }
     return value;
   };
@@ -181,21 +200,49 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     throw new ConfigError(`Invalid ${label(spec('log-level'))} "${logLevel.slice(0, 40)}": expected one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const allowedProjects = required('allowed-projects');
+  try {
+    compileAllowedProjects(allowedProjects);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new ConfigError(`Invalid ${label(spec('allowed-projects'))}: ${error.message}`);
+    throw error;
+  }
+
+  const proxyEnv = proxyEnvironmentFrom(env);
+  let gatewayProxy: URL | undefined;
+  let targetProxy: URL | undefined;
+  let http2debug: 0 | 1 | 2;
+  try {
+    // Both proxy variables are checked even when unused, so a typo shows at start-up.
+    if (proxyEnv.httpsProxy !== undefined) parseProxyUrl(proxyEnv.httpsProxy, 'HTTPS_PROXY');
+    if (proxyEnv.httpProxy !== undefined) parseProxyUrl(proxyEnv.httpProxy, 'HTTP_PROXY');
+    gatewayProxy = resolveProxy(new URL(token.host), proxyEnv);
+    targetProxy = resolveProxy(target, proxyEnv);
+    http2debug = parseGodebug(env.GODEBUG).http2debug;
+  } catch (error) {
+    // Messages name the variable (HTTPS_PROXY, NO_PROXY, GODEBUG) and never show credentials.
+    if (error instanceof InvalidOptionError) throw new ConfigError(error.message);
+    throw error;
+  }
+
   const healthText = raw('health-listen');
   const config: AgentConfig = {
     target,
     token,
     rawToken,
     vendor,
-    allowedProjects: required('allowed-projects'),
+    allowedProjects,
     parallelism,
     debugPrintAll,
     drainTimeoutMs: Math.round(drainSeconds * 1000),
     logFormat: logFormat as LogFormat,
     logLevel: logLevel as LogLevel,
     metadata: metadataFrom(env),
-    proxyEnv: proxyEnvironment(env),
+    proxyEnv,
+    http2debug,
   };
+  if (gatewayProxy !== undefined) config.gatewayProxy = gatewayProxy;
+  if (targetProxy !== undefined) config.targetProxy = targetProxy;
   const vendorModule = raw('vendor-module');
   if (vendorModule !== undefined) config.vendorModule = vendorModule;
   const rulesFile = raw('rules-file');
@@ -206,7 +253,19 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     config.bugsnagApiKey = bugsnag;
   }
   if (healthText !== undefined) config.healthListen = parseHostPort(healthText, label(spec('health-listen')));
-  if (env.GODEBUG !== undefined) config.godebug = env.GODEBUG;
+  const bugsnagEndpoint = env[BUGSNAG_ENDPOINT_ENV];
+  if (bugsnagEndpoint !== undefined && bugsnagEndpoint !== '') {
+    let url: URL | undefined;
+    try {
+      url = new URL(bugsnagEndpoint);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') {
+      throw new ConfigError(`Invalid ${BUGSNAG_ENDPOINT_ENV}: expected an http:// or https:// URL without credentials`);
+    }
+    config.bugsnagEndpoint = url;
+  }
   return config;
 }
 
@@ -237,19 +296,4 @@ export function metadataFrom(env: Readonly<Record<string, string | undefined>>):
   }
   if (Object.keys(tags).length > 32) throw new ConfigError(`Too many ${METADATA_PREFIX}* variables: at most 32 tags are sent`);
   return tags;
-}
-
-function proxyEnvironment(env: Readonly<Record<string, string | undefined>>): AgentConfig['proxyEnv'] {
-  const pick = (upper: string): string | undefined => {
-    const value = env[upper] ?? env[upper.toLowerCase()];
-    return value === undefined || value === '' ? undefined : value;
-  };
-  const out: AgentConfig['proxyEnv'] = {};
-  const https = pick('HTTPS_PROXY');
-  const http = pick('HTTP_PROXY');
-  const noProxy = pick('NO_PROXY');
-  if (https !== undefined) out.httpsProxy = https;
-  if (http !== undefined) out.httpProxy = http;
-  if (noProxy !== undefined) out.noProxy = noProxy;
-  return out;
 }

@@ -35,13 +35,24 @@ export function createCliLogger(options: { format: LogFormat; level: LogLevel; s
         : winston.format.combine(winston.format.timestamp(), pretty),
     transports: [transport],
   });
+  // The library may still log while sockets wind down after close(); winston would then
+  // throw "write after end" from a stream that is gone. Late lines are dropped instead.
+  let closed = false;
+  logger.on('error', () => {});
+  const at =
+    (level: LogLevel) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      if (!closed) logger.log(level, message, fields);
+    };
   return {
-    error: (message, fields) => logger.error(message, fields),
-    warn: (message, fields) => logger.warn(message, fields),
-    info: (message, fields) => logger.info(message, fields),
-    debug: (message, fields) => logger.debug(message, fields),
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
     close: () =>
       new Promise<void>((resolve) => {
+        if (closed) return resolve();
+        closed = true;
         logger.on('finish', () => resolve());
         logger.end();
         setTimeout(resolve, 500).unref();

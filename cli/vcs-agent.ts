@@ -1,11 +1,29 @@
-import { TunnelClient } from '../lib/agent/tunnel-client.js';
+import type { Duplex } from 'node:stream';
+import { AgentMetrics } from '../lib/agent/agent-metrics.js';
+import { createDebugPrinter } from '../lib/agent/debug-printer.js';
+import { HealthServer } from '../lib/agent/health-server.js';
+import { TunnelClient, type TunnelClientOptions } from '../lib/agent/tunnel-client.js';
 import { AuthenticationError, InvalidOptionError, VcsAgentError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { displayProxy } from '../lib/proxy/proxy-url.js';
+import { resolveProxy } from '../lib/proxy/resolve-proxy.js';
+import { createUpstreamAgent } from '../lib/proxy/upstream-agent.js';
+import { goLogTimestamp } from '../lib/trace/go-log.js';
+import { traceHttp2Socket } from '../lib/trace/http2-trace.js';
 import { createVendorPolicy } from '../lib/vendors/index.js';
 import { agentParser, resolveAgentConfig, type AgentConfig } from './agent-options.js';
+import { createBugsnagReporter, isOperatorError, scrubText, type ErrorReporter } from './bugsnag-reporter.js';
 import { ConfigError } from './config-error.js';
 import { createCliLogger } from './create-logger.js';
 import { ExitCode } from './exit-codes.js';
 import { loadRulesFile, loadVendorModule } from './vendor-loading.js';
+
+/** Signal numbers for the conventional 128+N exit status of a forced stop. */
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGINT: 2, SIGTERM: 15 };
+
+function printConfigError(message: string): void {
+  process.stderr.write(`vcs-agent: ${message.replace(/[\r\n]+/g, ' ')}\nRun vcs-agent --help for the options.\n`);
+}
 
 /** Parses and validates; prints help or a one-line error. Returns the config or an exit code. */
 async function configure(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<AgentConfig | number> {
@@ -16,7 +34,7 @@ async function configure(argv: readonly string[], env: NodeJS.ProcessEnv): Promi
     return resolveAgentConfig(flags, env);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof InvalidOptionError) {
-      process.stderr.write(`vcs-agent: ${error.message}\nRun vcs-agent --help for the options.\n`);
+      printConfigError(error.message);
       return ExitCode.Config;
     }
     throw error;
@@ -29,37 +47,126 @@ async function buildPolicy(config: AgentConfig) {
   return createVendorPolicy(vendor, { allowedProjects: config.allowedProjects, ...(extraRules === undefined ? {} : { extraRules }) });
 }
 
+/** Exact strings no report, log or trace may contain. */
+function secretsOf(config: AgentConfig): string[] {
+  const secrets = [config.rawToken, config.token.key];
+  for (const value of [config.proxyEnv.httpsProxy, config.proxyEnv.httpProxy]) {
+    if (value === undefined) continue;
+    try {
+      const url = new URL(value.includes('://') ? value : `http://${value}`);
+      if (url.password !== '') secrets.push(decodeURIComponent(url.password), url.password);
+    } catch {
+      // Validated already; nothing to add.
+    }
+  }
+  return secrets;
+}
+
+function createReporter(config: AgentConfig, logger: Logger): ErrorReporter | undefined {
+  if (config.bugsnagApiKey === undefined) return undefined;
+  const notify = config.bugsnagEndpoint ?? new URL('https://notify.bugsnag.com');
+  const proxy = resolveProxy(notify, config.proxyEnv);
+  return createBugsnagReporter({
+    apiKey: config.bugsnagApiKey,
+    notifyEndpoint: notify.href,
+    ...(config.bugsnagEndpoint === undefined ? {} : { sessionsEndpoint: notify.href }),
+    secrets: secretsOf(config),
+    ...(proxy === undefined ? {} : { agent: createUpstreamAgent(notify, { proxy, maxSockets: 1 }).agent }),
+    onDeliveryError: (message) => logger.warn('could not report the error to Bugsnag', { error: message }),
+  });
+}
+
+let crash: ((error: unknown, context: string) => void) | undefined;
+
+/**
+ * Unexpected failures: logged, reported (with a key), then the process exits 1. Operator
+ * errors (configuration, refused credentials) are logged but never reported. Only the
+ * first failure is reported; later ones while exiting are just logged.
+ */
+function installCrashHandlers(logger: Logger & { close(): Promise<void> }, reporter: ErrorReporter | undefined, secrets: readonly string[]): void {
+  let crashing = false;
+  crash = (error: unknown, context: string): void => {
+    const message = scrubText(error instanceof Error ? error.message : String(error), secrets);
+    try {
+      logger.error('unexpected error; exiting', { context, error: message, code: error instanceof VcsAgentError ? error.code : undefined });
+    } catch {
+      process.stderr.write(`vcs-agent: unexpected error (${context}): ${message}\n`);
+    }
+    if (crashing) return;
+    crashing = true;
+    const report = reporter === undefined || isOperatorError(error) ? Promise.resolve() : reporter.report(error, context);
+    // Flush the log line (bounded by close()'s own timeout), then go.
+    report.then(() => logger.close()).finally(() => process.exit(ExitCode.Failure));
+  };
+  const handler = crash;
+  process.on('uncaughtException', (error) => handler(error, 'uncaughtException'));
+  process.on('unhandledRejection', (reason) => handler(reason, 'unhandledRejection'));
+}
+
+function clientOptions(config: AgentConfig, logger: Logger): Omit<TunnelClientOptions, 'policy'> {
+  const upstream = createUpstreamAgent(config.target, {
+    maxSockets: config.parallelism,
+    ...(config.targetProxy === undefined ? {} : { proxy: config.targetProxy }),
+  });
+  const options: Omit<TunnelClientOptions, 'policy'> = {
+    token: config.rawToken,
+    target: config.target,
+    parallelism: config.parallelism,
+    vendor: config.vendor,
+    metadata: config.metadata,
+    logger,
+    upstreamAgent: upstream.agent,
+  };
+  if (config.gatewayProxy !== undefined) options.proxy = config.gatewayProxy;
+  if (config.http2debug !== 0) {
+    const level = config.http2debug;
+    const gateway = new URL(config.token.host);
+    const connectionLabel = `${gateway.hostname}:${gateway.port === '' ? (gateway.protocol === 'https:' ? '443' : '80') : gateway.port}`;
+    // Only set when tracing: otherwise the data path is the bare socket (docs/tracing.md).
+    options.wrapSocket = (socket: Duplex) =>
+      traceHttp2Socket(socket, { level, connectionLabel, write: (line) => process.stderr.write(`${goLogTimestamp()}${line}\n`) });
+  }
+  if (config.debugPrintAll) {
+    options.onDebug = createDebugPrinter({ write: (line) => process.stderr.write(`vcs-agent debug ${line}\n`) });
+  }
+  return options;
+}
+
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const configured = await configure(argv, env);
   if (typeof configured === 'number') return configured;
   const config = configured;
   const logger = createCliLogger({ format: config.logFormat, level: config.logLevel });
+  const reporter = createReporter(config, logger);
+  installCrashHandlers(logger, reporter, secretsOf(config));
 
   let client: TunnelClient;
   try {
     const policy = await buildPolicy(config);
-    client = new TunnelClient({
-      token: config.rawToken,
-      target: config.target,
-      policy,
-      parallelism: config.parallelism,
-      vendor: config.vendor,
-      metadata: config.metadata,
-      logger,
-    });
+    client = new TunnelClient({ ...clientOptions(config, logger), policy });
   } catch (error) {
-    if (error instanceof VcsAgentError && (error.code === 'VCS_INVALID_OPTION' || error instanceof InvalidOptionError)) {
+    if (error instanceof InvalidOptionError || error instanceof ConfigError) {
       const option = error instanceof InvalidOptionError ? error.option : 'option';
-      process.stderr.write(`vcs-agent: ${error.message}${option === 'allowed-projects' ? ' (--allowed-projects / SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS)' : ''}\n`);
-      await logger.close();
-      return ExitCode.Config;
-    }
-    if (error instanceof ConfigError) {
-      process.stderr.write(`vcs-agent: ${error.message}\n`);
+      printConfigError(`${error.message}${option === 'allowed-projects' ? ' (--allowed-projects / SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS)' : ''}`);
       await logger.close();
       return ExitCode.Config;
     }
     throw error;
+  }
+
+  let health: HealthServer | undefined;
+  if (config.healthListen !== undefined) {
+    const metrics = new AgentMetrics(client, { vendor: config.vendor });
+    health = new HealthServer({ source: client, registry: metrics.registry, logger });
+    try {
+      const address = await health.listen(config.healthListen);
+      logger.info('health listener ready', { address: address.address, port: address.port, paths: ['/healthz', '/readyz', '/metrics'] });
+    } catch (error) {
+      printConfigError(`Cannot listen on --health-listen / SPACELIFT_VCS_AGENT_HEALTH_LISTEN ${config.healthListen.host}:${config.healthListen.port}: ${(error as Error).message}`);
+      client.destroy();
+      await logger.close();
+      return ExitCode.Config;
+    }
   }
 
   let signals = 0;
@@ -67,20 +174,33 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     const onSignal = (signal: NodeJS.Signals): void => {
       signals++;
       if (signals > 1) {
-        logger.warn('second signal: exiting at once', { signal });
+        // The operator insists: no more waiting, not even for the log to flush.
+        process.stderr.write(`vcs-agent: second ${signal}: exiting at once without draining\n`);
         client.destroy();
-        resolve(ExitCode.Failure);
-        return;
+        process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 15));
       }
-      logger.info('draining: no new requests; in-flight ones may finish', { signal, graceMs: config.drainTimeoutMs });
-      client.close({ timeoutMs: config.drainTimeoutMs }).then(() => {
-        logger.info('drained; exiting');
-        resolve(ExitCode.Ok);
-      });
+      const startedAt = Date.now();
+      logger.info('draining: no new requests; in-flight ones may finish', { signal, graceMs: config.drainTimeoutMs, inFlight: client.streamCounts.busy });
+      client.close({ timeoutMs: config.drainTimeoutMs }).then(
+        () => {
+          logger.info('drained; exiting', { drainMs: Date.now() - startedAt, unfinished: client.streamCounts.busy });
+          resolve(ExitCode.Ok);
+        },
+        (error: unknown) => {
+          logger.error('draining failed', { error: (error as Error).message });
+          resolve(ExitCode.Failure);
+        },
+      );
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+
+  const finish = async (code: number): Promise<number> => {
+    await health?.close();
+    await logger.close();
+    return code;
+  };
 
   logger.info('starting vcs-agent', {
     gateway: new URL(config.token.host).origin,
@@ -89,25 +209,28 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     vendor: config.vendor,
     parallelism: config.parallelism,
     allowedProjects: config.allowedProjects,
+    metadata: Object.keys(config.metadata),
+    gatewayProxy: config.gatewayProxy === undefined ? 'direct' : displayProxy(config.gatewayProxy),
+    targetProxy: config.targetProxy === undefined ? 'direct' : displayProxy(config.targetProxy),
+    http2debug: config.http2debug,
+    debugPrintAll: config.debugPrintAll,
+    bugsnag: config.bugsnagApiKey !== undefined,
   });
   try {
     await client.start();
   } catch (error) {
     if (error instanceof AuthenticationError) {
       logger.error('the gateway refused the pool credentials', { code: error.code, reason: error.reason, error: error.message });
-      await logger.close();
-      return ExitCode.AuthRefused;
+      return finish(ExitCode.AuthRefused);
     }
-    if (signals > 0) {
-      const code = await stopped;
-      await logger.close();
-      return code;
+    if (error instanceof VcsAgentError && error.code === 'VCS_PROXY_AUTH_REQUIRED') {
+      logger.error('the proxy refused the credentials (HTTPS_PROXY)', { code: error.code, error: scrubText(error.message, secretsOf(config)) });
+      return finish(ExitCode.AuthRefused);
     }
+    if (signals > 0) return finish(await stopped);
     throw error;
   }
-  const code = await stopped;
-  await logger.close();
-  return code;
+  return finish(await stopped);
 }
 
 main(process.argv.slice(2), process.env).then(
@@ -117,6 +240,11 @@ main(process.argv.slice(2), process.env).then(
     setTimeout(() => process.exit(code), 100).unref();
   },
   (error: unknown) => {
+    // Reached only for failures main() did not expect: logged and reported like a crash.
+    if (crash !== undefined) {
+      crash(error, 'main');
+      return;
+    }
     process.stderr.write(`vcs-agent: unexpected failure: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(ExitCode.Failure);
   },

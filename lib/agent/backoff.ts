@@ -41,6 +41,11 @@ export class Backoff {
     this.connectedAt = Date.now();
   }
 
+  /** A delay in [0, initial delay): spreads redials that have a shared cause (GOAWAY). */
+  jitter(): number {
+    return Math.floor(this.random() * this.initial);
+  }
+
   /** The delay before the next attempt. */
   next(authFailure = false): number {
     if (this.connectedAt !== 0 && Date.now() - this.connectedAt >= this.healthyAfter) this.attempt = 0;

@@ -152,6 +152,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private readonly keepaliveTimeoutMs: number;
   private pingSequence = 0;
   private lastPongAt = 0;
+  /** The gateway acknowledged our drain: nothing more will be dispatched to this connection. */
+  private drainAcked = false;
 
   constructor(options: TunnelClientOptions) {
     super();
@@ -245,6 +247,13 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.startWaiters?.reject(new ClosedError('The TunnelClient'));
     this.startWaiters = undefined;
     if (wasConnected && this.control !== undefined && !this.control.destroyed) {
+      this.drainAcked = false;
+      // Until the gateway acknowledges, it may still dispatch to an idle stream: in-flight
+      // only counts as finished once drain-ack has arrived (or the control stream is gone).
+      this.control.once('close', () => {
+        this.drainAcked = true;
+        this.checkDrained();
+      });
       this.control.write(encodeHead(FrameType.Control, { type: 'drain' }));
       const timeoutMs = options.timeoutMs ?? 30_000;
       await new Promise<void>((resolve) => {
@@ -320,14 +329,19 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       const provided = socket;
       options.createConnection = () => provided;
     }
+    const timeoutMs = this.options.connectTimeoutMs ?? 30_000;
     return await new Promise<ClientHttp2Session>((resolve, reject) => {
       const session = http2Connect(url, options);
+      const timer = setTimeout(() => onError(new GatewayConnectionError(`No HTTP/2 connection to ${url.origin} within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
       const onError = (error: Error): void => {
+        clearTimeout(timer);
         session.destroy();
         reject(error);
       };
       session.once('error', onError);
       session.once('connect', () => {
+        clearTimeout(timer);
         session.off('error', onError);
         try {
           session.setLocalWindowSize(CONNECTION_WINDOW_SIZE);
@@ -369,7 +383,16 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     );
     this.control = control;
     control.on('error', () => {});
+    // A peer that accepted TCP (and TLS) but never answers must not hold start() for ever.
+    const timeoutMs = this.options.connectTimeoutMs ?? 30_000;
+    const authTimer = setTimeout(() => {
+      if (this.session !== session) return;
+      this.onConnectionLost(new GatewayConnectionError(`The gateway ${this.gatewayUrl.origin} did not answer the connect stream within ${timeoutMs} ms`));
+    }, timeoutMs);
+    authTimer.unref();
+    control.once('close', () => clearTimeout(authTimer));
     control.once('response', (headers) => {
+      clearTimeout(authTimer);
       const status = Number(headers[':status']);
       if (status === 200) {
         this.onAuthenticated(session, control, String(headers[HEADER_CONNECTION_ID] ?? ''));
@@ -489,6 +512,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       this.lastPongAt = Date.now();
     } else if (message?.type === 'drain-ack') {
       // The gateway will dispatch nothing more here; it closes our idle streams itself.
+      this.drainAcked = true;
       this.checkDrained();
     } else if (message?.type === 'ping' && this.control !== undefined) {
       this.control.write(encodeHead(FrameType.Control, { type: 'pong', id: message.id }));
@@ -508,8 +532,13 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     for (const stream of old) if (!stream.busy) stream.close();
     session.close();
     if (this.stateValue === 'connected') {
-      this.emit('disconnected', {});
-      this.dial();
+      this.stateValue = 'connecting';
+      // Every agent of that gateway got the GOAWAY in the same instant: a small random
+      // delay keeps them from stampeding the remaining gateway instances.
+      const delay = this.backoff.jitter();
+      this.emit('disconnected', { retryInMs: delay });
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = setTimeout(() => this.dial(), delay);
     }
   }
 
@@ -538,7 +567,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   }
 
   private checkDrained(): void {
-    if (this.stateValue !== 'draining') return;
+    if (this.stateValue !== 'draining' || !this.drainAcked) return;
     for (const stream of this.streams) if (stream.busy) return;
     for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
