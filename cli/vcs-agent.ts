@@ -1,22 +1,23 @@
 import type { Duplex } from 'node:stream';
-import { AgentMetrics } from '../lib/agent/agent-metrics.js';
-import { createDebugPrinter } from '../lib/agent/debug-printer.js';
-import { HealthServer } from '../lib/agent/health-server.js';
+import type { HealthServer } from '../lib/agent/health-server.js';
 import { TunnelClient, type TunnelClientOptions } from '../lib/agent/tunnel-client.js';
 import { AuthenticationError, InvalidOptionError, VcsAgentError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { displayProxy } from '../lib/proxy/proxy-url.js';
 import { resolveProxy } from '../lib/proxy/resolve-proxy.js';
-import { createUpstreamAgent } from '../lib/proxy/upstream-agent.js';
-import { goLogTimestamp } from '../lib/trace/go-log.js';
-import { traceHttp2Socket } from '../lib/trace/http2-trace.js';
 import { createVendorPolicy } from '../lib/vendors/index.js';
 import { agentParser, resolveAgentConfig, type AgentConfig } from './agent-options.js';
-import { createBugsnagReporter, isOperatorError, scrubText, type ErrorReporter } from './bugsnag-reporter.js';
+import type { ErrorReporter } from './bugsnag-reporter.js';
+import { isOperatorError, scrubText } from './error-scrub.js';
 import { ConfigError } from './config-error.js';
 import { createCliLogger } from './create-logger.js';
 import { ExitCode } from './exit-codes.js';
-import { loadRulesFile, loadVendorModule } from './vendor-loading.js';
+
+/*
+ * Optional features load their modules only when switched on: prom-client, the proxy
+ * agents, Bugsnag, the tracer and the YAML parser each cost 5-13 MiB of RSS, and an
+ * agent that does not use them should not carry them (docs/performance.md § Memory).
+ */
 
 /** Signal numbers for the conventional 128+N exit status of a forced stop. */
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGINT: 2, SIGTERM: 15 };
@@ -42,8 +43,9 @@ async function configure(argv: readonly string[], env: NodeJS.ProcessEnv): Promi
 }
 
 async function buildPolicy(config: AgentConfig) {
-  const vendor = config.vendorModule === undefined ? config.vendor : await loadVendorModule(config.vendorModule);
-  const extraRules = config.rulesFile === undefined ? undefined : await loadRulesFile(config.rulesFile);
+  const loading = config.vendorModule === undefined && config.rulesFile === undefined ? undefined : await import('./vendor-loading.js');
+  const vendor = config.vendorModule === undefined || loading === undefined ? config.vendor : await loading.loadVendorModule(config.vendorModule);
+  const extraRules = config.rulesFile === undefined || loading === undefined ? undefined : await loading.loadRulesFile(config.rulesFile);
   return createVendorPolicy(vendor, { allowedProjects: config.allowedProjects, ...(extraRules === undefined ? {} : { extraRules }) });
 }
 
@@ -62,16 +64,18 @@ function secretsOf(config: AgentConfig): string[] {
   return secrets;
 }
 
-function createReporter(config: AgentConfig, logger: Logger): ErrorReporter | undefined {
+async function createReporter(config: AgentConfig, logger: Logger): Promise<ErrorReporter | undefined> {
   if (config.bugsnagApiKey === undefined) return undefined;
+  const { createBugsnagReporter } = await import('./bugsnag-reporter.js');
   const notify = config.bugsnagEndpoint ?? new URL('https://notify.bugsnag.com');
   const proxy = resolveProxy(notify, config.proxyEnv);
+  const createUpstreamAgent = proxy === undefined ? undefined : (await import('../lib/proxy/upstream-agent.js')).createUpstreamAgent;
   return createBugsnagReporter({
     apiKey: config.bugsnagApiKey,
     notifyEndpoint: notify.href,
     ...(config.bugsnagEndpoint === undefined ? {} : { sessionsEndpoint: notify.href }),
     secrets: secretsOf(config),
-    ...(proxy === undefined ? {} : { agent: createUpstreamAgent(notify, { proxy, maxSockets: 1 }).agent }),
+    ...(proxy === undefined || createUpstreamAgent === undefined ? {} : { agent: createUpstreamAgent(notify, { proxy, maxSockets: 1 }).agent }),
     onDeliveryError: (message) => logger.warn('could not report the error to Bugsnag', { error: message }),
   });
 }
@@ -103,11 +107,7 @@ function installCrashHandlers(logger: Logger & { close(): Promise<void> }, repor
   process.on('unhandledRejection', (reason) => handler(reason, 'unhandledRejection'));
 }
 
-function clientOptions(config: AgentConfig, logger: Logger): Omit<TunnelClientOptions, 'policy'> {
-  const upstream = createUpstreamAgent(config.target, {
-    maxSockets: config.parallelism,
-    ...(config.targetProxy === undefined ? {} : { proxy: config.targetProxy }),
-  });
+async function clientOptions(config: AgentConfig, logger: Logger): Promise<Omit<TunnelClientOptions, 'policy'>> {
   const options: Omit<TunnelClientOptions, 'policy'> = {
     token: config.rawToken,
     target: config.target,
@@ -115,10 +115,16 @@ function clientOptions(config: AgentConfig, logger: Logger): Omit<TunnelClientOp
     vendor: config.vendor,
     metadata: config.metadata,
     logger,
-    upstreamAgent: upstream.agent,
   };
+  // Without a proxy for the VCS the client's own keep-alive agent is used.
+  if (config.targetProxy !== undefined) {
+    const { createUpstreamAgent } = await import('../lib/proxy/upstream-agent.js');
+    options.upstreamAgent = createUpstreamAgent(config.target, { maxSockets: config.parallelism, proxy: config.targetProxy }).agent;
+  }
   if (config.gatewayProxy !== undefined) options.proxy = config.gatewayProxy;
   if (config.http2debug !== 0) {
+    const { traceHttp2Socket } = await import('../lib/trace/http2-trace.js');
+    const { goLogTimestamp } = await import('../lib/trace/go-log.js');
     const level = config.http2debug;
     const gateway = new URL(config.token.host);
     const connectionLabel = `${gateway.hostname}:${gateway.port === '' ? (gateway.protocol === 'https:' ? '443' : '80') : gateway.port}`;
@@ -127,6 +133,7 @@ function clientOptions(config: AgentConfig, logger: Logger): Omit<TunnelClientOp
       traceHttp2Socket(socket, { level, connectionLabel, write: (line) => process.stderr.write(`${goLogTimestamp()}${line}\n`) });
   }
   if (config.debugPrintAll) {
+    const { createDebugPrinter } = await import('../lib/agent/debug-printer.js');
     options.onDebug = createDebugPrinter({ write: (line) => process.stderr.write(`vcs-agent debug ${line}\n`) });
   }
   return options;
@@ -137,13 +144,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   if (typeof configured === 'number') return configured;
   const config = configured;
   const logger = createCliLogger({ format: config.logFormat, level: config.logLevel });
-  const reporter = createReporter(config, logger);
+  const reporter = await createReporter(config, logger);
   installCrashHandlers(logger, reporter, secretsOf(config));
 
   let client: TunnelClient;
   try {
     const policy = await buildPolicy(config);
-    client = new TunnelClient({ ...clientOptions(config, logger), policy });
+    client = new TunnelClient({ ...(await clientOptions(config, logger)), policy });
   } catch (error) {
     if (error instanceof InvalidOptionError || error instanceof ConfigError) {
       const option = error instanceof InvalidOptionError ? error.option : 'option';
@@ -156,6 +163,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   let health: HealthServer | undefined;
   if (config.healthListen !== undefined) {
+    const [{ AgentMetrics }, { HealthServer }] = await Promise.all([import('../lib/agent/agent-metrics.js'), import('../lib/agent/health-server.js')]);
     const metrics = new AgentMetrics(client, { vendor: config.vendor });
     health = new HealthServer({ source: client, registry: metrics.registry, logger });
     try {

@@ -20,6 +20,8 @@ export interface AgentConnectionInfo {
   readonly streamsIdle: number;
   readonly requestsServed: number;
   readonly draining: boolean;
+  /** Which pool key generation authenticated it (1 until the pool's key is first rotated). */
+  readonly keyGeneration: number;
 }
 
 /** An authenticated agent session and its tunnel streams. */
@@ -30,6 +32,8 @@ export class AgentConnection implements GatewayStreamOwner {
   requestsServed = 0;
   draining = false;
   readonly connectedAt = new Date();
+  /** Which pool key generation authenticated this connection (set once, at authentication). */
+  keyGeneration = 1;
 
   constructor(
     readonly id: string,
@@ -93,6 +97,7 @@ export class AgentConnection implements GatewayStreamOwner {
       streamsIdle: this.idle.length,
       requestsServed: this.requestsServed,
       draining: this.draining,
+      keyGeneration: this.keyGeneration,
     };
   }
 }

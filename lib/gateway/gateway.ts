@@ -22,8 +22,8 @@ import {
 } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
-import { verifyPoolKey } from '../pools/pool-key.js';
-import type { PoolStore } from '../pools/pool-store.js';
+import { keyGenerationAllowed, matchPoolKey } from '../pools/pool-key-check.js';
+import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
 import {
   CONNECT_PATH,
   HEADER_AGENT_ID,
@@ -61,6 +61,29 @@ export interface GatewayOptions {
   queueTimeoutMs?: number;
   /** How many requests may wait per pool before 503 at once (default 1 000). */
   maxQueue?: number;
+  /**
+   * Every this many ms, re-read the store for each pool with live connections and close the
+   * connections it no longer allows (pool deleted, or key replaced and its grace period over),
+   * so changes made by another process (`vcs-gateway pool delete|rotate`) take effect.
+   * Default: off (changes made through this process's admin API take effect at once).
+   */
+  revalidateIntervalMs?: number;
+  /** How long a connection closed by the gateway (pool deleted, key expired) may finish its in-flight requests (default 30 000 ms). */
+  disconnectGraceMs?: number;
+}
+
+/** Why the gateway closed an agent connection itself. */
+export type DisconnectReason = 'pool_deleted' | 'key_expired';
+
+/** Live numbers of one pool, for metrics and the admin API. */
+export interface PoolLiveStats {
+  id: string;
+  name: string;
+  connections: number;
+  streamsBusy: number;
+  streamsIdle: number;
+  /** Requests waiting for an idle stream. */
+  queued: number;
 }
 
 /** What `Gateway.request` accepts. */
@@ -72,7 +95,11 @@ export interface GatewayRequestInit {
   signal?: AbortSignal;
 }
 
-/** One line of the gateway's access log. */
+/**
+ * One line of the gateway's access log. `requestId` is the `id` of the agent's own log line
+ * for the same request. `bytesOut` is the request body sent to the agent, `bytesIn` the
+ * response body received from it. `status` is 0 when no response came (rejected, failed).
+ */
 export interface AccessLogRecord {
   time: string;
   requestId: string;
@@ -85,6 +112,8 @@ export interface AccessLogRecord {
   bytesIn: number;
   bytesOut: number;
   durationMs: number;
+  /** Milliseconds the request waited for an idle stream, when the router measured it. */
+  queueMs?: number;
   outcome: 'completed' | 'failed' | 'aborted' | 'rejected';
   errorCode?: string;
 }
@@ -99,11 +128,14 @@ export interface GatewayEvents {
   'agent-connected': [AgentConnectionInfo];
   'agent-disconnected': [AgentConnectionInfo];
   'agent-refused': [{ pool: string; reason: string; remoteAddress: string }];
+  /** The gateway itself closed a connection (it drains first: in-flight requests finish). */
+  'agent-evicted': [{ connection: AgentConnectionInfo; reason: DisconnectReason }];
   access: [AccessLogRecord];
 }
 
 const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_QUEUE = 1_000;
+const DEFAULT_DISCONNECT_GRACE_MS = 30_000;
 const POOL_ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /**
@@ -122,6 +154,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly sessions = new Map<ServerHttp2Session, AgentConnection | undefined>();
   private readonly queueTimeoutMs: number;
   private readonly maxQueue: number;
+  private readonly disconnectGraceMs: number;
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly revalidateTimer: NodeJS.Timeout | undefined;
+  private listening = false;
   private closing = false;
 
   constructor(options: GatewayOptions) {
@@ -133,6 +169,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.logger = options.logger ?? silentLogger;
     this.queueTimeoutMs = positiveInteger(options.queueTimeoutMs, DEFAULT_QUEUE_TIMEOUT_MS, 'queueTimeoutMs');
     this.maxQueue = positiveInteger(options.maxQueue, DEFAULT_MAX_QUEUE, 'maxQueue');
+    this.disconnectGraceMs = positiveInteger(options.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 'disconnectGraceMs');
+    if (options.revalidateIntervalMs !== undefined) {
+      const interval = positiveInteger(options.revalidateIntervalMs, 0, 'revalidateIntervalMs');
+      this.revalidateTimer = setInterval(() => {
+        this.revalidate().catch((error: unknown) => this.logger.warn('pool revalidation failed', { error: error instanceof Error ? error.message : String(error) }));
+      }, interval);
+      this.revalidateTimer.unref();
+    }
     const serverOptions = { settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
     this.server =
       options.tls === undefined
@@ -148,6 +192,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.server.once('error', reject);
       this.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
         this.server.off('error', reject);
+        this.listening = true;
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -161,6 +206,97 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       for (const connection of route.connections) out.push(connection.info());
     }
     return out;
+  }
+
+  /** Whether `listen()` succeeded and neither `close()` nor `destroy()` was called: what `/readyz` reports. */
+  get ready(): boolean {
+    return this.listening && !this.closing;
+  }
+
+  /** Whether `close()` or `destroy()` was called. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Live numbers per pool that has (or had) connections or waiting requests in this process. */
+  poolStats(): PoolLiveStats[] {
+    const out: PoolLiveStats[] = [];
+    for (const route of this.routes.values()) {
+      let streamsBusy = 0;
+      let streamsIdle = 0;
+      for (const connection of route.connections) {
+        streamsBusy += connection.busy;
+        streamsIdle += connection.idle.length;
+      }
+      out.push({ id: route.id, name: route.name, connections: route.connections.length, streamsBusy, streamsIdle, queued: route.queued });
+    }
+    return out;
+  }
+
+  /**
+   * Closes every connection of a pool (by id or name) because it was deleted: each drains
+   * (in-flight requests finish within `disconnectGraceMs`) and gets GOAWAY; requests waiting
+   * for it fail with `VCS_POOL_NOT_FOUND`. Its agents are then refused when they dial again,
+   * since the store no longer knows the pool. Returns how many connections were closed.
+   */
+  disconnectPool(idOrName: string, reason: DisconnectReason = 'pool_deleted'): number {
+    let closed = 0;
+    for (const [name, route] of [...this.routes]) {
+      if (route.id !== idOrName && route.name !== idOrName) continue;
+      this.routes.delete(name);
+      route.failQueued(() => new PoolNotFoundError(route.name));
+      for (const connection of [...route.connections]) if (this.evict(connection, reason)) closed++;
+      const timer = this.expiryTimers.get(route.id);
+      if (timer !== undefined) clearTimeout(timer);
+      this.expiryTimers.delete(route.id);
+    }
+    return closed;
+  }
+
+  /**
+   * Re-reads the store for each pool with live connections (or only `pool`, by id or name)
+   * and closes the connections it no longer allows: the pool was deleted, or the key they
+   * authenticated with was replaced and its grace period is over. Returns how many it closed.
+   */
+  async revalidate(pool?: string): Promise<number> {
+    let closed = 0;
+    const now = Date.now();
+    for (const route of [...this.routes.values()]) {
+      if (pool !== undefined && route.id !== pool && route.name !== pool) continue;
+      if (route.connections.length === 0) continue;
+      const record = await this.store.get(route.id);
+      if (record === undefined || record.id !== route.id) {
+        closed += this.disconnectPool(route.id, 'pool_deleted');
+        continue;
+      }
+      for (const connection of [...route.connections]) {
+        if (connection.draining || keyGenerationAllowed(record, connection.keyGeneration, now)) continue;
+        if (this.evict(connection, 'key_expired')) closed++;
+      }
+    }
+    return closed;
+  }
+
+  /**
+   * Arms the end of a rotated pool's grace period: when `previousKeyExpiresAt` passes, the
+   * connections that authenticated with the replaced key are closed (see `revalidate`).
+   * Call it with the record `rotatePoolKey` stored.
+   */
+  schedulePreviousKeyExpiry(record: PoolRecord): void {
+    const existing = this.expiryTimers.get(record.id);
+    if (existing !== undefined) clearTimeout(existing);
+    this.expiryTimers.delete(record.id);
+    if (this.closing) return;
+    const expires = record.previousKeyExpiresAt === undefined ? Date.now() : Date.parse(record.previousKeyExpiresAt);
+    // setTimeout holds at most 2^31-1 ms (~24.8 days); longer waits re-arm themselves.
+    const delay = Math.min(Math.max(0, expires - Date.now()), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      this.expiryTimers.delete(record.id);
+      if (Date.now() < expires) return this.schedulePreviousKeyExpiry(record);
+      this.revalidate(record.id).catch((error: unknown) => this.logger.warn('pool revalidation failed', { pool: record.name, error: error instanceof Error ? error.message : String(error) }));
+    }, delay);
+    timer.unref();
+    this.expiryTimers.set(record.id, timer);
   }
 
   /**
@@ -230,14 +366,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
    */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     this.closing = true;
+    this.stopTimers();
     const timeoutMs = options.timeoutMs ?? 30_000;
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const route of this.routes.values()) {
       route.failQueued(() => new ClosedError('The gateway'));
       for (const connection of route.connections) connection.drain();
     }
-    const sessions = [...this.sessions.keys()];
-    for (const session of sessions) if (!session.closed) session.close();
+    for (const [session, connection] of [...this.sessions]) {
+      if (session.closed) continue;
+      session.close();
+      // The control stream would otherwise hold the session open until the timeout: end it
+      // after the GOAWAY, so the agent takes it as part of the goodbye; busy streams finish.
+      if (connection !== undefined && !connection.control.destroyed) connection.control.close();
+    }
     const timer = setTimeout(() => this.destroy(), timeoutMs);
     timer.unref();
     await serverClosed;
@@ -247,8 +389,37 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** Closes every session and listener at once; in-flight requests fail. */
   destroy(): void {
     this.closing = true;
+    this.stopTimers();
     for (const session of this.sessions.keys()) session.destroy();
     this.server.close();
+  }
+
+  private stopTimers(): void {
+    if (this.revalidateTimer !== undefined) clearInterval(this.revalidateTimer);
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    this.expiryTimers.clear();
+  }
+
+  /** Closes one connection on the gateway's initiative: drain, GOAWAY, destroy after the grace period. */
+  private evict(connection: AgentConnection, reason: DisconnectReason): boolean {
+    if (connection.session.closed || connection.session.destroyed) return false;
+    this.logger.info('agent evicted', { pool: connection.poolName, connectionId: connection.id, agentId: connection.agentId, reason });
+    connection.drain();
+    // No new work goes to a draining connection; the route lets go of it now so requests
+    // for the pool are answered from the store (404 once deleted) rather than queued.
+    connection.route.removeConnection(connection);
+    if (this.listenerCount('agent-evicted') > 0) this.emit('agent-evicted', { connection: connection.info(), reason });
+    const session = connection.session;
+    // GOAWAY first, so the agent takes the control stream's end that follows as part of
+    // the goodbye (it redials at once) rather than as a lost connection; busy streams finish.
+    session.close();
+    if (!connection.control.destroyed) connection.control.close();
+    const timer = setTimeout(() => {
+      if (!session.destroyed) session.destroy();
+    }, this.disconnectGraceMs);
+    timer.unref();
+    session.once('close', () => clearTimeout(timer));
+    return true;
   }
 
   private routeFor(id: string, name: string): PoolRoute {
@@ -365,7 +536,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     const record = await this.store.get(poolId);
     if (record === undefined || record.id !== poolId) return refused(401, 'VCS_AUTH_FAILED', 'unknown_pool', `Unknown pool ${poolId}`);
-    if (!verifyPoolKey(authorization.slice('Bearer '.length), record.keyHash)) {
+    const keyGeneration = matchPoolKey(record, authorization.slice('Bearer '.length));
+    if (keyGeneration === undefined) {
       return refused(401, 'VCS_AUTH_FAILED', 'bad_key', `Wrong key for pool ${poolId}`);
     }
     let metadata: Record<string, string>;
@@ -391,6 +563,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       (conn, request, result) =>
         this.access(request, conn, result, result.error === undefined ? 'completed' : result.error instanceof RequestAbortedError ? 'aborted' : 'failed'),
     );
+    connection.keyGeneration = keyGeneration;
     this.sessions.set(session, connection);
     route.addConnection(connection);
     stream.respond({ ':status': 200, [HEADER_CONNECTION_ID]: connection.id });
@@ -417,7 +590,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     stream.once('close', () => {
       if (!session.closed) session.close();
     });
-    this.logger.info('agent connected', { pool: record.name, connectionId: connection.id, agentId: connection.agentId, remoteAddress, metadata });
+    this.logger.info('agent connected', { pool: record.name, connectionId: connection.id, agentId: connection.agentId, remoteAddress, metadata, keyGeneration });
     this.emit('agent-connected', connection.info());
   }
 

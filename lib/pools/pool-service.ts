@@ -1,7 +1,8 @@
 import { ulid } from 'ulid';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, PoolNotFoundError } from '../errors.js';
 import { encodePoolToken } from '../protocol/token.js';
 import { generatePoolKey, hashPoolKey } from './pool-key.js';
+import { keyGenerationOf } from './pool-key-check.js';
 import type { PoolRecord, PoolStore } from './pool-store.js';
 
 /** Pool names: what may stand as the host of a `private://` URL and a front-door path segment. */
@@ -48,9 +49,7 @@ export function validateGatewayUrl(gatewayUrl: string, option = 'gateway-url'): 
 export async function createPool(store: PoolStore, options: CreatePoolOptions): Promise<CreatedPool> {
   validatePoolName(options.name);
   const description = options.description ?? '';
-  if (description.length > MAX_DESCRIPTION_LENGTH || /[\u0000-\u001f\u007f]/.test(description)) {
-    throw new InvalidOptionError('description', `Invalid description: expected at most ${MAX_DESCRIPTION_LENGTH} characters without control characters`);
-  }
+  validateDescription(description);
   const host = validateGatewayUrl(options.gatewayUrl).href.replace(/\/$/, '');
   const key = generatePoolKey();
   const pool: PoolRecord = {
@@ -59,7 +58,95 @@ export async function createPool(store: PoolStore, options: CreatePoolOptions): 
     description,
     keyHash: hashPoolKey(key),
     createdAt: new Date().toISOString(),
+    keyGeneration: 1,
   };
   await store.create(pool);
   return { pool, token: encodePoolToken({ host, key, pool_ulid: pool.id }) };
+}
+
+/** Checks a pool description; the message names the `description` field. */
+export function validateDescription(description: string): void {
+  if (description.length > MAX_DESCRIPTION_LENGTH || /[\u0000-\u001f\u007f]/.test(description)) {
+    throw new InvalidOptionError('description', `Invalid description: expected at most ${MAX_DESCRIPTION_LENGTH} characters without control characters`);
+  }
+}
+
+/** Longest grace period a rotation accepts: 30 days. */
+export const MAX_ROTATION_GRACE_MS = 30 * 24 * 3600 * 1000;
+
+export interface RotatePoolKeyOptions {
+  /** How long the replaced key stays valid (0: at once invalid). At most 30 days. */
+  graceMs: number;
+  /** The gateway URL agents dial, written into the new token as `host`. */
+  gatewayUrl: string;
+  /** The clock, for tests. */
+  now?: number;
+}
+
+export interface RotatedPool extends CreatedPool {
+  /** When the replaced key stops being accepted (and connections made with it are closed). */
+  previousKeyExpiresAt: string;
+}
+
+/**
+ * Gives a pool a new key. The key it replaces stays valid for `graceMs` so agents can be
+ * re-configured without downtime; a key older than that (from an earlier rotation) is
+ * dropped at once. Returns the new configuration token, the only time the key exists in clear.
+ */
+export async function rotatePoolKey(store: PoolStore, idOrName: string, options: RotatePoolKeyOptions): Promise<RotatedPool> {
+  if (!Number.isInteger(options.graceMs) || options.graceMs < 0 || options.graceMs > MAX_ROTATION_GRACE_MS) {
+    throw new InvalidOptionError('grace', `Invalid grace period: expected a whole number of milliseconds from 0 to ${MAX_ROTATION_GRACE_MS} (30 days)`);
+  }
+  const host = validateGatewayUrl(options.gatewayUrl).href.replace(/\/$/, '');
+  const existing = await store.get(idOrName);
+  if (existing === undefined) throw new PoolNotFoundError(idOrName);
+  const now = options.now ?? Date.now();
+  const key = generatePoolKey();
+  const previousKeyExpiresAt = new Date(now + options.graceMs).toISOString();
+  const pool: PoolRecord = {
+    ...existing,
+    keyHash: hashPoolKey(key),
+    keyGeneration: keyGenerationOf(existing) + 1,
+    previousKeyHash: existing.keyHash,
+    previousKeyExpiresAt,
+    updatedAt: new Date(now).toISOString(),
+  };
+  await store.update(pool);
+  return { pool, token: encodePoolToken({ host, key, pool_ulid: pool.id }), previousKeyExpiresAt };
+}
+
+/** Changes a pool's description. */
+export async function updatePoolDescription(store: PoolStore, idOrName: string, description: string): Promise<PoolRecord> {
+  validateDescription(description);
+  const existing = await store.get(idOrName);
+  if (existing === undefined) throw new PoolNotFoundError(idOrName);
+  const pool: PoolRecord = { ...existing, description, updatedAt: new Date().toISOString() };
+  await store.update(pool);
+  return pool;
+}
+
+/** What may be shown of a pool record: everything except the key hashes. */
+export interface PoolSummary {
+  id: string;
+  name: string;
+  description: string;
+  createdAt: string;
+  updatedAt?: string;
+  keyGeneration: number;
+  /** Set while a replaced key is still accepted. */
+  previousKeyExpiresAt?: string;
+}
+
+/** A pool record without its key hashes, for APIs and listings. */
+export function poolSummary(record: PoolRecord, now: number = Date.now()): PoolSummary {
+  const summary: PoolSummary = {
+    id: record.id,
+    name: record.name,
+    description: record.description,
+    createdAt: record.createdAt,
+    keyGeneration: keyGenerationOf(record),
+  };
+  if (record.updatedAt !== undefined) summary.updatedAt = record.updatedAt;
+  if (record.previousKeyExpiresAt !== undefined && Date.parse(record.previousKeyExpiresAt) > now) summary.previousKeyExpiresAt = record.previousKeyExpiresAt;
+  return summary;
 }

@@ -9,6 +9,17 @@ export interface PoolRecord {
   readonly keyHash: string;
   /** ISO-8601 creation time. */
   readonly createdAt: string;
+  /** Which key `keyHash` is: 1 at creation, +1 on every rotation (absent in older stores: 1). */
+  readonly keyGeneration?: number;
+  /**
+   * After a rotation, the hash of the key it replaced (generation `keyGeneration - 1`), still
+   * accepted until `previousKeyExpiresAt`. Absent when there is no grace period running.
+   */
+  readonly previousKeyHash?: string;
+  /** ISO-8601 end of the previous key's grace period. */
+  readonly previousKeyExpiresAt?: string;
+  /** ISO-8601 time of the last change (description or key). */
+  readonly updatedAt?: string;
 }
 
 /**
