@@ -67,6 +67,9 @@ export interface AgentStreamContext {
  */
 const COALESCE_LIMIT = 32 * 1024;
 
+/** How much of a response may queue on the tunnel stream before the VCS is paused. */
+const TUNNEL_BUFFER_BYTES = 1024 * 1024;
+
 function declaredLength(headers: readonly string[]): number {
   for (let i = 0; i < headers.length; i += 2) {
     if ((headers[i] as string).toLowerCase() === 'content-length') return Number(headers[i + 1]);
@@ -267,7 +270,9 @@ export class AgentStream {
           this.reset(h2constants.NGHTTP2_INTERNAL_ERROR, `The VCS response exceeds the agent's limit of ${this.context.maxResponseBodyBytes} bytes`);
           return;
         }
-        if (!writeBodyFrame(this.stream, chunk)) {
+        // Pause the VCS only past TUNNEL_BUFFER_BYTES queued on the stream (not at its 16 KiB
+        // mark), so bulk transfers keep HTTP/2 flow control, not stop-and-go, as the limit.
+        if (!writeBodyFrame(this.stream, chunk) && this.stream.writableLength >= TUNNEL_BUFFER_BYTES) {
           response.pause();
           this.stream.once('drain', () => response.resume());
         }

@@ -7,6 +7,9 @@ import type { ExchangeHandler } from './exchange.js';
 import type { ExchangeControl, Gateway } from './gateway.js';
 import { splitPoolTarget } from './private-url.js';
 
+/** How much of a response may wait for the caller's socket before the tunnel stream pauses. */
+const SINK_BUFFER_BYTES = 1024 * 1024;
+
 /** HTTP status the front door answers for each failure before or during a request. */
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_INVALID_URL: 400,
@@ -25,6 +28,11 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
 class FrontDoorExchange implements ExchangeHandler {
   control: ExchangeControl | undefined;
   finished = false;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.res.uncork();
+  };
 
   constructor(private readonly res: ServerResponse) {}
 
@@ -33,9 +41,19 @@ class FrontDoorExchange implements ExchangeHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    const ok = this.res.write(chunk);
-    if (!ok) this.res.once('drain', this.resume);
-    return ok;
+    // Writes within one tick (the parser may hand over several slices of one HTTP/2 read)
+    // leave as one writev.
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(this.uncork);
+    }
+    // Pause the tunnel only past SINK_BUFFER_BYTES, not at the response's 16 KiB mark: every
+    // pause stops WINDOW_UPDATEs to the agent, and pausing on each 64 KiB frame turned bulk
+    // transfers into stop-and-go. Memory stays bounded by the constant.
+    if (this.res.write(chunk) || this.res.writableLength < SINK_BUFFER_BYTES) return true;
+    this.res.once('drain', this.resume);
+    return false;
   }
 
   onComplete(): void {

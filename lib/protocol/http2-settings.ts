@@ -11,8 +11,11 @@ import type { Settings } from 'node:http2';
  *   while a write is pending; spec/tunnel/full-duplex.spec.ts proves 4 MiB does not.
  * - maxSessionMemory 64 (MB): the default 10 resets streams with ENHANCE_YOUR_CALM when
  *   many streams write 1 MiB chunks at once.
- * - Frame size 64 KiB: a loopback socket read is 64 KiB, so a frame of that size costs one
- *   DATA frame header per read instead of four (RFC 9113 §4.2 allows 16 KiB to 16 MiB).
+ * - Frame size 128 KiB: a socket read from the VCS is up to 64 KiB and goes out as one
+ *   5-byte frame header plus the chunk; with a 64 KiB limit every chunk became two DATA
+ *   frames (64 KiB + 5 bytes) and the gateway two writes to its caller. 128 KiB carries it
+ *   in one (RFC 9113 §4.2 allows 16 KiB to 16 MiB) without letting one stream's frame hold
+ *   the connection long enough to delay other streams' small responses.
  * - maxConcurrentStreams 1024 on the gateway: must exceed the largest parallelism an agent
  *   may ask for (256) plus its control stream, or stream opens would queue.
  * - Header lists up to 256 KiB: VCS responses (Link, Set-Cookie, CSP) can be large, and a
@@ -21,7 +24,7 @@ import type { Settings } from 'node:http2';
 export const STREAM_WINDOW_SIZE = 1024 * 1024;
 export const CONNECTION_WINDOW_SIZE = 4 * 1024 * 1024;
 export const MAX_SESSION_MEMORY_MB = 64;
-export const MAX_FRAME_SIZE = 64 * 1024;
+export const MAX_FRAME_SIZE = 128 * 1024;
 export const MAX_CONCURRENT_STREAMS = 1024;
 export const MAX_HEADER_LIST_SIZE = 256 * 1024;
 export const MAX_PARALLELISM = 256;
