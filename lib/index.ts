@@ -7,6 +7,29 @@ export { TunnelClient, AGENT_VERSION } from './agent/tunnel-client.js';
 export type { TunnelClientOptions, TunnelClientEvents, TunnelClientState } from './agent/tunnel-client.js';
 export type { AgentRequestRecord, ExchangeDebugEvent } from './agent/agent-stream.js';
 export type { BackoffOptions } from './agent/backoff.js';
+export { AgentMetrics } from './agent/agent-metrics.js';
+export type { AgentMetricsOptions, MetricsSource } from './agent/agent-metrics.js';
+export { HealthServer } from './agent/health-server.js';
+export type { HealthServerOptions, HealthSource } from './agent/health-server.js';
+export { createDebugPrinter, isDebugSecretHeader, redactBodyText } from './agent/debug-printer.js';
+export type { DebugPrinterOptions } from './agent/debug-printer.js';
+
+// Proxies (HTTPS_PROXY / NO_PROXY semantics, CONNECT tunnels) and GODEBUG tracing
+export {
+  connectGatewaySocket,
+  createUpstreamAgent,
+  displayProxy,
+  isLoopbackTarget,
+  isNoProxyMatch,
+  parseProxyUrl,
+  proxyEnvironmentFrom,
+  resolveProxy,
+  ProxyAuthenticationError,
+  ProxyError,
+} from './proxy/index.js';
+export type { ConnectGatewaySocketOptions, CreateUpstreamAgentOptions, ProxyEnvironment, ProxyTlsOptions, ProxyVariable, UpstreamAgent } from './proxy/index.js';
+export { traceHttp2Socket, parseGodebug, goLogTimestamp } from './trace/index.js';
+export type { Http2TraceOptions, GodebugSettings } from './trace/index.js';
 
 // Gateway side
 export { Gateway } from './gateway/gateway.js';
@@ -15,15 +38,31 @@ export type { GatewayResponse } from './gateway/gateway-response.js';
 export type { AgentConnectionInfo } from './gateway/agent-connection.js';
 export type { ExchangeHandler, ExchangeRequest } from './gateway/exchange.js';
 export { FrontDoor } from './gateway/front-door.js';
+export type { FrontDoorOptions } from './gateway/front-door.js';
 export { parsePrivateUrl } from './gateway/private-url.js';
 export type { PoolTarget } from './gateway/private-url.js';
+export { AdminServer } from './gateway/admin/admin-server.js';
+export type { AdminServerOptions, AdminPool } from './gateway/admin/admin-server.js';
+export { AdminClient, AdminApiError } from './gateway/admin/admin-client.js';
+export type { AdminClientOptions } from './gateway/admin/admin-client.js';
+export {
+  AdminUnauthorizedError,
+  AdminRouteNotFoundError,
+  AdminMethodNotAllowedError,
+  AdminBodyError,
+} from './gateway/admin/admin-errors.js';
+export { AccessLog } from './gateway/access-log.js';
+export type { AccessLogEntry, AccessLogFilter, AccessLogOptions, AccessLogSink, AccessDecision, AccessOutcome } from './gateway/access-log.js';
+export { GatewayMetrics } from './gateway/gateway-metrics.js';
+export type { GatewayMetricsOptions } from './gateway/gateway-metrics.js';
 
 // Pools and tokens
 export type { PoolStore, PoolRecord } from './pools/pool-store.js';
 export { FilePoolStore } from './pools/file-pool-store.js';
 export { MemoryPoolStore } from './pools/memory-pool-store.js';
-export { createPool, validatePoolName } from './pools/pool-service.js';
-export type { CreatePoolOptions, CreatedPool } from './pools/pool-service.js';
+export { createPool, validatePoolName, rotatePoolKey, updatePoolDescription, poolSummary } from './pools/pool-service.js';
+export type { CreatePoolOptions, CreatedPool, RotatePoolKeyOptions, RotatedPool, PoolSummary } from './pools/pool-service.js';
+export { matchPoolKey } from './pools/pool-key-check.js';
 export { generatePoolKey, hashPoolKey, verifyPoolKey } from './pools/pool-key.js';
 export { encodePoolToken, decodePoolToken } from './protocol/token.js';
 export type { PoolToken } from './protocol/token.js';
@@ -32,6 +71,8 @@ export { PROTOCOL_VERSION } from './protocol/constants.js';
 // Request policy and vendors
 export type { RequestPolicy, PolicyRequest, PolicyDecision, PolicyAllow, PolicyDeny } from './policy/request-policy.js';
 export { buildOutboundHeaders } from './policy/outbound-headers.js';
+export { checkCanonicalTarget } from './policy/canonical-path.js';
+export { escapeLogValue, redactPathForLog } from './policy/log-sanitize.js';
 export {
   createVendorPolicy,
   defineVendor,
