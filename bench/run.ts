@@ -163,8 +163,8 @@ async function main(): Promise<void> {
 
   const store = join(work, 'pools.json');
   const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0']);
-  const gwPort = Number((await waitForFile(gateway.logFile, /"address":"127\.0\.0\.1:(\d+)"[^\n]*gateway listening for agents/))[1]);
-  const fdPort = Number((await waitForFile(gateway.logFile, /"address":"127\.0\.0\.1:(\d+)"[^\n]*front door listening/))[1]);
+  const gwPort = Number((await waitForFile(gateway.logFile, /gateway listening for agents","address":"127\.0\.0\.1:(\d+)"/))[1]);
+  const fdPort = Number((await waitForFile(gateway.logFile, /front door listening","address":"127\.0\.0\.1:(\d+)"/))[1]);
   const token = execFileSync(process.execPath, [join(ROOT, 'dist/cli/vcs-gateway.js'), 'pool', 'create', '--store', store, '--name', 'bench', '--gateway-url', `http://127.0.0.1:${gwPort}`], {
     cwd: ROOT,
     encoding: 'utf8',
