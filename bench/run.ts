@@ -50,6 +50,13 @@ function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): { chi
   return { child, logFile };
 }
 
+/** CPU time a process has used so far (user + system), in microseconds, from /proc. */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 /** Peak and current RSS of a process, from /proc (MiB). */
 function rssOf(pid: number): { peak: number; now: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -142,14 +149,14 @@ async function latency(base: string, count: number): Promise<{ p50: number; p99:
 }
 
 /** Requests/s from autocannon in its own process (so the load generator is not us). */
-function requestsPerSecond(base: string): { rps: number; errors: number; non2xx: number } {
+function requestsPerSecond(base: string): { rps: number; errors: number; non2xx: number; total: number } {
   const out = execFileSync(
     process.execPath,
     [join(ROOT, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(DURATION_S), '-j', '-H', 'private-token=bench-token', `${base}${PROJECT}`],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * MiB },
   );
-  const result = JSON.parse(out) as { requests: { average: number }; errors: number; non2xx: number };
-  return { rps: result.requests.average, errors: result.errors, non2xx: result.non2xx };
+  const result = JSON.parse(out) as { requests: { average: number; total: number }; errors: number; non2xx: number };
+  return { rps: result.requests.average, errors: result.errors, non2xx: result.non2xx, total: result.requests.total };
 }
 
 async function main(): Promise<void> {
@@ -200,7 +207,14 @@ async function main(): Promise<void> {
     results[name]!.p50ms = lat.p50;
     results[name]!.p99ms = lat.p99;
     log(`${name}: ${CONNECTIONS} connections for ${DURATION_S} s`);
+    const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, vcs: vcs.child.pid as number };
+    const before = { gateway: cpuMicros(pids.gateway), agent: cpuMicros(pids.agent), vcs: cpuMicros(pids.vcs) };
     const rps = requestsPerSecond(base);
+    // CPU each process spent per request during the load (10 ms tick resolution, so
+    // meaningful over thousands of requests only).
+    results[name]!.cpuGatewayUs = (cpuMicros(pids.gateway) - before.gateway) / rps.total;
+    results[name]!.cpuAgentUs = (cpuMicros(pids.agent) - before.agent) / rps.total;
+    results[name]!.cpuVcsUs = (cpuMicros(pids.vcs) - before.vcs) / rps.total;
     results[name]!.rps = rps.rps;
     results[name]!.errors = rps.errors + rps.non2xx;
   }
@@ -215,6 +229,7 @@ async function main(): Promise<void> {
     ['small GET p50 (ms)', d.p50ms!.toFixed(3), t.p50ms!.toFixed(3), `+${(t.p50ms! - d.p50ms!).toFixed(3)} ms`],
     ['small GET p99 (ms)', d.p99ms!.toFixed(3), t.p99ms!.toFixed(3), `+${(t.p99ms! - d.p99ms!).toFixed(3)} ms`],
     [`req/s @${CONNECTIONS} conns`, d.rps!.toFixed(0), t.rps!.toFixed(0), `${(t.rps! / d.rps!).toFixed(2)}× (errors ${t.errors})`],
+    ['CPU per request under load (µs)', `vcs ${d.cpuVcsUs!.toFixed(0)}`, `gw ${t.cpuGatewayUs!.toFixed(0)} + agent ${t.cpuAgentUs!.toFixed(0)} + vcs ${t.cpuVcsUs!.toFixed(0)}`, ''],
     [
       `peak RSS streaming ${RSS_BODY / MiB} MiB (MiB)`,
       '-',
