@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TunnelClientState } from './tunnel-client.js';
+import { listenServer } from '../util/listen-server.js';
 
 /** What the health endpoints read from a `TunnelClient`. */
 export interface HealthSource {
@@ -57,14 +58,7 @@ export class HealthServer {
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
   listen(options: { host: string; port: number }): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
-      this.server.once('error', onError);
-      this.server.listen(options.port, options.host, () => {
-        this.server.off('error', onError);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenServer(this.server, options);
   }
 
   /** Stops listening and closes open connections. */

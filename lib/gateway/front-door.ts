@@ -6,6 +6,7 @@ import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import type { ExchangeHandler } from './exchange.js';
 import type { ExchangeControl, Gateway } from './gateway.js';
 import { splitPoolTarget } from './private-url.js';
+import { listenServer } from '../util/listen-server.js';
 
 /** How much of a response may wait for the caller's socket before the tunnel stream pauses. */
 const SINK_BUFFER_BYTES = 1024 * 1024;
@@ -122,13 +123,7 @@ export class FrontDoor {
   }
 
   listen(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenServer(this.server, options);
   }
 
   close(): Promise<void> {

@@ -48,6 +48,7 @@ import { ResponseCollector, type GatewayResponse } from './gateway-response.js';
 import { GatewayStream, type ExchangeResult } from './gateway-stream.js';
 import { PoolRoute, type PendingExchange } from './pool-route.js';
 import { parsePrivateUrl } from './private-url.js';
+import { listenServer } from '../util/listen-server.js';
 
 /** Options of a `Gateway`. */
 export interface GatewayOptions {
@@ -187,15 +188,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   /** Starts accepting agents. Resolves with the bound address (use port 0 for any free port). */
-  listen(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-        this.server.off('error', reject);
-        this.listening = true;
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+  async listen(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+    const address = await listenServer(this.server, options);
+    this.listening = true;
+    return address;
   }
 
   /** The live connections, of one pool (by name) or of all. */

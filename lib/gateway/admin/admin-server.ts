@@ -12,6 +12,7 @@ import type { Gateway, PoolLiveStats } from '../gateway.js';
 import { GatewayMetrics } from '../gateway-metrics.js';
 import { AdminBodyError, AdminMethodNotAllowedError, AdminRouteNotFoundError, AdminUnauthorizedError } from './admin-errors.js';
 import { ADMIN_CSS, ADMIN_HTML, ADMIN_SCRIPT } from './admin-page.js';
+import { listenServer } from '../../util/listen-server.js';
 
 /** Options of an `AdminServer`. */
 export interface AdminServerOptions {
@@ -144,13 +145,7 @@ export class AdminServer {
 
   /** Starts the listener (default 127.0.0.1, any free port). */
   listen(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenServer(this.server, options);
   }
 
   /** Stops listening; open requests finish. Detaches what this server attached to the gateway. */
