@@ -11,7 +11,7 @@ import { compileRules } from '../lib/policy/rule-engine.js';
 import { RULE_METHODS, type VendorDefinition, type VendorRule } from '../lib/vendors/index.js';
 
 const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts']);
-const RULE_KEYS = new Set(['method', 'path', 'description', 'scope']);
+const RULE_KEYS = new Set(['method', 'path', 'description', 'scope', 'graphql']);
 /** Rules files are small; anything bigger is a mistake (or an attack on start-up time). */
 const MAX_RULES_FILE_BYTES = 1024 * 1024;
 
@@ -115,16 +115,16 @@ export async function loadRulesFile(file: string): Promise<VendorRule[]> {
       return fail(`entry ${index}: expected an object with method, path and description`);
     }
     for (const key of Object.keys(entry)) {
-      if (!RULE_KEYS.has(key)) fail(`entry ${index}: unknown field "${key}" (expected method, path, description, scope)`);
+      if (!RULE_KEYS.has(key)) fail(`entry ${index}: unknown field "${key}" (expected method, path, description, scope, graphql)`);
     }
-    const { method, path: pattern, description, scope } = entry as Record<string, unknown>;
+    const { method, path: pattern, description, scope, graphql } = entry as Record<string, unknown>;
     for (const [field, value] of [['method', method], ['path', pattern], ['description', description]] as const) {
       if (typeof value !== 'string') fail(`entry ${index}: field "${field}" must be a string`);
     }
     if (!(RULE_METHODS as readonly string[]).includes(method as string)) {
       fail(`entry ${index}: field "method" must be one of ${RULE_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
     }
-    const rule = { method, path: pattern, description, ...(scope === undefined ? {} : { scope }) } as VendorRule;
+    const rule = { method, path: pattern, description, ...(scope === undefined ? {} : { scope }), ...(graphql === undefined ? {} : { graphql }) } as VendorRule;
     try {
       compileRules({ name: 'rules-file', rules: [rule] });
     } catch (error) {

@@ -98,6 +98,7 @@ export type {
   RuleParams,
   RuleContext,
   ProjectRef,
+  GraphqlOperation,
 } from './vendors/index.js';
 
 // Logging and errors

@@ -101,6 +101,8 @@ export class AgentStream {
   private bytesIn = 0;
   private bytesOut = 0;
   private coalesced: Buffer[] | undefined;
+  /** A body the policy must see before deciding (GraphQL), collected up to its bound. */
+  private inspecting: { readonly maxBodyBytes: number; decide(body: Buffer): PolicyDecision; readonly chunks: Buffer[]; size: number } | undefined;
   private closed = false;
   /** The gateway answered the stream open with something other than 200. */
   refused = false;
@@ -137,7 +139,9 @@ export class AgentStream {
   }
 
   /** Closes the stream: when idle during a drain, or when the session goes away. */
-  close(code: number = h2constants.NGHTTP2_NO_ERROR): void {
+  // CANCEL, not NO_ERROR: Node only destroys a stream the peer reset with NO_ERROR once its
+  // own writable side has ended, which a long-lived tunnel stream never does.
+  close(code: number = h2constants.NGHTTP2_CANCEL): void {
     if (!this.closed) this.stream.close(code);
   }
 
@@ -168,6 +172,12 @@ export class AgentStream {
     }
     this.decision = decision;
     if (!decision.allow) {
+      if (decision.inspectBody !== undefined && head.body) {
+        // Only the body can decide (a GraphQL operation): read it, bounded, then ask again.
+        const { maxBodyBytes, decide } = decision.inspectBody;
+        this.inspecting = { maxBodyBytes, decide: (body) => decide(body), chunks: [], size: 0 };
+        return;
+      }
       this.respondLocally(403, 'VCS_DENIED', decision.reason);
       return;
     }
@@ -178,7 +188,7 @@ export class AgentStream {
     this.forward(head);
   }
 
-  private forward(head: RequestHead): void {
+  private forward(head: RequestHead, body?: Buffer): void {
     const context = this.context;
     const target = context.target;
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -199,7 +209,7 @@ export class AgentStream {
     upstream.on('timeout', () => upstream.destroy(new Error(`No answer from the VCS within ${context.upstreamTimeoutMs} ms`)));
     upstream.on('error', (error) => this.onUpstreamError(error));
     upstream.on('drain', this.resumeGatewayStream);
-    if (this.requestDone) upstream.end();
+    if (this.requestDone) upstream.end(body);
   }
 
   private readonly resumeGatewayStream = (): void => {
@@ -210,6 +220,17 @@ export class AgentStream {
     if (this.head === undefined || this.requestDone) throw new ProtocolError('Body frame outside a request');
     this.bytesIn += chunk.length;
     this.context.onDebug?.({ type: 'request-body', id: this.head.id, chunk });
+    const inspecting = this.inspecting;
+    if (inspecting !== undefined) {
+      inspecting.size += chunk.length;
+      if (inspecting.size > inspecting.maxBodyBytes) {
+        this.inspecting = undefined;
+        this.respondLocally(413, 'VCS_BODY_TOO_LARGE', `The body the policy must inspect exceeds ${inspecting.maxBodyBytes} bytes`);
+        return;
+      }
+      inspecting.chunks.push(chunk);
+      return;
+    }
     const upstream = this.upstream;
     if (this.bytesIn > this.context.maxRequestBodyBytes && upstream !== undefined && !upstream.destroyed && this.upstreamResponse === undefined) {
       // Over the configured cap without a declared length: stop the upload, tell the caller.
@@ -226,6 +247,21 @@ export class AgentStream {
   private onRequestEnd(): void {
     if (this.head === undefined || this.requestDone) throw new ProtocolError('End frame outside a request');
     this.requestDone = true;
+    const inspecting = this.inspecting;
+    if (inspecting !== undefined) {
+      this.inspecting = undefined;
+      const body = Buffer.concat(inspecting.chunks, inspecting.size);
+      let decision: PolicyDecision;
+      try {
+        decision = inspecting.decide(body);
+      } catch {
+        decision = { allow: false, reason: 'The policy failed to evaluate the request body' };
+      }
+      this.decision = decision;
+      if (decision.allow) this.forward(this.head, body);
+      else this.respondLocally(403, 'VCS_DENIED', decision.reason);
+      return;
+    }
     const upstream = this.upstream;
     if (upstream !== undefined && !upstream.destroyed) upstream.end();
     this.maybeDone();
@@ -317,9 +353,12 @@ export class AgentStream {
     this.responseDone = true;
     this.record(error);
     if (!this.requestDone) {
-      // Answered before the request body was complete (RFC 9113 §8.1): stop the upload
-      // by resetting this stream with NO_ERROR; a fresh stream replaces it.
-      this.reset(h2constants.NGHTTP2_NO_ERROR);
+      // Answered before the request body was complete (a denial, a VCS that answered
+      // early). The rest of the body is discarded as it arrives: either the gateway already
+      // sent it all (End is on its way and the stream goes idle normally), or it sees the
+      // complete response first and cancels the stream itself (docs/protocol.md § 3).
+      // Resetting here instead would race a gateway that already reused the stream.
+      this.upstream?.destroy();
       return;
     }
     this.maybeDone();
@@ -338,6 +377,7 @@ export class AgentStream {
     this.upstream = undefined;
     this.upstreamResponse = undefined;
     this.coalesced = undefined;
+    this.inspecting = undefined;
     if (this.stream.isPaused()) this.stream.resume();
   }
 

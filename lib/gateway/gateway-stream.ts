@@ -116,7 +116,9 @@ export class GatewayStream {
   }
 
   /** Closes the stream (idle streams only, when draining). */
-  close(code: number = h2constants.NGHTTP2_NO_ERROR): void {
+  // CANCEL, not NO_ERROR: Node only destroys a stream the peer reset with NO_ERROR once its
+  // own writable side has ended, which a long-lived tunnel stream never does.
+  close(code: number = h2constants.NGHTTP2_CANCEL): void {
     if (!this.closed) this.stream.close(code);
   }
 
@@ -189,9 +191,9 @@ export class GatewayStream {
     const handler = this.handler;
     handler.onComplete();
     if (!this.requestDone) {
-      // The agent answered before reading the whole request body (a denial, a VCS that
-      // answered early): RFC 9113 §8.1 lets the server stop the upload with RST_STREAM
-      // NO_ERROR; the agent does that and opens a fresh stream. Stop pumping here.
+      // The agent answered before the whole request body was sent (a denial, a VCS that
+      // answered early): stop uploading and cancel the stream (RFC 9113 §8.1 lets the
+      // request end early once the response is complete); the agent opens a fresh one.
       this.detachBody();
       this.requestDone = true;
       this.finish(undefined);

@@ -25,6 +25,12 @@ export interface PolicyDeny {
   readonly allow: false;
   readonly reason: string;
   readonly project?: string;
+  /**
+   * Set when only the body can decide (a GraphQL operation): the agent may read up to
+   * `maxBodyBytes` of the body and ask `decide(body)`. A consumer that ignores this field
+   * denies, so the secure reading is the default one.
+   */
+  readonly inspectBody?: { readonly maxBodyBytes: number; decide(body: Buffer): PolicyAllow | PolicyDeny };
 }
 
 export type PolicyDecision = PolicyAllow | PolicyDeny;

@@ -45,6 +45,8 @@ const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 const SCOPES: ReadonlySet<string> = new Set(['project', 'global', 'cross-project']);
 const METHODS: ReadonlySet<string> = new Set(RULE_METHODS);
 export const MAX_DESCRIPTION_LENGTH = 200;
+const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,127}$/;
+export const MAX_GRAPHQL_QUERY_LENGTH = 32 * 1024;
 
 function compileParamPatterns(vendor: VendorDefinition): Map<string, RegExp> {
   const out = new Map<string, RegExp>();
@@ -116,6 +118,19 @@ function compileRule(vendor: VendorDefinition, rule: VendorRule, index: number, 
   });
   // A pattern of parameters only (`/:a/*b`) would match nearly any path.
   if (!segments.some((seg) => 'literal' in seg)) fail('path', 'must contain at least one literal segment');
+  if (rule.graphql !== undefined) {
+    if (rule.method !== 'POST') fail('method', 'must be POST for a rule with graphql operations');
+    if (!Array.isArray(rule.graphql) || rule.graphql.length === 0) fail('graphql', 'must be a non-empty list of { operationName, query }');
+    rule.graphql.forEach((operation, i) => {
+      if (typeof operation !== 'object' || operation === null) fail(`graphql[${i}]`, 'must be an object with operationName and query');
+      if (typeof operation.operationName !== 'string' || !GRAPHQL_NAME.test(operation.operationName)) {
+        fail(`graphql[${i}].operationName`, 'must be a GraphQL name ([_A-Za-z][_0-9A-Za-z]*)');
+      }
+      if (typeof operation.query !== 'string' || operation.query.trim() === '' || operation.query.length > MAX_GRAPHQL_QUERY_LENGTH) {
+        fail(`graphql[${i}].query`, `must be the non-empty document text (at most ${MAX_GRAPHQL_QUERY_LENGTH} characters)`);
+      }
+    });
+  }
   return { rule, key: ruleKey(rule), scope, segments, tail };
 }
 

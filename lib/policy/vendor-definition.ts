@@ -27,6 +27,20 @@ export interface VendorRule {
   readonly description: string;
   /** Defaults to `project`. */
   readonly scope?: RuleScope;
+  /**
+   * For a GraphQL endpoint (`POST /api/graphql`): the exact operations allowed. The body must
+   * be one JSON object whose `query` equals one of these texts byte for byte and whose
+   * `operationName` is that operation's; anything else (other text, batches, persisted-query
+   * extensions, form bodies) is denied. Without this field a GraphQL path allows nothing.
+   */
+  readonly graphql?: readonly GraphqlOperation[];
+}
+
+/** One GraphQL operation a rule allows. */
+export interface GraphqlOperation {
+  readonly operationName: string;
+  /** The document exactly as the client sends it. */
+  readonly query: string;
 }
 
 /** How a request names a project: by canonical path (`group/repository`) or by an opaque id. */

@@ -1,6 +1,6 @@
 import { compileAllowedProjects } from './allowed-projects.js';
 import { checkCanonicalTarget } from './canonical-path.js';
-import type { PolicyDecision, PolicyRequest, RequestPolicy } from './request-policy.js';
+import type { PolicyAllow, PolicyDecision, PolicyDeny, PolicyRequest, RequestPolicy } from './request-policy.js';
 import { compileRules } from './rule-engine.js';
 import type { ProjectRef, RuleContext, VendorDefinition, VendorRule } from './vendor-definition.js';
 
@@ -102,6 +102,7 @@ export function createPolicyFromDefinition(vendor: VendorDefinition, options: Ve
       const veto = check?.(context);
       if (veto !== undefined) return deny(veto, project);
     }
+    if (match.rule.graphql !== undefined) return graphqlDecision(match.rule, match.key, raw, project);
     return project === undefined
       ? { allow: true, description: match.rule.description, rule: match.key }
       : { allow: true, description: match.rule.description, rule: match.key, project };
@@ -116,6 +117,57 @@ export function createPolicyFromDefinition(vendor: VendorDefinition, options: Ve
         // A vendor hook or a malformed request object failed: deny, never crash the agent.
         return deny('the request could not be evaluated');
       }
+    },
+  });
+}
+
+/** Largest GraphQL request body the agent reads to decide (the document plus its variables). */
+const MAX_GRAPHQL_BODY_BYTES = 64 * 1024;
+
+/*
+ * A GraphQL endpoint carries every operation on one path, so the path decides nothing: the
+ * body must name one allowed operation exactly. Ambiguous bodies are denied rather than
+ * interpreted: batches (arrays), persisted-query `extensions` (the server would run a
+ * document we never saw), unknown keys, non-JSON content types, or a text that differs
+ * from the allowed one in any byte.
+ */
+function graphqlDecision(rule: VendorRule, key: string, rawHeaders: readonly string[], project: string | undefined): PolicyDecision {
+  const operations = rule.graphql ?? [];
+  const withProject = <T extends object>(decision: T): T => (project === undefined ? decision : { ...decision, project });
+  let contentType = '';
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (String(rawHeaders[i]).toLowerCase() === 'content-type') contentType = String(rawHeaders[i + 1]);
+  }
+  if (!/^application\/json\s*(;\s*charset=utf-8\s*)?$/i.test(contentType)) {
+    return deny('a GraphQL request must have Content-Type application/json', project);
+  }
+  const refuse = (reason: string): PolicyDeny => withProject({ allow: false as const, reason });
+  return withProject({
+    allow: false as const,
+    reason: 'the GraphQL operation was not checked (the body must be inspected)',
+    inspectBody: {
+      maxBodyBytes: MAX_GRAPHQL_BODY_BYTES,
+      decide(body: Buffer): PolicyAllow | PolicyDeny {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch {
+          return refuse('the GraphQL body is not JSON');
+        }
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return refuse('the GraphQL body must be one operation object (no batches)');
+        const request = parsed as Record<string, unknown>;
+        for (const field of Object.keys(request)) {
+          if (field !== 'query' && field !== 'operationName' && field !== 'variables') return refuse(`the GraphQL body field "${field.slice(0, 40)}" is not allowed`);
+        }
+        const { query, operationName, variables } = request;
+        if (typeof query !== 'string' || typeof operationName !== 'string') return refuse('the GraphQL body needs a query and an operationName');
+        if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) {
+          return refuse('GraphQL variables must be an object');
+        }
+        const allowed = operations.find((operation) => operation.operationName === operationName && operation.query === query);
+        if (allowed === undefined) return refuse(`the GraphQL operation "${operationName.slice(0, 80)}" is not allowed`);
+        return withProject({ allow: true as const, description: `${rule.description}: ${allowed.operationName}`, rule: key });
+      },
     },
   });
 }

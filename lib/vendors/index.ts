@@ -11,6 +11,7 @@ import { InvalidVendorError } from '../policy/invalid-vendor-error.js';
 export { InvalidVendorError };
 export { ruleKey, RULE_METHODS } from '../policy/vendor-definition.js';
 export type {
+  GraphqlOperation,
   ProjectRef,
   RuleContext,
   RuleMethod,
