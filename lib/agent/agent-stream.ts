@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { ProtocolError, type VcsAgentError } from '../errors.js';
 import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
+import { checkRequestFraming } from './request-framing.js';
 import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js';
 import { STREAM_PATH } from '../protocol/constants.js';
 import { FrameParser, FrameType, encodeHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
@@ -165,12 +166,21 @@ export class AgentStream {
     this.responseDone = false;
     let decision: PolicyDecision;
     try {
-      decision = this.context.policy.evaluate({ method: head.method, path: head.path, rawHeaders: head.headers });
+      decision = this.context.policy.evaluate({ method: head.method, path: head.path, rawHeaders: head.headers, hasBody: head.body });
     } catch {
       // A policy that throws denies: never let an exception turn into an allow.
       decision = { allow: false, reason: 'The policy failed to evaluate the request' };
     }
     this.decision = decision;
+    if (decision.allow || decision.inspectBody !== undefined) {
+      // The bytes written to the VCS must parse as exactly this one request.
+      const framing = checkRequestFraming(head.method, head.body, head.headers);
+      if (framing !== undefined) {
+        this.decision = { allow: false, reason: framing.reason, ...(decision.project === undefined ? {} : { project: decision.project }) };
+        this.respondLocally(framing.status, 'VCS_BAD_FRAMING', framing.reason);
+        return;
+      }
+    }
     if (!decision.allow) {
       if (decision.inspectBody !== undefined && head.body) {
         // Only the body can decide (a GraphQL operation): read it, bounded, then ask again.
@@ -204,6 +214,9 @@ export class AgentStream {
       agent: context.upstreamAgent,
       timeout: context.upstreamTimeoutMs,
     });
+    // A body longer or shorter than its Content-Length must fail, not spill into the next
+    // request on the keep-alive connection (Node throws ERR_HTTP_CONTENT_LENGTH_MISMATCH).
+    (upstream as ClientRequest & { strictContentLength: boolean }).strictContentLength = true;
     this.upstream = upstream;
     upstream.on('response', (response) => this.onUpstreamResponse(response));
     upstream.on('timeout', () => upstream.destroy(new Error(`No answer from the VCS within ${context.upstreamTimeoutMs} ms`)));

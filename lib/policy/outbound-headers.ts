@@ -38,9 +38,11 @@ export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-vss-forcemsapassthrough',
 ]);
 
-// RFC 9110 §5.6.2 token characters; RFC 9110 §5.5 forbids CR, LF and NUL in field values.
+// RFC 9110 §5.6.2 token characters; RFC 9110 §5.5 field values: visible ASCII, space, tab and
+// obs-text (0x80-0xFF). Anything else (other controls, code points above 0xFF) Node refuses
+// to send, which would fail the request inside the agent; such a header is dropped instead.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const BAD_VALUE = /[\r\n\0]/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
  * Builds the header list for the request to the VCS from the caller's raw header pairs

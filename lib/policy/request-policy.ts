@@ -8,6 +8,8 @@ export interface PolicyRequest {
   readonly path: string;
   /** Raw header pairs `[name, value, name, value, …]` as the caller sent them. */
   readonly rawHeaders: readonly string[];
+  /** Whether a body follows; `undefined` when the caller cannot tell (policies then assume one may). */
+  readonly hasBody?: boolean;
 }
 
 /** The request is allowed; `description` says what it is for ("Get file contents"). */

@@ -57,6 +57,8 @@ export interface RuleContext {
   /** The parsed query; do not modify. */
   readonly query: URLSearchParams;
   readonly rawHeaders: readonly string[];
+  /** Whether the request has a body (`undefined`: unknown, assume it may). */
+  readonly hasBody: boolean | undefined;
 }
 
 /** A vendor: its rules and how to find the project a request is about. */

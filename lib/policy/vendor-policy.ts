@@ -1,6 +1,7 @@
 import { compileAllowedProjects } from './allowed-projects.js';
 import { checkCanonicalTarget } from './canonical-path.js';
 import type { PolicyAllow, PolicyDecision, PolicyDeny, PolicyRequest, RequestPolicy } from './request-policy.js';
+import { normalizeQueryName } from './query-names.js';
 import { compileRules } from './rule-engine.js';
 import type { ProjectRef, RuleContext, VendorDefinition, VendorRule } from './vendor-definition.js';
 
@@ -71,7 +72,11 @@ export function createPolicyFromDefinition(vendor: VendorDefinition, options: Ve
     if (target.query !== '') {
       query = new URLSearchParams(target.query);
       for (const name of query.keys()) {
-        if (FORBIDDEN_QUERY.has(name.toLowerCase())) return deny(`query parameter "${name.toLowerCase()}" is not allowed`);
+        const normalized = normalizeQueryName(name);
+        // Also the part before a '.' or '[': Rack reads `sudo[x]` as a `sudo` parameter.
+        if (FORBIDDEN_QUERY.has(normalized) || FORBIDDEN_QUERY.has(normalized.split('.')[0] as string)) {
+          return deny(`query parameter "${normalized.slice(0, 60)}" is not allowed`);
+        }
       }
     }
 
@@ -92,6 +97,7 @@ export function createPolicyFromDefinition(vendor: VendorDefinition, options: Ve
         params: match.params,
         query: query ?? new URLSearchParams(),
         rawHeaders: raw,
+        hasBody: request.hasBody,
       };
       if (referencedProjects !== undefined) {
         for (const ref of referencedProjects(context)) {

@@ -1,4 +1,5 @@
 import { defineVendor } from '../policy/define-vendor.js';
+import { queryValues } from '../policy/query-names.js';
 import type { ProjectRef, RuleContext, RuleParams, VendorRule } from '../policy/vendor-definition.js';
 
 const R = '/:collection/:project/_apis/git/repositories/:repository';
@@ -62,20 +63,32 @@ export const AZURE_DEVOPS_RULES: readonly VendorRule[] = [
 
 const GUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
 // Query parameters that name a repository or project by id (GitApi getPullRequests, getTree).
-const PROJECT_NAMING_QUERY = ['searchCriteria.repositoryId', 'searchCriteria.sourceRepositoryId', 'projectId'];
+// Normalised (query-names.ts): ASP.NET also binds the bare names and any letter case.
+const PROJECT_NAMING_QUERY: ReadonlySet<string> = new Set([
+  'searchcriteria.repositoryid',
+  'searchcriteria.sourcerepositoryid',
+  'repositoryid',
+  'sourcerepositoryid',
+  'projectid',
+]);
 // azure-devops-node-api sends the version in Accept (`application/json;api-version=7.1`).
 const ACCEPT_API_VERSION = /;\s*api-version=/i;
+
+const SLASHES = /[/\\]/;
 
 function project(params: RuleParams): ProjectRef | undefined {
   const { project: name, repository } = params;
   if (name === undefined || repository === undefined) return undefined;
+  // Names cannot contain '/' or '\\' in Azure DevOps; an encoded one would shift the
+  // segments a server that decodes %2F routes on, so it names no project at all.
+  if (SLASHES.test(name) || SLASHES.test(repository) || SLASHES.test(params.collection ?? '')) return undefined;
   if (GUID.test(name) || GUID.test(repository)) return { id: `${name}/${repository}` };
   return { path: `${name}/${repository}` };
 }
 
 function referencedProjects(context: RuleContext): readonly ProjectRef[] {
   const refs: ProjectRef[] = [];
-  for (const name of PROJECT_NAMING_QUERY) for (const id of context.query.getAll(name)) refs.push({ id });
+  for (const id of queryValues(context.query, PROJECT_NAMING_QUERY)) refs.push({ id });
   return refs;
 }
 

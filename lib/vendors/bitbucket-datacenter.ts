@@ -1,4 +1,5 @@
 import { defineVendor } from '../policy/define-vendor.js';
+import { queryValues } from '../policy/query-names.js';
 import type { ProjectRef, RuleContext, RuleParams, VendorRule } from '../policy/vendor-definition.js';
 
 const R = '/rest/api/1.0/projects/:projectKey/repos/:repositorySlug';
@@ -60,17 +61,25 @@ export const BITBUCKET_DATACENTER_RULES: readonly VendorRule[] = [
 
 const NUMERIC = /^[0-9]+$/;
 
+const SLASHES = /[/\\]/;
+
 function project(params: RuleParams): ProjectRef | undefined {
   const { projectKey, repositorySlug } = params;
-  return projectKey === undefined || repositorySlug === undefined ? undefined : { path: `${projectKey}/${repositorySlug}` };
+  if (projectKey === undefined || repositorySlug === undefined) return undefined;
+  // Keys and slugs never contain '/' or '\\'; an encoded one would shift the segments
+  // Tomcat routes on when it decodes %2F (ALLOW_ENCODED_SLASH), so it names no project.
+  if (SLASHES.test(projectKey) || SLASHES.test(repositorySlug)) return undefined;
+  return { path: `${projectKey}/${repositorySlug}` };
 }
 
 /*
  * Compares may take their source from another repository: `fromRepo` is either a numeric
  * repository id or `PROJECTKEY/slug` (Bitbucket Data Center REST, "Compare commits").
  */
+const FROM_REPO: ReadonlySet<string> = new Set(['fromrepo']);
+
 function referencedProjects(context: RuleContext): readonly ProjectRef[] {
-  return context.query.getAll('fromRepo').map((value) => (NUMERIC.test(value) || !value.includes('/') ? { id: value } : { path: value }));
+  return queryValues(context.query, FROM_REPO).map((value) => (NUMERIC.test(value) || !value.includes('/') ? { id: value } : { path: value }));
 }
 
 /** The built-in Bitbucket Data Center vendor (`bitbucket_datacenter`). */

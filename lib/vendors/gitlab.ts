@@ -1,4 +1,5 @@
 import { defineVendor } from '../policy/define-vendor.js';
+import { queryValues } from '../policy/query-names.js';
 import type { ProjectRef, RuleContext, RuleParams, VendorRule } from '../policy/vendor-definition.js';
 
 const P = '/api/v4/projects/:project';
@@ -47,7 +48,7 @@ export const GITLAB_RULES: readonly VendorRule[] = [
 const NUMERIC = /^[0-9]+$/;
 // Form bodies let Rack::MethodOverride turn a POST into any method via `_method`
 // (GitLab's API runs inside Rails' middleware stack); the supported clients send JSON.
-const FORM = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
+const JSON_TYPE = /^\s*application\/json\s*(;.*)?$/i;
 
 function project(params: RuleParams): ProjectRef | undefined {
   const value = params.project;
@@ -55,20 +56,25 @@ function project(params: RuleParams): ProjectRef | undefined {
   return NUMERIC.test(value) ? { id: value } : { path: value };
 }
 
+const FROM_PROJECT: ReadonlySet<string> = new Set(['from_project_id']);
+
 function referencedProjects(context: RuleContext): readonly ProjectRef[] {
   // Compare across forks: `from_project_id` names the other project (GitLab API, Repositories › Compare).
-  return context.query.getAll('from_project_id').map((id) => ({ id }));
+  return queryValues(context.query, FROM_PROJECT).map((id) => ({ id }));
 }
 
 function check(context: RuleContext): string | undefined {
-  if (context.method !== 'POST' && context.method !== 'PUT') return undefined;
+  if ((context.method !== 'POST' && context.method !== 'PUT') || context.hasBody === false) return undefined;
+  // Rack parses form bodies (urlencoded, any multipart, and a body with no Content-Type)
+  // into params, where `_method` overrides the method and `sudo` impersonates: only JSON
+  // bodies, which every supported client sends, are let through.
   const raw = context.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
-    if (String(raw[i]).toLowerCase() === 'content-type' && FORM.test(String(raw[i + 1]))) {
-      return 'form-encoded bodies are not allowed on GitLab (they can override the method); send JSON';
+    if (String(raw[i]).toLowerCase() === 'content-type') {
+      return JSON_TYPE.test(String(raw[i + 1])) ? undefined : 'GitLab POST and PUT bodies must be application/json (form bodies can override the method)';
     }
   }
-  return undefined;
+  return 'GitLab POST and PUT requests need Content-Type: application/json';
 }
 
 /** The built-in GitLab vendor (`gitlab`). */

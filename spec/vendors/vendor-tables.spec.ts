@@ -119,7 +119,7 @@ for (const [vendor, table] of Object.entries(TABLES) as Array<[VendorName, Table
     const policy = createVendorPolicy(vendor);
     for (const [method, path, description] of table.allowed) {
       it(`allows ${method} ${path}`, function () {
-        const decision = policy.evaluate({ method, path, rawHeaders: [] });
+        const decision = policy.evaluate({ method, path, rawHeaders: [], hasBody: false });
         expect(decision, JSON.stringify(decision)).to.include({ allow: true, description });
       });
     }
