@@ -1,4 +1,4 @@
-import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
+import { escapeLogValue, redactPathForLog, redactSecretsInText } from '../policy/log-sanitize.js';
 import { InvalidOptionError } from '../errors.js';
 import type { ExchangeDebugEvent } from './agent-stream.js';
 
@@ -34,7 +34,9 @@ const SECRET_HEADER_PARTS = /token|secret|key|passw|auth|credential|session|sign
  * form/query pairs whose name looks secret. Best effort by design (bodies are arbitrary);
  * the printer's purpose is debugging, and it is off by default.
  */
-const SECRET_JSON_MEMBER = /("[^"\\]{0,64}(?:token|secret|passw|key|auth|credential|session|signature)[^"\\]{0,64}"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+// A secret member's string value, also when the excerpt ends inside it, or a bare value.
+const SECRET_JSON_MEMBER =
+  /("[^"\\]{0,64}(?:token|secret|passw|key|auth|credential|session|signature)[^"\\]{0,64}"\s*:\s*)(?:"(?:[^"\\]|\\.)*(?:"|\\?$)|[^\s,}\]"]+)/gi;
 const SECRET_FORM_PAIR = /((?:^|[&?;\s])[\w.-]{0,64}(?:token|secret|passw|key|auth|credential|session|signature)[\w.-]{0,64}=)[^&;\s]*/gi;
 
 /** Whether the value of header `name` is hidden by `--debug-print-all`. */
@@ -45,7 +47,7 @@ export function isDebugSecretHeader(name: string): boolean {
 
 /** Masks credentials in a body excerpt (JSON members and form pairs with secret-looking names). */
 export function redactBodyText(text: string): string {
-  return text.replace(SECRET_JSON_MEMBER, `$1"${DEBUG_REDACTED}"`).replace(SECRET_FORM_PAIR, `$1${DEBUG_REDACTED}`);
+  return redactSecretsInText(text.replace(SECRET_JSON_MEMBER, `$1"${DEBUG_REDACTED}"`).replace(SECRET_FORM_PAIR, `$1${DEBUG_REDACTED}`));
 }
 
 /** A URL for printing: no user-info, secret query values masked, controls escaped. */
@@ -121,7 +123,9 @@ export function createDebugPrinter(options: DebugPrinterOptions): (event: Exchan
     for (let i = 0; i + 1 < headers.length; i += 2) {
       const name = headers[i] as string;
       const value = headers[i + 1] as string;
-      const shown = isDebugSecretHeader(name) ? DEBUG_REDACTED : escapeLogValue(name.toLowerCase() === 'location' || name.toLowerCase() === 'referer' ? printableUrl(value) : value);
+      // Every value may carry a URL (Location, Link, Content-Location…): their user-info and
+      // secret query values are masked wherever they appear.
+      const shown = isDebugSecretHeader(name) ? DEBUG_REDACTED : escapeLogValue(redactSecretsInText(redactPathForLog(value)));
       write(`${prefix} ${escapeLogValue(name)}: ${shown}`);
     }
   };

@@ -99,5 +99,24 @@ export function redactPathForLog(path: string): string {
     if (isSecretName(pair.slice(0, eq))) parts[i] = `${pair.slice(0, eq)}=[REDACTED]`;
   }
   target = head + parts.join('');
-  return target;
+  // Credentials inside a value (`?url=https://user:pass@host/`, plain or percent-encoded).
+  return target.replace(USERINFO_IN_URL, '$1[REDACTED]$2');
 }
+
+/** `scheme://user:pass@` (also `%3A%2F%2F…%40`) anywhere in a string: the user-info part. */
+const USERINFO_IN_URL = /(:\/\/|%3A%2F%2F)[^/?#@\s]*?(@|%40)/gi;
+
+/**
+ * Masks what looks like a credential inside free text (header values, body excerpts):
+ * URL user-info, secret query values of any URL in it, and `Bearer …`/`Basic …`/`token …`
+ * values. Best effort by design: for text the agent does not interpret.
+ */
+export function redactSecretsInText(text: string): string {
+  return text
+    .replace(URL_IN_TEXT, (url) => redactPathForLog(url))
+    .replace(USERINFO_IN_URL, '$1[REDACTED]$2')
+    .replace(SCHEME_CREDENTIAL, '$1 [REDACTED]');
+}
+
+const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s<>"'`]+/gi;
+const SCHEME_CREDENTIAL = /\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}/gi;

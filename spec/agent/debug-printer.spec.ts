@@ -122,3 +122,46 @@ describe('createDebugPrinter (--debug-print-all)', function () {
     }
   });
 });
+
+describe('debug printer: secrets in truncated, numeric and free-form values', () => {
+  function printed(events: Array<Parameters<ReturnType<typeof createDebugPrinter>>[0]>, maxBodyBytes = 4096): string {
+    const lines: string[] = [];
+    const print = createDebugPrinter({ write: (line) => lines.push(line), maxBodyBytes });
+    for (const event of events) print(event);
+    return lines.join('\n');
+  }
+
+  it('masks a secret member cut off by the excerpt limit, numbers, URL user-info and bearer values', () => {
+    const body = Buffer.from(
+      JSON.stringify({ url: 'https://u:PASSWORD_IN_URL@h/hook', httpHeaders: 'Authorization: Bearer HEADER_SECRET_123', private_token: 123456789, token: 'TOKENSECRET_TOKENSECRET' }),
+    );
+    const text = printed(
+      [
+        { type: 'request', id: 'a', method: 'POST', path: '/x', headers: [] },
+        { type: 'request-body', id: 'a', chunk: body },
+        { type: 'end', id: 'a', status: 200 },
+      ],
+      4096,
+    );
+    for (const secret of ['PASSWORD_IN_URL', 'HEADER_SECRET_123', '123456789', 'TOKENSECRET']) expect(text).to.not.include(secret);
+    const cut = printed(
+      [
+        { type: 'request', id: 'b', method: 'POST', path: '/x', headers: [] },
+        { type: 'request-body', id: 'b', chunk: Buffer.from('{"url":"https://h/","token":"TOKENSECRET_TOKENSECRET_TOKENSECRET"}') },
+        { type: 'end', id: 'b', status: 200 },
+      ],
+      40,
+    );
+    expect(cut).to.not.include('TOKENSECRET');
+  });
+
+  it('masks secret query values in any header that carries a URL (Link)', () => {
+    const text = printed([
+      { type: 'request', id: 'c', method: 'GET', path: '/x', headers: [] },
+      { type: 'response', id: 'c', status: 200, headers: ['link', '<https://gl.internal/api/v4/projects?page=2&private_token=SECRET_Q>; rel="next"'] },
+      { type: 'end', id: 'c', status: 200 },
+    ]);
+    expect(text).to.not.include('SECRET_Q');
+    expect(text).to.include('page=2');
+  });
+});

@@ -45,3 +45,12 @@ describe('redactPathForLog', function () {
     expect(long).to.not.include('sss');
   });
 });
+
+describe('log redaction of credentials inside values', () => {
+  it('masks URL user-info in query values, plain and percent-encoded', async () => {
+    const { redactPathForLog } = await import('../../lib/policy/log-sanitize.js');
+    expect(redactPathForLog('/x?url=https://user:PASS14@host/')).to.not.include('PASS14');
+    expect(redactPathForLog('/x?url=https%3A%2F%2Fuser%3APASS15%40host%2F')).to.not.include('PASS15');
+    expect(redactPathForLog('/x?url=https://host/plain')).to.equal('/x?url=https://host/plain');
+  });
+});
