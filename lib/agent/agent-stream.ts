@@ -322,8 +322,14 @@ export class AgentStream {
         // Pause the VCS only past TUNNEL_BUFFER_BYTES queued on the stream (not at its 16 KiB
         // mark), so bulk transfers keep HTTP/2 flow control, not stop-and-go, as the limit.
         if (!writeBodyFrame(this.stream, chunk) && this.stream.writableLength >= TUNNEL_BUFFER_BYTES) {
+          // Waiting for a slow caller is not the VCS being silent: the idle timeout is
+          // suspended while we hold the response back.
           response.pause();
-          this.stream.once('drain', () => response.resume());
+          this.upstream?.setTimeout(0);
+          this.stream.once('drain', () => {
+            this.upstream?.setTimeout(this.context.upstreamTimeoutMs);
+            response.resume();
+          });
         }
       });
       response.on('end', () => {
@@ -372,6 +378,9 @@ export class AgentStream {
       // complete response first and cancels the stream itself (docs/protocol.md § 3).
       // Resetting here instead would race a gateway that already reused the stream.
       this.upstream?.destroy();
+      // The stream may be paused for the upstream's backpressure, whose 'drain' will now
+      // never come: read on, so the rest of the body (and End) is consumed and discarded.
+      if (!this.closed && this.stream.isPaused()) this.stream.resume();
       return;
     }
     this.maybeDone();

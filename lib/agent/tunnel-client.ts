@@ -140,6 +140,10 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private session: ClientHttp2Session | undefined;
   private control: ClientHttp2Stream | undefined;
   private readonly streams = new Set<AgentStream>();
+  /** Busy streams of sessions the gateway sent GOAWAY on, finishing their exchange. */
+  private readonly retiring = new Set<AgentStream>();
+  /** Sessions after GOAWAY, closed once their last stream is done; destroyed by destroy(). */
+  private readonly oldSessions = new Set<ClientHttp2Session>();
   private stateValue: TunnelClientState = 'idle';
   private reconnectTimer: NodeJS.Timeout | undefined;
   private startWaiters: { resolve: () => void; reject: (error: Error) => void } | undefined;
@@ -219,6 +223,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   get streamCounts(): { open: number; busy: number } {
     let busy = 0;
     for (const stream of this.streams) if (stream.busy) busy++;
+    for (const stream of this.retiring) if (stream.busy) busy++;
     return { open: this.streams.size, busy };
   }
 
@@ -246,7 +251,13 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     clearTimeout(this.reconnectTimer);
     this.startWaiters?.reject(new ClosedError('The TunnelClient'));
     this.startWaiters = undefined;
-    if (wasConnected && this.control !== undefined && !this.control.destroyed) {
+    const drainConnection = wasConnected && this.control !== undefined && !this.control.destroyed;
+    const retiringBusy = [...this.retiring].some((stream) => stream.busy);
+    if (!drainConnection && retiringBusy) {
+      // Not connected right now, but requests still finish on a session the gateway retired.
+      await this.waitDrained(options.timeoutMs ?? 30_000);
+    }
+    if (drainConnection && this.control !== undefined) {
       this.drainAcked = false;
       // Until the gateway acknowledges, it may still dispatch to an idle stream: in-flight
       // only counts as finished once drain-ack has arrived (or the control stream is gone).
@@ -255,18 +266,22 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
         this.checkDrained();
       });
       this.control.write(encodeHead(FrameType.Control, { type: 'drain' }));
-      const timeoutMs = options.timeoutMs ?? 30_000;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        timer.unref();
-        this.drainWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        this.checkDrained();
-      });
+      await this.waitDrained(options.timeoutMs ?? 30_000);
     }
     this.destroy();
+  }
+
+  /** Resolves when no stream is busy (see checkDrained), or after `timeoutMs`. */
+  private waitDrained(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.checkDrained();
+    });
   }
 
   /** Closes everything at once; in-flight requests fail on both sides. */
@@ -277,6 +292,10 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.startWaiters?.reject(new ClosedError('The TunnelClient'));
     this.startWaiters = undefined;
     for (const stream of this.streams) stream.close(h2constants.NGHTTP2_CANCEL);
+    for (const stream of this.retiring) stream.close(h2constants.NGHTTP2_CANCEL);
+    this.retiring.clear();
+    for (const old of this.oldSessions) old.destroy();
+    this.oldSessions.clear();
     this.session?.destroy();
     this.session = undefined;
     if (this.ownsUpstreamAgent) this.streamContext.upstreamAgent.destroy();
@@ -527,11 +546,20 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.session = undefined;
     this.control = undefined;
     this.connectionIdValue = undefined;
+    clearInterval(this.keepaliveTimer);
+    this.pendingStreams = 0;
     const old = [...this.streams];
     this.streams.clear();
-    for (const stream of old) if (!stream.busy) stream.close();
+    for (const stream of old) {
+      if (stream.busy) this.retiring.add(stream);
+      else stream.close();
+    }
+    this.oldSessions.add(session);
+    session.once('close', () => this.oldSessions.delete(session));
     session.close();
-    if (this.stateValue === 'connected') {
+    // Redial unless stopping, also when the GOAWAY came before authentication finished (the
+    // session's own close and auth timer no longer count: this.session is not it any more).
+    if (this.stateValue === 'connected' || this.stateValue === 'connecting') {
       this.stateValue = 'connecting';
       // Every agent of that gateway got the GOAWAY in the same instant: a small random
       // delay keeps them from stampeding the remaining gateway instances.
@@ -552,6 +580,10 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   }
 
   private onStreamClosed(stream: AgentStream, _hadExchange: boolean): void {
+    if (this.retiring.delete(stream)) {
+      this.checkDrained();
+      return;
+    }
     if (!this.streams.delete(stream)) return;
     this.checkDrained();
     const session = this.session;
@@ -567,7 +599,9 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   }
 
   private checkDrained(): void {
-    if (this.stateValue !== 'draining' || !this.drainAcked) return;
+    if (this.stateValue !== 'draining') return;
+    for (const stream of this.retiring) if (stream.busy) return;
+    if (!this.drainAcked && this.session !== undefined) return;
     for (const stream of this.streams) if (stream.busy) return;
     for (const resolve of this.drainWaiters.splice(0)) resolve();
   }

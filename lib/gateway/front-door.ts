@@ -68,8 +68,10 @@ class FrontDoorExchange implements ExchangeHandler {
     this.finished = true;
     const res = this.res;
     if (res.headersSent) {
-      // Mid-body: tear the connection down so the client sees an error, never a
-      // shorter body that looks complete.
+      // Mid-body: tear the connection down so the client sees an error, never a shorter
+      // body that looks complete. A TCP reset, not a FIN: an HTTP/1.0 response without
+      // length or chunking ends at the close, so a clean close would look like success.
+      res.socket?.resetAndDestroy();
       res.destroy(error);
       return;
     }

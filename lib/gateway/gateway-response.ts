@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { VcsAgentError } from '../errors.js';
+import { RequestAbortedError, type VcsAgentError } from '../errors.js';
 import type { ExchangeHandler } from './exchange.js';
 
 /** A response from `Gateway.request`: status and headers now, the body as a stream. */
@@ -30,7 +30,10 @@ export function headersObject(rawHeaders: readonly string[]): IncomingHttpHeader
 /** Adapts the handler callbacks to a promise of a response with a streaming body. */
 export class ResponseCollector implements ExchangeHandler {
   private body: Readable | undefined;
+  private settled = false;
   resumeStream: () => void = () => {};
+  /** Aborts the exchange when the caller destroys or abandons the body before its end. */
+  abortStream: (error: VcsAgentError) => void = () => {};
   readonly promise: Promise<GatewayResponse>;
   private resolve!: (response: GatewayResponse) => void;
   private reject!: (error: VcsAgentError) => void;
@@ -43,7 +46,15 @@ export class ResponseCollector implements ExchangeHandler {
   }
 
   onHeaders(status: number, rawHeaders: string[]): void {
-    const body = new Readable({ read: () => this.resumeStream() });
+    const body = new Readable({
+      read: () => this.resumeStream(),
+      destroy: (error, callback) => {
+        // A caller that stops reading (destroy, or `break` out of for-await) gives up the
+        // exchange: without this the tunnel stream would stay paused and held for ever.
+        if (!this.settled) this.abortStream(new RequestAbortedError('The caller destroyed the response body', { cause: error ?? undefined }));
+        callback(error);
+      },
+    });
     this.body = body;
     this.resolve({ status, rawHeaders, headers: headersObject(rawHeaders), body });
   }
@@ -53,10 +64,12 @@ export class ResponseCollector implements ExchangeHandler {
   }
 
   onComplete(): void {
+    this.settled = true;
     this.body?.push(null);
   }
 
   onError(error: VcsAgentError): void {
+    this.settled = true;
     if (this.body === undefined) this.reject(error);
     else this.body.destroy(error);
   }

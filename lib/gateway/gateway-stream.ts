@@ -94,12 +94,24 @@ export class GatewayStream {
       this.requestDone = true;
       return;
     }
+    if (body.destroyed || body.readableEnded) {
+      // Nothing will ever come out of it: fail now rather than wait for the VCS to time out.
+      this.stream.write(encodeHead(FrameType.RequestHead, head));
+      this.onBodyError(new Error('The request body stream was already destroyed or consumed'));
+      return;
+    }
     this.stream.write(encodeHead(FrameType.RequestHead, head));
     this.body = body;
     body.on('data', this.onBodyData);
     body.on('end', this.onBodyEnd);
     body.on('error', this.onBodyError);
+    body.on('close', this.onBodyClose);
   }
+
+  /** A body destroyed without an error emits neither 'end' nor 'error', only 'close'. */
+  private readonly onBodyClose = (): void => {
+    if (this.body !== undefined && !this.body.readableEnded) this.onBodyError(new Error('The request body stream was destroyed before its end'));
+  };
 
   /**
    * The caller gave up: reset the stream so the agent aborts its VCS request. Names the
@@ -155,6 +167,7 @@ export class GatewayStream {
     body.off('data', this.onBodyData);
     body.off('end', this.onBodyEnd);
     body.off('error', this.onBodyError);
+    body.off('close', this.onBodyClose);
     this.stream.off('drain', this.drainBody);
   }
 

@@ -319,6 +319,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       collector,
     );
     collector.resumeStream = () => control.resume();
+    collector.abortStream = (error) => control.abort(error);
     if (signal !== undefined) {
       const onAbort = (): void => control.abort(new RequestAbortedError('The caller aborted the request', { cause: signal.reason }));
       signal.addEventListener('abort', onAbort, { once: true });
@@ -349,7 +350,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         if (record === undefined || record.name !== request.pool) return this.reject(request, handler, new PoolNotFoundError(request.pool));
         deferred.attach(this.routeFor(record.id, record.name).dispatch(request, handler));
       },
-      (error: unknown) => this.reject(request, handler, error instanceof VcsAgentError ? error : new VcsAgentError('VCS_STORE_FAILED', 'The pool store failed', { cause: error })),
+      (error: unknown) => {
+        if (deferred.aborted) return;
+        this.reject(request, handler, error instanceof VcsAgentError ? error : new VcsAgentError('VCS_STORE_FAILED', 'The pool store failed', { cause: error }));
+      },
     );
     deferred.onAbort = (error) => this.reject(request, handler, error);
     return deferred;
@@ -369,13 +373,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       route.failQueued(() => new ClosedError('The gateway'));
       for (const connection of route.connections) connection.drain();
     }
-    for (const [session, connection] of [...this.sessions]) {
-      if (session.closed) continue;
-      session.close();
-      // The control stream would otherwise hold the session open until the timeout: end it
-      // after the GOAWAY, so the agent takes it as part of the goodbye; busy streams finish.
-      if (connection !== undefined && !connection.control.destroyed) connection.control.close();
-    }
+    // Deferred to the next turn: touching a session in the same tick as a stream reset it
+    // is still processing sent Node 20's native HTTP/2 code into a busy loop (found by a
+    // review; reproducible only with a reset and a close in one tick).
+    setImmediate(() => {
+      for (const [session, connection] of [...this.sessions]) {
+        if (session.closed) continue;
+        session.close();
+        // The control stream would otherwise hold the session open until the timeout: end it
+        // after the GOAWAY, so the agent takes it as part of the goodbye; busy streams finish.
+        if (connection !== undefined && !connection.control.destroyed) connection.control.close();
+      }
+    });
     const timer = setTimeout(() => this.destroy(), timeoutMs);
     timer.unref();
     await serverClosed;
@@ -386,8 +395,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   destroy(): void {
     this.closing = true;
     this.stopTimers();
-    for (const session of this.sessions.keys()) session.destroy();
     this.server.close();
+    // Next turn, for the same reason as in close().
+    setImmediate(() => {
+      for (const session of this.sessions.keys()) session.destroy();
+    });
   }
 
   private stopTimers(): void {
