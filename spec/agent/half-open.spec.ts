@@ -109,8 +109,9 @@ describe('TunnelClient: half-open connection detection (frozen TCP relay)', func
     console.log(`      half-open detected ${detectedMs} ms after the freeze (bound ${intervalMs + timeoutMs} ms + timer slack); reconnected after ${reconnectedMs} ms`);
     expect(lost.error?.code).to.equal('VCS_GATEWAY_UNREACHABLE');
     expect(lost.error?.message).to.match(/keepalive/);
-    // One interval until the next ping, then the timeout; 250 ms for timers on a busy machine.
-    expect(detectedMs).to.be.below(intervalMs + timeoutMs + 250);
+    // One interval until the next ping, then the timeout; slack for timers on a busy machine
+    // (CI shares two cores with the whole suite). Without detection this would be never.
+    expect(detectedMs).to.be.below(intervalMs + timeoutMs + 1000);
     expect(back).to.have.property('connectionId').that.is.a('string').and.not.equal(first);
     // The gateway registered the new connection. (It may still list the frozen one until
     // its own liveness check drops it; requests routed there would hang: see the report.)

@@ -28,18 +28,4 @@ describe('createVendorPolicy', function () {
     }
   });
 
-  it('decides in microseconds (compiled at build time)', function () {
-    const policy = createVendorPolicy('github_enterprise', { allowedProjects: 'acme/.*' });
-    const requests = [
-      { method: 'GET', path: '/api/v3/repos/acme/infra/contents/stacks%2Fprod%2Fmain.tf?ref=main', rawHeaders: ['accept', 'application/json'] },
-      { method: 'POST', path: '/api/v3/repos/acme/infra/issues/7/comments', rawHeaders: ['content-type', 'application/json'] },
-      { method: 'GET', path: '/api/v3/repos/acme/infra/actions/secrets', rawHeaders: [] },
-    ];
-    const n = 30_000;
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) policy.evaluate(requests[i % requests.length]!);
-    const microseconds = Number(process.hrtime.bigint() - started) / 1000 / n;
-    // 20k requests/s need < 50 µs each to stay under 100% of one core; we want far less.
-    expect(microseconds).to.be.lessThan(25);
-  });
 });
