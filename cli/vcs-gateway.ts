@@ -4,11 +4,11 @@ import yargs, { type Argv } from 'yargs';
 import { InvalidOptionError, VcsAgentError } from '../lib/errors.js';
 import { AccessLog } from '../lib/gateway/access-log.js';
 import { AdminApiError, AdminClient } from '../lib/gateway/admin/admin-client.js';
-import { AdminServer } from '../lib/gateway/admin/admin-server.js';
+import type { AdminServer } from '../lib/gateway/admin/admin-server.js';
 import type { AgentConnectionInfo } from '../lib/gateway/agent-connection.js';
 import { FrontDoor } from '../lib/gateway/front-door.js';
 import { Gateway } from '../lib/gateway/gateway.js';
-import { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
+import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
 import type { Logger } from '../lib/logger.js';
 import { FilePoolStore } from '../lib/pools/file-pool-store.js';
 import { createPool, rotatePoolKey, updatePoolDescription, validateGatewayUrl } from '../lib/pools/pool-service.js';
@@ -184,7 +184,9 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   });
   const accessLog = new AccessLog({ capacity: accessLogSize, ...(sink === undefined ? {} : { sink }) });
   accessLog.attach(gateway);
-  const metrics = new GatewayMetrics(gateway);
+  // Metrics (prom-client) and the admin server are only loaded with the admin listener:
+  // their modules cost ~15 MiB of RSS a gateway without it should not carry.
+  let metrics: GatewayMetrics | undefined;
   const address = await gateway.listen(listen);
   logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
   let frontDoor: FrontDoor | undefined;
@@ -201,6 +203,8 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
     if (gatewayUrlFlag === undefined && (address.address === '0.0.0.0' || address.address === '::')) {
       logger.warn('set --gateway-url: tokens created through the admin API would name an unspecified address', { gatewayUrl });
     }
+    const [{ AdminServer }, { GatewayMetrics }] = await Promise.all([import('../lib/gateway/admin/admin-server.js'), import('../lib/gateway/gateway-metrics.js')]);
+    metrics = new GatewayMetrics(gateway);
     admin = new AdminServer({
       gateway,
       store,
@@ -219,7 +223,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
     let signals = 0;
     const finish = async (): Promise<void> => {
       await admin?.close();
-      metrics.detach();
+      metrics?.detach();
       if (accessStream !== undefined) await new Promise<void>((done) => accessStream?.end(() => done()));
       await logger.close();
     };
