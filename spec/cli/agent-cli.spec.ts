@@ -102,22 +102,15 @@ describe('vcs-agent CLI (spawned)', function () {
     it('logs JSON lines by default and readable lines with --log-format pretty', async function () {
       agent = spawnAgent([], env());
       await waitForAgents(gateway, 1);
-      const json = agent.stdout().trim().split('\n');
+      // The gateway can register the agent before the agent's own "connected" line is flushed.
+      const json = (await agent.waitForStdout(/"message":"connected to gateway"/)).trim().split('\n');
       expect(json.length).to.be.greaterThan(1);
       for (const line of json) expect(() => JSON.parse(line), line).to.not.throw();
       agent.kill('SIGKILL');
       await agent.exited();
       agent = spawnAgent(['--log-format', 'pretty', '--log-level', 'debug'], env());
       await waitForAgents(gateway, 1);
-      await new Promise<void>((resolve, reject) => {
-        const deadline = Date.now() + 10_000;
-        const check = (): void => {
-          if (/ info +connected to gateway/.test(agent?.stdout() ?? '')) return resolve();
-          if (Date.now() > deadline) return reject(new Error(`no pretty line in ${agent?.stdout()}`));
-          setTimeout(check, 10);
-        };
-        check();
-      });
+      await agent.waitForStdout(/ info +connected to gateway/);
       expect(agent.stdout().split('\n')[0]).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z info +starting vcs-agent /);
     });
 

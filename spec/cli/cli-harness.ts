@@ -32,6 +32,8 @@ export interface SpawnedAgent {
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number, what?: string): Promise<Record<string, unknown>>;
   /** Resolves once stderr matches. */
   waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves with all stdout once it matches `pattern`, rejects after `timeoutMs`. */
+  waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves with the exit code (or 128+signal), rejects after `timeoutMs`. */
   exited(timeoutMs?: number): Promise<number>;
   kill(signal?: NodeJS.Signals): void;
@@ -86,6 +88,7 @@ export function spawnAgent(args: readonly string[], env: Record<string, string>,
     logs,
     waitForLog: (predicate, timeoutMs = 15_000, what = 'a log line') => poll(() => logs().find(predicate), timeoutMs, what),
     waitForStderr: (pattern, timeoutMs = 15_000) => poll(() => (pattern.test(err) ? err : undefined), timeoutMs, `stderr matching ${pattern}`),
+    waitForStdout: (pattern, timeoutMs = 15_000) => poll(() => (pattern.test(out) ? out : undefined), timeoutMs, `stdout matching ${pattern}`),
     exited: (timeoutMs = 15_000) =>
       Promise.race([
         exit,
