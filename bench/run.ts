@@ -1,7 +1,9 @@
 /*
  * `npm run bench`: the tunnel (front door → gateway → agent → VCS) against the direct path
  * (client → VCS), in one run, on 127.0.0.1. Gateway and agent run as the built CLIs
- * (dist/), each in its own process, so their RSS is their own.
+ * (dist/), each in its own process, so their RSS is their own. A third path, one plain
+ * node:http relay (bench/plain-hop.ts), calibrates the run: it is what a single Node hop
+ * reaches on this machine today, and the tunnel has two.
  *
  * Prints a table and writes bench/results/latest.json. Environment knobs:
  *   BENCH_BIG_MIB (256), BENCH_RSS_MIB (1024), BENCH_SMALL_COUNT (1000),
@@ -167,6 +169,8 @@ async function main(): Promise<void> {
   const vcs = start('vcs', ['--import', 'tsx', join(ROOT, 'bench/vcs-server.ts')]);
   const vcsPort = Number((await waitForFile(vcs.logFile, /^(\d+)$/m))[1]);
   const direct = `http://127.0.0.1:${vcsPort}`;
+  const hop = start('plain-hop', ['--import', 'tsx', join(ROOT, 'bench/plain-hop.ts'), String(vcsPort)]);
+  const hopBase = `http://127.0.0.1:${Number((await waitForFile(hop.logFile, /^(\d+)$/m))[1])}`;
 
   const store = join(work, 'pools.json');
   const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0']);
@@ -181,21 +185,25 @@ async function main(): Promise<void> {
   await waitForTunnel(tunnel, agent.logFile);
   log(`vcs :${vcsPort}, gateway :${gwPort}, front door :${fdPort}, agent parallelism ${PARALLELISM}`);
 
+  // RSS once connected, before any body: the floor the streaming figure builds on.
+  // (The plain hop's RSS is not shown: it runs under the tsx loader, which the built CLIs do not.)
+  const rssIdle = { gateway: rssOf(gateway.child.pid as number), agent: rssOf(agent.child.pid as number) };
   // Peak RSS while streaming RSS_BODY through the tunnel, before anything else runs.
   log(`streaming ${RSS_BODY / MiB} MiB through the tunnel for the RSS figure`);
   const rssThroughput = await throughputGet(tunnel, RSS_BODY);
   const rssAfterBig = { gateway: rssOf(gateway.child.pid as number), agent: rssOf(agent.child.pid as number) };
 
-  log('warming up both paths');
-  for (const base of [direct, tunnel]) {
+  log('warming up all paths');
+  for (const base of [direct, hopBase, tunnel]) {
     await throughputGet(base, 64 * MiB);
     await throughputUpload(base, 64 * MiB);
     await latency(base, 300);
   }
 
-  const results: Record<string, Record<string, number>> = { direct: {}, tunnel: {} };
+  const results: Record<string, Record<string, number>> = { direct: {}, hop: {}, tunnel: {} };
   for (const [name, base] of [
     ['direct', direct],
+    ['hop', hopBase],
     ['tunnel', tunnel],
   ] as const) {
     log(`${name}: ${BIG / MiB} MiB GET`);
@@ -207,38 +215,58 @@ async function main(): Promise<void> {
     results[name]!.p50ms = lat.p50;
     results[name]!.p99ms = lat.p99;
     log(`${name}: ${CONNECTIONS} connections for ${DURATION_S} s`);
-    const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, vcs: vcs.child.pid as number };
-    const before = { gateway: cpuMicros(pids.gateway), agent: cpuMicros(pids.agent), vcs: cpuMicros(pids.vcs) };
+    const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, vcs: vcs.child.pid as number, hop: hop.child.pid as number };
+    const before = { gateway: cpuMicros(pids.gateway), agent: cpuMicros(pids.agent), vcs: cpuMicros(pids.vcs), hop: cpuMicros(pids.hop) };
     const rps = requestsPerSecond(base);
     // CPU each process spent per request during the load (10 ms tick resolution, so
     // meaningful over thousands of requests only).
     results[name]!.cpuGatewayUs = (cpuMicros(pids.gateway) - before.gateway) / rps.total;
     results[name]!.cpuAgentUs = (cpuMicros(pids.agent) - before.agent) / rps.total;
     results[name]!.cpuVcsUs = (cpuMicros(pids.vcs) - before.vcs) / rps.total;
+    results[name]!.cpuHopUs = (cpuMicros(pids.hop) - before.hop) / rps.total;
     results[name]!.rps = rps.rps;
     results[name]!.errors = rps.errors + rps.non2xx;
   }
   const rssEnd = { gateway: rssOf(gateway.child.pid as number), agent: rssOf(agent.child.pid as number) };
 
   const d = results.direct!;
+  const h = results.hop!;
   const t = results.tunnel!;
-  const rows: Array<[string, string, string, string]> = [
-    ['metric', 'direct', 'tunnel', 'tunnel vs direct'],
-    [`${BIG / MiB} MiB GET (MiB/s)`, d.getMiBps!.toFixed(0), t.getMiBps!.toFixed(0), `${(t.getMiBps! / d.getMiBps!).toFixed(2)}×`],
-    [`${BIG / MiB} MiB upload (MiB/s)`, d.uploadMiBps!.toFixed(0), t.uploadMiBps!.toFixed(0), `${(t.uploadMiBps! / d.uploadMiBps!).toFixed(2)}×`],
-    ['small GET p50 (ms)', d.p50ms!.toFixed(3), t.p50ms!.toFixed(3), `+${(t.p50ms! - d.p50ms!).toFixed(3)} ms`],
-    ['small GET p99 (ms)', d.p99ms!.toFixed(3), t.p99ms!.toFixed(3), `+${(t.p99ms! - d.p99ms!).toFixed(3)} ms`],
-    [`req/s @${CONNECTIONS} conns`, d.rps!.toFixed(0), t.rps!.toFixed(0), `${(t.rps! / d.rps!).toFixed(2)}× (errors ${t.errors})`],
-    ['CPU per request under load (µs)', `vcs ${d.cpuVcsUs!.toFixed(0)}`, `gw ${t.cpuGatewayUs!.toFixed(0)} + agent ${t.cpuAgentUs!.toFixed(0)} + vcs ${t.cpuVcsUs!.toFixed(0)}`, ''],
+  const ratio = (tunnel: number, base: number): string => `${(tunnel / base).toFixed(2)}×`;
+  const rows: string[][] = [
+    ['metric', 'direct', 'plain hop', 'tunnel', 'tunnel vs direct', 'tunnel vs hop'],
+    [`${BIG / MiB} MiB GET (MiB/s)`, d.getMiBps!.toFixed(0), h.getMiBps!.toFixed(0), t.getMiBps!.toFixed(0), ratio(t.getMiBps!, d.getMiBps!), ratio(t.getMiBps!, h.getMiBps!)],
+    [`${BIG / MiB} MiB upload (MiB/s)`, d.uploadMiBps!.toFixed(0), h.uploadMiBps!.toFixed(0), t.uploadMiBps!.toFixed(0), ratio(t.uploadMiBps!, d.uploadMiBps!), ratio(t.uploadMiBps!, h.uploadMiBps!)],
+    ['small GET p50 (ms)', d.p50ms!.toFixed(3), h.p50ms!.toFixed(3), t.p50ms!.toFixed(3), `+${(t.p50ms! - d.p50ms!).toFixed(3)} ms`, `+${(t.p50ms! - h.p50ms!).toFixed(3)} ms`],
+    ['small GET p99 (ms)', d.p99ms!.toFixed(3), h.p99ms!.toFixed(3), t.p99ms!.toFixed(3), `+${(t.p99ms! - d.p99ms!).toFixed(3)} ms`, `+${(t.p99ms! - h.p99ms!).toFixed(3)} ms`],
+    [`req/s @${CONNECTIONS} conns`, d.rps!.toFixed(0), h.rps!.toFixed(0), t.rps!.toFixed(0), `${ratio(t.rps!, d.rps!)} (errors ${t.errors})`, ratio(t.rps!, h.rps!)],
+    [
+      'CPU per request under load (µs)',
+      `vcs ${d.cpuVcsUs!.toFixed(0)}`,
+      `hop ${h.cpuHopUs!.toFixed(0)} + vcs ${h.cpuVcsUs!.toFixed(0)}`,
+      `gw ${t.cpuGatewayUs!.toFixed(0)} + agent ${t.cpuAgentUs!.toFixed(0)} + vcs ${t.cpuVcsUs!.toFixed(0)}`,
+      '',
+      '',
+    ],
+    [
+      'RSS idle, connected (MiB)',
+      '-',
+      '-',
+      `gw ${rssIdle.gateway.now.toFixed(0)} + agent ${rssIdle.agent.now.toFixed(0)} = ${(rssIdle.gateway.now + rssIdle.agent.now).toFixed(0)}`,
+      '',
+      '',
+    ],
     [
       `peak RSS streaming ${RSS_BODY / MiB} MiB (MiB)`,
       '-',
+      '-',
       `gw ${rssAfterBig.gateway.peak.toFixed(0)} + agent ${rssAfterBig.agent.peak.toFixed(0)} = ${(rssAfterBig.gateway.peak + rssAfterBig.agent.peak).toFixed(0)}`,
       `at ${rssThroughput.toFixed(0)} MiB/s`,
+      '',
     ],
-    ['peak RSS whole run (MiB)', '-', `gw ${rssEnd.gateway.peak.toFixed(0)} + agent ${rssEnd.agent.peak.toFixed(0)} = ${(rssEnd.gateway.peak + rssEnd.agent.peak).toFixed(0)}`, ''],
+    ['peak RSS whole run (MiB)', '-', '-', `gw ${rssEnd.gateway.peak.toFixed(0)} + agent ${rssEnd.agent.peak.toFixed(0)} = ${(rssEnd.gateway.peak + rssEnd.agent.peak).toFixed(0)}`, '', ''],
   ];
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const line = (row: string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(line(rows[0]!));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
@@ -247,7 +275,7 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench/results/latest.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, parallelism: PARALLELISM, connections: CONNECTIONS, results, rssAfterBig, rssEnd, rssThroughput }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, parallelism: PARALLELISM, connections: CONNECTIONS, results, rssIdle, rssAfterBig, rssEnd, rssThroughput }, null, 2)}\n`,
   );
 }
 
