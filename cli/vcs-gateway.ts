@@ -145,6 +145,11 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0) throw new ConfigError('Invalid --queue-timeout: expected a positive number of seconds');
   const graceMs = Math.round(positiveSeconds(argv['shutdown-grace'], 'shutdown-grace') * 1000);
   const revalidateMs = Math.round(positiveSeconds(argv['revalidate-interval'], 'revalidate-interval') * 1000);
+  const keepaliveIntervalMs = Math.round(positiveSeconds(argv['agent-keepalive-interval'], 'agent-keepalive-interval', true) * 1000);
+  const keepaliveTimeoutMs = Math.round(positiveSeconds(argv['agent-keepalive-timeout'], 'agent-keepalive-timeout') * 1000);
+  // Rounded to whole milliseconds: a tiny value must not silently turn the check off.
+  if (keepaliveIntervalMs === 0 && Number(argv['agent-keepalive-interval']) !== 0) throw new ConfigError('Invalid --agent-keepalive-interval: expected 0 (off) or at least 0.001 seconds');
+  if (keepaliveTimeoutMs === 0) throw new ConfigError('Invalid --agent-keepalive-timeout: expected at least 0.001 seconds');
   const frontDoorToken = await secretFrom(argv, env, 'front-door-token', 'VCS_GATEWAY_FRONT_DOOR_TOKEN');
   if (frontDoorToken !== undefined && frontDoorAt === undefined) throw new ConfigError('--front-door-token needs --front-door: there is no front door to protect');
   const adminToken = await secretFrom(argv, env, 'admin-token', 'VCS_GATEWAY_ADMIN_TOKEN');
@@ -181,6 +186,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
     queueTimeoutMs: Math.round(queueTimeoutMs),
     revalidateIntervalMs: revalidateMs,
     disconnectGraceMs: graceMs,
+    keepalive: keepaliveIntervalMs === 0 ? false : { intervalMs: keepaliveIntervalMs, timeoutMs: keepaliveTimeoutMs },
   });
   const accessLog = new AccessLog({ capacity: accessLogSize, ...(sink === undefined ? {} : { sink }) });
   accessLog.attach(gateway);
@@ -282,6 +288,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           .option('access-log', { type: 'string', describe: "Write the access log as JSON lines to FILE ('-': stdout) instead of the structured log", requiresArg: true })
           .option('access-log-size', { type: 'number', default: 1000, describe: 'Access log records kept in memory for the admin API', requiresArg: true })
           .option('shutdown-grace', { type: 'number', default: 30, describe: 'Seconds in-flight requests get to finish on SIGTERM (and on a pool deletion or key expiry)', requiresArg: true })
+          .option('agent-keepalive-interval', { type: 'number', default: 30, describe: 'Seconds between HTTP/2 PINGs to each agent connection (0: off)', requiresArg: true })
+          .option('agent-keepalive-timeout', { type: 'number', default: 10, describe: 'Seconds an agent has to answer a PING before its connection is closed as half-open', requiresArg: true })
           .option('revalidate-interval', { type: 'number', default: 30, describe: 'Seconds between checks that live connections still have a pool and a valid key (changes made by other processes)', requiresArg: true })
           .option('log-format', { choices: LOG_FORMATS, default: 'json' as const })
           .option('log-level', { choices: LOG_LEVELS, default: 'info' as const }),

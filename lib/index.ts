@@ -33,7 +33,7 @@ export type { Http2TraceOptions, GodebugSettings } from './trace/index.js';
 
 // Gateway side
 export { Gateway } from './gateway/gateway.js';
-export type { GatewayOptions, GatewayRequestInit, GatewayEvents, AccessLogRecord, ExchangeControl } from './gateway/gateway.js';
+export type { GatewayOptions, GatewayRequestInit, GatewayEvents, AccessLogRecord, ExchangeControl, DisconnectReason } from './gateway/gateway.js';
 export type { GatewayResponse } from './gateway/gateway-response.js';
 export type { AgentConnectionInfo } from './gateway/agent-connection.js';
 export type { ExchangeHandler, ExchangeRequest } from './gateway/exchange.js';

@@ -43,6 +43,7 @@ import { FrameParser, FrameType, encodeHead, type ControlMessage } from '../prot
 import { CONNECTION_WINDOW_SIZE, MAX_SESSION_MEMORY_MB, gatewaySettings } from '../protocol/http2-settings.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import { AgentConnection, type AgentConnectionInfo } from './agent-connection.js';
+import { AgentKeepalive, DEFAULT_AGENT_KEEPALIVE } from './agent-keepalive.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import { ResponseCollector, type GatewayResponse } from './gateway-response.js';
 import { GatewayStream, type ExchangeResult } from './gateway-stream.js';
@@ -71,10 +72,16 @@ export interface GatewayOptions {
   revalidateIntervalMs?: number;
   /** How long a connection closed by the gateway (pool deleted, key expired) may finish its in-flight requests (default 30 000 ms). */
   disconnectGraceMs?: number;
+  /**
+   * Half-open detection: every `intervalMs` (default 30 000) each agent connection gets an
+   * HTTP/2 PING; no ACK within `timeoutMs` (default 10 000) and the gateway closes it, fails
+   * its in-flight requests and stops routing to it. `false` turns the check off.
+   */
+  keepalive?: { intervalMs?: number; timeoutMs?: number } | false;
 }
 
 /** Why the gateway closed an agent connection itself. */
-export type DisconnectReason = 'pool_deleted' | 'key_expired';
+export type DisconnectReason = 'pool_deleted' | 'key_expired' | 'unresponsive';
 
 /** Live numbers of one pool, for metrics and the admin API. */
 export interface PoolLiveStats {
@@ -158,6 +165,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly disconnectGraceMs: number;
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
+  private readonly keepalive: AgentKeepalive | undefined;
   private listening = false;
   private closing = false;
 
@@ -177,6 +185,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         this.revalidate().catch((error: unknown) => this.logger.warn('pool revalidation failed', { error: error instanceof Error ? error.message : String(error) }));
       }, interval);
       this.revalidateTimer.unref();
+    }
+    if (options.keepalive !== false) {
+      if (options.keepalive !== undefined && (options.keepalive === null || typeof options.keepalive !== 'object')) {
+        throw new InvalidOptionError('keepalive', 'Invalid keepalive: expected { intervalMs, timeoutMs } or false');
+      }
+      const intervalMs = positiveInteger(options.keepalive?.intervalMs, DEFAULT_AGENT_KEEPALIVE.intervalMs, 'keepalive.intervalMs');
+      const timeoutMs = positiveInteger(options.keepalive?.timeoutMs, DEFAULT_AGENT_KEEPALIVE.timeoutMs, 'keepalive.timeoutMs');
+      this.keepalive = new AgentKeepalive({ intervalMs, timeoutMs }, () => this.liveConnections(), (connection) => this.dropUnresponsive(connection, timeoutMs));
     }
     const serverOptions = { settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
     this.server =
@@ -404,8 +420,30 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private stopTimers(): void {
     if (this.revalidateTimer !== undefined) clearInterval(this.revalidateTimer);
+    this.keepalive?.stop();
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
     this.expiryTimers.clear();
+  }
+
+  private *liveConnections(): Generator<AgentConnection> {
+    for (const connection of this.sessions.values()) if (connection !== undefined) yield connection;
+  }
+
+  /**
+   * A connection that did not answer a PING is gone in all but name: no grace period (nothing
+   * would arrive in it), its in-flight requests fail now (502) and new ones go elsewhere.
+   */
+  private dropUnresponsive(connection: AgentConnection, timeoutMs: number): void {
+    this.logger.warn('agent did not answer keepalive pings; closing the half-open connection', {
+      pool: connection.poolName,
+      connectionId: connection.id,
+      agentId: connection.agentId,
+      timeoutMs,
+    });
+    connection.drain();
+    connection.route.removeConnection(connection);
+    if (this.listenerCount('agent-evicted') > 0) this.emit('agent-evicted', { connection: connection.info(), reason: 'unresponsive' });
+    connection.session.destroy();
   }
 
   /** Closes one connection on the gateway's initiative: drain, GOAWAY, destroy after the grace period. */

@@ -179,11 +179,16 @@ describe('vcs-gateway CLI: serve with admin listener, front-door token, access l
       run(['serve', '--listen', '127.0.0.1:0', '--front-door-token', 'x'.repeat(20)], {}),
       run(['serve', '--listen', '127.0.0.1:0', '--admin-token', 'a'.repeat(20), '--admin-token-file', '/nonexistent'], {}),
       run(['connections'], {}),
+      run(['serve', '--listen', '127.0.0.1:0', '--agent-keepalive-interval', '-1'], {}),
+      run(['serve', '--listen', '127.0.0.1:0', '--agent-keepalive-timeout', '0'], {}),
     ]);
-    expect(results.map((r) => r.code)).to.deep.equal([2, 2, 2, 2]);
+    expect(results.map((r) => r.code)).to.deep.equal([2, 2, 2, 2, 2, 2]);
     expect(results[0]?.stderr).to.include('admin token');
     expect(results[1]?.stderr).to.include('--front-door-token needs --front-door');
     expect(results[2]?.stderr).to.include('go alone');
     expect(results[3]?.stderr).to.include('Missing admin token');
+    expect(results[4]?.stderr).to.include('Invalid --agent-keepalive-interval: expected a non-negative number of seconds');
+    expect(results[5]?.stderr).to.include('Invalid --agent-keepalive-timeout: expected a positive number of seconds');
+    for (const result of results) expect(result.stderr).to.not.match(/\n\s+at /);
   });
 });

@@ -118,10 +118,18 @@ export interface GatewayFixture {
 }
 
 /** A gateway with one pool; `host` is the name put in the token (default 127.0.0.1). */
-export async function startGateway(options: { tls?: { cert: string; key: string }; host?: string; port?: number } = {}): Promise<GatewayFixture> {
+export async function startGateway(
+  options: { tls?: { cert: string; key: string }; host?: string; port?: number; keepalive?: { intervalMs: number; timeoutMs: number } } = {},
+): Promise<GatewayFixture> {
   const store = new MemoryPoolStore();
   const gatewayLogger = new MemoryLogger();
-  const gateway = new Gateway({ store, logger: gatewayLogger, queueTimeoutMs: 15_000, ...(options.tls === undefined ? {} : { tls: options.tls }) });
+  const gateway = new Gateway({
+    store,
+    logger: gatewayLogger,
+    queueTimeoutMs: 15_000,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(options.keepalive === undefined ? {} : { keepalive: options.keepalive }),
+  });
   const address = await gateway.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const scheme = options.tls === undefined ? 'http' : 'https';
   const gatewayUrl = `${scheme}://${options.host ?? '127.0.0.1'}:${address.port}`;

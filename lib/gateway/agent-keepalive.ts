@@ -1,0 +1,65 @@
+import type { AgentConnection } from './agent-connection.js';
+
+/** How often the gateway checks that an agent connection still answers, and how long it waits. */
+export interface AgentKeepaliveOptions {
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+/*
+ * 30 s / 10 s: the agent pings every 20 s by default, so a healthy connection is never idle
+ * for a whole interval, and 10 s is ample for a PING ACK, which nghttp2 sends ahead of any
+ * queued DATA (RFC 9113 §6.7 asks for it "as soon as possible"). A dead agent is therefore
+ * dropped within 40 s instead of after the many minutes a TCP write takes to time out.
+ */
+export const DEFAULT_AGENT_KEEPALIVE: Readonly<AgentKeepaliveOptions> = Object.freeze({ intervalMs: 30_000, timeoutMs: 10_000 });
+
+/**
+ * The gateway's half-open check on agent connections. An agent whose host froze, or whose
+ * NAT entry or route vanished, still looks connected to TCP, and the router would keep
+ * handing requests to its streams, where they hang until the queue or VCS timeout. Every
+ * `intervalMs` each connection gets an HTTP/2 PING; no ACK within `timeoutMs` and the
+ * connection is declared dead.
+ */
+export class AgentKeepalive {
+  private readonly timer: NodeJS.Timeout;
+  private readonly pending = new WeakSet<AgentConnection>();
+
+  constructor(
+    private readonly options: AgentKeepaliveOptions,
+    private readonly connections: () => Iterable<AgentConnection>,
+    private readonly onUnresponsive: (connection: AgentConnection) => void,
+  ) {
+    this.timer = setInterval(() => this.check(), options.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Pings every connection that has no ping outstanding (also callable directly). */
+  check(): void {
+    for (const connection of this.connections()) {
+      const session = connection.session;
+      if (this.pending.has(connection) || session.closed || session.destroyed) continue;
+      this.pending.add(connection);
+      const timer = setTimeout(() => {
+        if (!this.pending.has(connection)) return;
+        this.pending.delete(connection);
+        if (!session.closed && !session.destroyed) this.onUnresponsive(connection);
+      }, this.options.timeoutMs);
+      timer.unref();
+      try {
+        // An error in the callback means the session went away first (ERR_HTTP2_PING_CANCEL):
+        // its own 'close' handling takes it out of the routes, so either way the wait is over.
+        session.ping(() => {
+          this.pending.delete(connection);
+          clearTimeout(timer);
+        });
+      } catch {
+        // The session is closing, or too many pings are outstanding: the timer decides.
+      }
+    }
+  }
+}
