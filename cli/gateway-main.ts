@@ -1,0 +1,454 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import yargs, { type Argv } from 'yargs';
+import { InvalidOptionError, VcsAgentError } from '../lib/errors.js';
+import { AccessLog } from '../lib/gateway/access-log.js';
+import { AdminApiError, AdminClient } from '../lib/gateway/admin/admin-client.js';
+import type { AdminServer } from '../lib/gateway/admin/admin-server.js';
+import type { AgentConnectionInfo } from '../lib/gateway/agent-connection.js';
+import { FrontDoor } from '../lib/gateway/front-door.js';
+import { Gateway } from '../lib/gateway/gateway.js';
+import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
+import type { Logger } from '../lib/logger.js';
+import { FilePoolStore } from '../lib/pools/file-pool-store.js';
+import { createPool, rotatePoolKey, updatePoolDescription, validateGatewayUrl } from '../lib/pools/pool-service.js';
+import { parseHostPort } from './agent-options.js';
+import { ConfigError } from './config-error.js';
+import { LOG_FORMATS, LOG_LEVELS, createCliLogger, type LogFormat, type LogLevel } from './create-logger.js';
+import { ExitCode } from './exit-codes.js';
+
+const DEFAULT_STORE = '.vcs-gateway/pools.json';
+const DEFAULT_ADMIN_LISTEN = '127.0.0.1:8444';
+const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8444';
+const DEFAULT_GRACE_SECONDS = 86_400;
+
+function storeFrom(argv: { store?: string }, env: NodeJS.ProcessEnv): FilePoolStore {
+  return new FilePoolStore(argv.store ?? env.VCS_GATEWAY_STORE ?? DEFAULT_STORE);
+}
+
+function out(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/**
+ * A secret from a flag, a file or a variable (in that order; flag and file together are
+ * ambiguous and refused). Files lose one trailing newline. Never echoed in errors.
+ */
+async function secretFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv, flag: string, variable: string): Promise<string | undefined> {
+  const value = argv[flag] as string | undefined;
+  const file = argv[`${flag}-file`] as string | undefined;
+  if (value !== undefined && file !== undefined) throw new ConfigError(`--${flag} and --${flag}-file go alone: give one of them`);
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`Cannot read --${flag}-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    const secret = text.replace(/\r?\n$/, '');
+    if (secret === '' || /[\r\n]/.test(secret)) throw new ConfigError(`Invalid --${flag}-file ${file}: expected the token on one line`);
+    return secret;
+  }
+  if (value !== undefined) return value;
+  const fromEnv = env[variable];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+function positiveSeconds(value: unknown, flag: string, allowZero = false): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0 || (!allowZero && seconds === 0)) {
+    throw new ConfigError(`Invalid --${flag}: expected a ${allowZero ? 'non-negative' : 'positive'} number of seconds`);
+  }
+  return seconds;
+}
+
+/** The admin API client of the `connections`, `pool rotate` and `pool update` commands. */
+async function adminClient(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<AdminClient> {
+  const token = await secretFrom(argv, env, 'admin-token', 'VCS_GATEWAY_ADMIN_TOKEN');
+  if (token === undefined) throw new ConfigError('Missing admin token: give --admin-token, --admin-token-file or VCS_GATEWAY_ADMIN_TOKEN');
+  return new AdminClient({ url: (argv['admin-url'] as string | undefined) ?? env.VCS_GATEWAY_ADMIN_URL ?? DEFAULT_ADMIN_URL, token });
+}
+
+/** Whether pool changes go through a running gateway's admin API rather than straight to the store. */
+function viaAdminApi(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): boolean {
+  return argv['admin-url'] !== undefined || (env.VCS_GATEWAY_ADMIN_URL ?? '') !== '';
+}
+
+/** Admin API refusals a user can fix are configuration errors (exit 2); the rest are failures. */
+function adminFailure(error: unknown, name?: string, flag = 'name'): never {
+  if (error instanceof AdminApiError) {
+    if (error.status === 401) throw new ConfigError('Invalid admin token: the admin API refused it (--admin-token, --admin-token-file or VCS_GATEWAY_ADMIN_TOKEN)');
+    if (error.status === 404 && error.code === 'VCS_POOL_NOT_FOUND') throw new ConfigError(`Invalid --${flag}: no pool named "${name ?? ''}"`);
+    if (error.status === 400) throw new ConfigError(`Invalid --${error.field ?? 'option'}: ${error.message}`);
+  }
+  throw error;
+}
+
+function addAdminClientOptions<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('admin-url', { type: 'string', describe: `Admin API of a running gateway  [env: VCS_GATEWAY_ADMIN_URL]  [default: ${DEFAULT_ADMIN_URL}]`, requiresArg: true })
+    .option('admin-token', { type: 'string', describe: 'Admin API bearer token  [env: VCS_GATEWAY_ADMIN_TOKEN]', requiresArg: true })
+    .option('admin-token-file', { type: 'string', describe: 'File holding the admin token', requiresArg: true });
+}
+
+function table(header: readonly string[], rows: readonly string[][]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] as number))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function connectionsTable(connections: readonly AgentConnectionInfo[]): string {
+  if (connections.length === 0) return 'No agent connections.';
+  const rows = connections.map((c) => [
+    c.poolName,
+    c.agentId,
+    c.remoteAddress,
+    c.connectedAt.replace(/\.\d+Z$/, 'Z'),
+    c.vendor,
+    c.agentVersion,
+    `${c.streamsBusy}/${c.streamsIdle}`,
+    String(c.requestsServed),
+    `${c.keyGeneration}${c.draining ? ' draining' : ''}`,
+    Object.entries(c.metadata).map(([key, value]) => `${key}=${value}`).join(','),
+  ]);
+  return table(['POOL', 'AGENT', 'REMOTE ADDRESS', 'CONNECTED SINCE', 'VENDOR', 'VERSION', 'BUSY/IDLE', 'SERVED', 'KEY', 'TAGS'], rows);
+}
+
+/** Drops the logger's per-request 'access' lines when the access log has its own destination. */
+function withoutAccessLines(logger: Logger): Logger {
+  return {
+    error: (message, fields) => logger.error(message, fields),
+    warn: (message, fields) => logger.warn(message, fields),
+    info: (message, fields) => {
+      if (message !== 'access') logger.info(message, fields);
+    },
+    debug: (message, fields) => logger.debug(message, fields),
+  };
+}
+
+async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<number> {
+  const listen = parseHostPort(String(argv.listen), '--listen');
+  const frontDoorAt = argv['front-door'] === undefined ? undefined : parseHostPort(String(argv['front-door']), '--front-door');
+  const certFile = argv['tls-cert'] as string | undefined;
+  const keyFile = argv['tls-key'] as string | undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('--tls-cert and --tls-key go together: give both, or neither for cleartext h2');
+  const readPem = async (file: string, flag: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw new ConfigError(`Cannot read ${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readPem(certFile, '--tls-cert'), key: await readPem(keyFile, '--tls-key') };
+  const logger = createCliLogger({ format: argv['log-format'] as LogFormat, level: argv['log-level'] as LogLevel });
+  const queueTimeoutMs = Number(argv['queue-timeout']) * 1000;
+  if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0) throw new ConfigError('Invalid --queue-timeout: expected a positive number of seconds');
+  const graceMs = Math.round(positiveSeconds(argv['shutdown-grace'], 'shutdown-grace') * 1000);
+  const revalidateMs = Math.round(positiveSeconds(argv['revalidate-interval'], 'revalidate-interval') * 1000);
+  const keepaliveIntervalMs = Math.round(positiveSeconds(argv['agent-keepalive-interval'], 'agent-keepalive-interval', true) * 1000);
+  const keepaliveTimeoutMs = Math.round(positiveSeconds(argv['agent-keepalive-timeout'], 'agent-keepalive-timeout') * 1000);
+  // Rounded to whole milliseconds: a tiny value must not silently turn the check off.
+  if (keepaliveIntervalMs === 0 && Number(argv['agent-keepalive-interval']) !== 0) throw new ConfigError('Invalid --agent-keepalive-interval: expected 0 (off) or at least 0.001 seconds');
+  if (keepaliveTimeoutMs === 0) throw new ConfigError('Invalid --agent-keepalive-timeout: expected at least 0.001 seconds');
+  const frontDoorToken = await secretFrom(argv, env, 'front-door-token', 'VCS_GATEWAY_FRONT_DOOR_TOKEN');
+  if (frontDoorToken !== undefined && frontDoorAt === undefined) throw new ConfigError('--front-door-token needs --front-door: there is no front door to protect');
+  const adminToken = await secretFrom(argv, env, 'admin-token', 'VCS_GATEWAY_ADMIN_TOKEN');
+  const adminListenFlag = (argv['admin-listen'] as string | undefined) ?? env.VCS_GATEWAY_ADMIN_LISTEN;
+  const adminAt = adminToken !== undefined || adminListenFlag !== undefined ? parseHostPort(adminListenFlag ?? DEFAULT_ADMIN_LISTEN, '--admin-listen') : undefined;
+  const accessLogTarget = argv['access-log'] as string | undefined;
+  const accessLogSize = Number(argv['access-log-size']);
+  if (!Number.isInteger(accessLogSize) || accessLogSize < 1 || accessLogSize > 1_000_000) throw new ConfigError('Invalid --access-log-size: expected a whole number from 1 to 1000000');
+  const store = storeFrom(argv, env);
+  // Checked before anything listens, so a bad value exits with code 2 and no port is held.
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('Invalid admin token (--admin-token, --admin-token-file or VCS_GATEWAY_ADMIN_TOKEN): expected at least 16 characters');
+  if (frontDoorToken !== undefined && frontDoorToken.length < 16) {
+    throw new ConfigError('Invalid front-door token (--front-door-token, --front-door-token-file or VCS_GATEWAY_FRONT_DOOR_TOKEN): expected at least 16 characters');
+  }
+  const gatewayUrlFlag = (argv['gateway-url'] as string | undefined) ?? env.VCS_GATEWAY_URL;
+  if (gatewayUrlFlag !== undefined) validateGatewayUrl(gatewayUrlFlag, 'gateway-url');
+
+  let accessStream: WriteStream | undefined;
+  if (accessLogTarget !== undefined && accessLogTarget !== '-') {
+    accessStream = createWriteStream(accessLogTarget, { flags: 'a', mode: 0o640 });
+    await new Promise<void>((resolve, reject) => {
+      accessStream?.once('open', () => resolve());
+      accessStream?.once('error', (error: NodeJS.ErrnoException) => reject(new ConfigError(`Cannot open --access-log ${accessLogTarget}: ${error.code ?? 'error'}`)));
+    });
+    accessStream.on('error', (error: NodeJS.ErrnoException) => logger.error('cannot write the access log', { file: accessLogTarget, error: error.code ?? error.message }));
+  }
+  const sink = accessLogTarget === undefined ? undefined : (accessStream ?? process.stdout);
+  // With its own destination, the access log leaves the structured log: one line per request, not two.
+  const gatewayLogger = sink === undefined ? logger : withoutAccessLines(logger);
+  const gateway = new Gateway({
+    store,
+    logger: gatewayLogger,
+    ...(tls === undefined ? {} : { tls }),
+    queueTimeoutMs: Math.round(queueTimeoutMs),
+    revalidateIntervalMs: revalidateMs,
+    disconnectGraceMs: graceMs,
+    keepalive: keepaliveIntervalMs === 0 ? false : { intervalMs: keepaliveIntervalMs, timeoutMs: keepaliveTimeoutMs },
+  });
+  const accessLog = new AccessLog({ capacity: accessLogSize, ...(sink === undefined ? {} : { sink }) });
+  accessLog.attach(gateway);
+  // Metrics (prom-client) and the admin server are only loaded with the admin listener:
+  // their modules cost ~15 MiB of RSS a gateway without it should not carry.
+  let metrics: GatewayMetrics | undefined;
+  const address = await gateway.listen(listen);
+  logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
+  let frontDoor: FrontDoor | undefined;
+  if (frontDoorAt !== undefined) {
+    frontDoor = new FrontDoor(gateway, frontDoorToken === undefined ? {} : { token: frontDoorToken });
+    const fd = await frontDoor.listen(frontDoorAt);
+    logger.info('front door listening', { address: `${fd.address}:${fd.port}`, token: frontDoorToken !== undefined });
+    if (frontDoorToken === undefined) logger.warn('the front door has no token: anything that reaches it may use every pool (set --front-door-token)');
+  }
+  let admin: AdminServer | undefined;
+  if (adminAt !== undefined) {
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const gatewayUrl = gatewayUrlFlag ?? `${tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
+    if (gatewayUrlFlag === undefined && (address.address === '0.0.0.0' || address.address === '::')) {
+      logger.warn('set --gateway-url: tokens created through the admin API would name an unspecified address', { gatewayUrl });
+    }
+    const [{ AdminServer }, { GatewayMetrics }] = await Promise.all([import('../lib/gateway/admin/admin-server.js'), import('../lib/gateway/gateway-metrics.js')]);
+    metrics = new GatewayMetrics(gateway);
+    admin = new AdminServer({
+      gateway,
+      store,
+      ...(adminToken === undefined ? {} : { token: adminToken }),
+      gatewayUrl,
+      accessLog,
+      metrics,
+      publicMetrics: argv['admin-public-metrics'] === true,
+      logger,
+    });
+    const at = await admin.listen(adminAt);
+    logger.info('admin listening', { address: `${at.address}:${at.port}`, api: adminToken !== undefined });
+    if (adminToken === undefined) logger.warn('no admin token: the admin API and page are disabled (set VCS_GATEWAY_ADMIN_TOKEN or --admin-token-file)');
+  }
+  return await new Promise<number>((resolve) => {
+    let signals = 0;
+    const finish = async (): Promise<void> => {
+      await admin?.close();
+      metrics?.detach();
+      if (accessStream !== undefined) await new Promise<void>((done) => accessStream?.end(() => done()));
+      await logger.close();
+    };
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        gateway.destroy();
+        frontDoor?.destroy();
+        admin?.destroy();
+        resolve(ExitCode.Failure);
+        return;
+      }
+      // /readyz turns 503 at once; agents get GOAWAY and drain; queued requests get 503 + Retry-After.
+      logger.info('shutting down: agents drain, in-flight requests finish', { signal, graceSeconds: graceMs / 1000 });
+      Promise.all([gateway.close({ timeoutMs: graceMs }), frontDoor?.close()])
+        .then(finish)
+        .then(() => resolve(ExitCode.Ok));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let result: Promise<number> | number = ExitCode.Ok;
+  const parser = yargs([...argv])
+    .scriptName('vcs-gateway')
+    .usage('Usage: vcs-gateway <command> [options]')
+    .strict()
+    .demandCommand(1, 'Give a command: serve, pool or connections')
+    .version(false)
+    .help('help')
+    .alias('help', 'h')
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw new ConfigError(error?.message ?? message);
+    })
+    .option('store', { type: 'string', describe: `Pool store file  [env: VCS_GATEWAY_STORE]  [default: ${DEFAULT_STORE}]`, global: true, requiresArg: true })
+    .command(
+      'serve',
+      'Run the gateway: the HTTP/2 listener for agents and, optionally, the HTTP/1.1 front door and the admin listener',
+      (y) =>
+        y
+          .option('listen', { type: 'string', default: '127.0.0.1:8443', describe: 'HOST:PORT agents connect to', requiresArg: true })
+          .option('front-door', { type: 'string', describe: 'HOST:PORT of the HTTP/1.1 front door (/<pool>/<path>)', requiresArg: true })
+          .option('tls-cert', { type: 'string', describe: 'PEM certificate for the agent listener (without: cleartext h2)', requiresArg: true })
+          .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert', requiresArg: true })
+          .option('queue-timeout', { type: 'number', default: 10, describe: 'Seconds a request waits for a free stream before 503', requiresArg: true })
+          .option('front-door-token', { type: 'string', describe: 'Bearer token callers must send as Proxy-Authorization to use the front door  [env: VCS_GATEWAY_FRONT_DOOR_TOKEN]', requiresArg: true })
+          .option('front-door-token-file', { type: 'string', describe: 'File holding the front-door token', requiresArg: true })
+          .option('admin-listen', { type: 'string', describe: `HOST:PORT of the admin API, page, /healthz, /readyz, /metrics; on when an admin token is set  [env: VCS_GATEWAY_ADMIN_LISTEN]  [default: ${DEFAULT_ADMIN_LISTEN}]`, requiresArg: true })
+          .option('admin-token', { type: 'string', describe: 'Admin API bearer token, at least 16 characters (prefer the variable or the file)  [env: VCS_GATEWAY_ADMIN_TOKEN]', requiresArg: true })
+          .option('admin-token-file', { type: 'string', describe: 'File holding the admin token', requiresArg: true })
+          .option('admin-public-metrics', { type: 'boolean', default: false, describe: 'Serve /metrics without the admin token' })
+          .option('gateway-url', { type: 'string', describe: 'URL agents dial, written into tokens the admin API creates  [env: VCS_GATEWAY_URL]  [default: from --listen]', requiresArg: true })
+          .option('access-log', { type: 'string', describe: "Write the access log as JSON lines to FILE ('-': stdout) instead of the structured log", requiresArg: true })
+          .option('access-log-size', { type: 'number', default: 1000, describe: 'Access log records kept in memory for the admin API', requiresArg: true })
+          .option('shutdown-grace', { type: 'number', default: 30, describe: 'Seconds in-flight requests get to finish on SIGTERM (and on a pool deletion or key expiry)', requiresArg: true })
+          .option('agent-keepalive-interval', { type: 'number', default: 30, describe: 'Seconds between HTTP/2 PINGs to each agent connection (0: off)', requiresArg: true })
+          .option('agent-keepalive-timeout', { type: 'number', default: 10, describe: 'Seconds an agent has to answer a PING before its connection is closed as half-open', requiresArg: true })
+          .option('revalidate-interval', { type: 'number', default: 30, describe: 'Seconds between checks that live connections still have a pool and a valid key (changes made by other processes)', requiresArg: true })
+          .option('log-format', { choices: LOG_FORMATS, default: 'json' as const })
+          .option('log-level', { choices: LOG_LEVELS, default: 'info' as const }),
+      (args) => {
+        result = serve(args as Record<string, unknown>, env);
+      },
+    )
+    .command('pool', 'Manage pools', (y) =>
+      y
+        .demandCommand(1, 'Give a pool command: create, list, update, rotate or delete')
+        .command(
+          'create',
+          'Create a pool; prints its configuration token (and nothing else) on stdout',
+          (c) =>
+            c
+              .option('name', { type: 'string', demandOption: true, describe: 'Unique pool name (lower-case letters, digits, hyphens)', requiresArg: true })
+              .option('description', { type: 'string', default: '', describe: 'What the pool is for', requiresArg: true })
+              .option('gateway-url', { type: 'string', describe: 'URL agents dial, written into the token  [env: VCS_GATEWAY_URL]  [default: http://127.0.0.1:8443]', requiresArg: true }),
+          (args) => {
+            result = createPool(storeFrom(args, env), {
+              name: args.name,
+              description: args.description,
+              gatewayUrl: args['gateway-url'] ?? env.VCS_GATEWAY_URL ?? 'http://127.0.0.1:8443',
+            }).then(({ token }) => {
+              out(token);
+              return ExitCode.Ok;
+            });
+          },
+        )
+        .command(
+          'list',
+          'List pools',
+          (c) => c.option('json', { type: 'boolean', default: false, describe: 'JSON output for scripts' }),
+          (args) => {
+            result = storeFrom(args, env)
+              .list()
+              .then((pools) => {
+                const rows = pools.map(({ id, name, description, createdAt }) => ({ id, name, description, createdAt }));
+                if (args.json) out(JSON.stringify(rows, null, 2));
+                else if (rows.length === 0) out('No pools.');
+                else {
+                  out(['NAME', 'ID', 'CREATED', 'DESCRIPTION'].join('\t'));
+                  for (const row of rows) out([row.name, row.id, row.createdAt, row.description].join('\t'));
+                }
+                return ExitCode.Ok;
+              });
+          },
+        )
+        .command(
+          'update',
+          "Change a pool's description (through the admin API when --admin-url or VCS_GATEWAY_ADMIN_URL is set, else in the store)",
+          (c) =>
+            addAdminClientOptions(
+              c
+                .option('name', { type: 'string', demandOption: true, describe: 'Pool name or id', requiresArg: true })
+                .option('description', { type: 'string', demandOption: true, describe: 'The new description', requiresArg: true }),
+            ),
+          (args) => {
+            const flags = args as Record<string, unknown>;
+            result = (async () => {
+              const pool = viaAdminApi(flags, env)
+                ? await (await adminClient(flags, env)).updatePool(args.name, args.description).catch((error: unknown) => adminFailure(error, args.name))
+                : await updatePoolDescription(storeFrom(args, env), args.name, args.description).catch((error: unknown) => {
+                    if (error instanceof VcsAgentError && error.code === 'VCS_POOL_NOT_FOUND') throw new ConfigError(`Invalid --name: no pool named "${args.name}"`);
+                    throw error;
+                  });
+              out(`Updated pool ${pool.name} (${pool.id}).`);
+              return ExitCode.Ok;
+            })();
+          },
+        )
+        .command(
+          'rotate',
+          'Give a pool a new key; prints the new configuration token (and nothing else) on stdout. The old key keeps working for --grace seconds',
+          (c) =>
+            addAdminClientOptions(
+              c
+                .option('name', { type: 'string', demandOption: true, describe: 'Pool name or id', requiresArg: true })
+                .option('grace', { type: 'number', default: DEFAULT_GRACE_SECONDS, describe: 'Seconds the old key stays valid; then connections made with it are closed', requiresArg: true })
+                .option('gateway-url', { type: 'string', describe: 'URL agents dial, written into the token when working on the store  [env: VCS_GATEWAY_URL]  [default: http://127.0.0.1:8443]', requiresArg: true }),
+            ),
+          (args) => {
+            const flags = args as Record<string, unknown>;
+            result = (async () => {
+              const grace = positiveSeconds(args.grace, 'grace', true);
+              let token: string;
+              if (viaAdminApi(flags, env)) {
+                token = (await (await adminClient(flags, env)).rotatePool(args.name, grace).catch((error: unknown) => adminFailure(error, args.name))).token;
+              } else {
+                // Straight to the store: a running gateway closes the old key's connections at its next revalidation.
+                const rotated = await rotatePoolKey(storeFrom(args, env), args.name, {
+                  graceMs: Math.round(grace * 1000),
+                  gatewayUrl: args['gateway-url'] ?? env.VCS_GATEWAY_URL ?? 'http://127.0.0.1:8443',
+                }).catch((error: unknown) => {
+                  if (error instanceof VcsAgentError && error.code === 'VCS_POOL_NOT_FOUND') throw new ConfigError(`Invalid --name: no pool named "${args.name}"`);
+                  if (error instanceof InvalidOptionError && error.option === 'grace') throw new ConfigError(`Invalid --grace: ${error.message}`);
+                  throw error;
+                });
+                token = rotated.token;
+              }
+              out(token);
+              return ExitCode.Ok;
+            })();
+          },
+        )
+        .command(
+          'delete',
+          'Delete a pool (by name or id)',
+          (c) => c.option('name', { type: 'string', demandOption: true, describe: 'Pool name or id', requiresArg: true }),
+          (args) => {
+            result = storeFrom(args, env)
+              .delete(args.name)
+              .then((removed) => {
+                if (removed === undefined) throw new ConfigError(`Invalid --name: no pool named "${args.name}"`);
+                out(`Deleted pool ${removed.name} (${removed.id}).`);
+                return ExitCode.Ok;
+              });
+          },
+        ),
+    )
+    .command(
+      'connections',
+      "List the live agent connections of a running gateway (through its admin API)",
+      (y) =>
+        addAdminClientOptions(
+          y
+            .option('pool', { type: 'string', describe: 'Only this pool (name or id)', requiresArg: true })
+            .option('json', { type: 'boolean', default: false, describe: 'JSON output for scripts' }),
+        ),
+      (args) => {
+        const flags = args as Record<string, unknown>;
+        result = (async () => {
+          const connections = await (await adminClient(flags, env)).connections(args.pool).catch((error: unknown) => adminFailure(error, args.pool, 'pool'));
+          if (args.pool !== undefined && connections.length === 0 && !args.json) out(`No agent is connected to pool ${args.pool}.`);
+          else out(args.json ? JSON.stringify(connections, null, 2) : connectionsTable(connections));
+          return ExitCode.Ok;
+        })();
+      },
+    );
+  await parser.parseAsync();
+  return await result;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError || (error instanceof VcsAgentError && (error.code === 'VCS_INVALID_OPTION' || error.code === 'VCS_POOL_EXISTS'))) {
+      process.stderr.write(`vcs-gateway: ${error.message}\nRun vcs-gateway --help for the options.\n`);
+      process.exitCode = ExitCode.Config;
+      return;
+    }
+    if (error instanceof VcsAgentError) {
+      process.stderr.write(`vcs-gateway: ${error.message} (${error.code})\n`);
+      process.exitCode = ExitCode.Failure;
+      return;
+    }
+    process.stderr.write(`vcs-gateway: unexpected failure: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = ExitCode.Failure;
+  },
+);
