@@ -156,6 +156,8 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   const adminListenFlag = (argv['admin-listen'] as string | undefined) ?? env.VCS_GATEWAY_ADMIN_LISTEN;
   const adminAt = adminToken !== undefined || adminListenFlag !== undefined ? parseHostPort(adminListenFlag ?? DEFAULT_ADMIN_LISTEN, '--admin-listen') : undefined;
   const accessLogTarget = argv['access-log'] as string | undefined;
+  const adminTokenFailures = Number(argv['admin-token-failure-limit']);
+  if (!Number.isInteger(adminTokenFailures) || adminTokenFailures < 0) throw new ConfigError('Invalid --admin-token-failure-limit: expected a whole number of wrong tokens per minute (0: no limit)');
   const accessLogSize = Number(argv['access-log-size']);
   if (!Number.isInteger(accessLogSize) || accessLogSize < 1 || accessLogSize > 1_000_000) throw new ConfigError('Invalid --access-log-size: expected a whole number from 1 to 1000000');
   const store = storeFrom(argv, env);
@@ -219,6 +221,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
       accessLog,
       metrics,
       publicMetrics: argv['admin-public-metrics'] === true,
+      authFailureLimit: adminTokenFailures === 0 ? false : { maxFailures: adminTokenFailures, windowMs: 60_000 },
       logger,
     });
     const at = await admin.listen(adminAt);
@@ -283,6 +286,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           .option('admin-listen', { type: 'string', describe: `HOST:PORT of the admin API, page, /healthz, /readyz, /metrics; on when an admin token is set  [env: VCS_GATEWAY_ADMIN_LISTEN]  [default: ${DEFAULT_ADMIN_LISTEN}]`, requiresArg: true })
           .option('admin-token', { type: 'string', describe: 'Admin API bearer token, at least 16 characters (prefer the variable or the file)  [env: VCS_GATEWAY_ADMIN_TOKEN]', requiresArg: true })
           .option('admin-token-file', { type: 'string', describe: 'File holding the admin token', requiresArg: true })
+          .option('admin-token-failure-limit', { type: 'number', default: 10, describe: 'Wrong admin tokens allowed per address per minute; past it 429 until the minute ends (0: no limit)', requiresArg: true })
           .option('admin-public-metrics', { type: 'boolean', default: false, describe: 'Serve /metrics without the admin token' })
           .option('gateway-url', { type: 'string', describe: 'URL agents dial, written into tokens the admin API creates  [env: VCS_GATEWAY_URL]  [default: from --listen]', requiresArg: true })
           .option('access-log', { type: 'string', describe: "Write the access log as JSON lines to FILE ('-': stdout) instead of the structured log", requiresArg: true })

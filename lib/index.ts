@@ -50,6 +50,7 @@ export {
   AdminRouteNotFoundError,
   AdminMethodNotAllowedError,
   AdminBodyError,
+  AdminRateLimitedError,
 } from './gateway/admin/admin-errors.js';
 export { AccessLog } from './gateway/access-log.js';
 export type { AccessLogEntry, AccessLogFilter, AccessLogOptions, AccessLogSink, AccessDecision, AccessOutcome } from './gateway/access-log.js';

@@ -50,6 +50,7 @@ import { GatewayStream, type ExchangeResult } from './gateway-stream.js';
 import { PoolRoute, type PendingExchange } from './pool-route.js';
 import { parsePrivateUrl } from './private-url.js';
 import { listenServer } from '../util/listen-server.js';
+import { positiveInteger } from '../util/positive-integer.js';
 
 /** Options of a `Gateway`. */
 export interface GatewayOptions {
@@ -711,11 +712,6 @@ function parseMetadata(value: string | undefined): Record<string, string> {
   return out;
 }
 
-function positiveInteger(value: number | undefined, fallback: number, option: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) throw new InvalidOptionError(option, `Invalid ${option}: expected a positive integer`);
-  return value;
-}
 
 function rawHeaderList(headers: GatewayRequestInit['headers']): string[] {
   if (headers === undefined) return [];

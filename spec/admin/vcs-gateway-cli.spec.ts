@@ -181,14 +181,16 @@ describe('vcs-gateway CLI: serve with admin listener, front-door token, access l
       run(['connections'], {}),
       run(['serve', '--listen', '127.0.0.1:0', '--agent-keepalive-interval', '-1'], {}),
       run(['serve', '--listen', '127.0.0.1:0', '--agent-keepalive-timeout', '0'], {}),
+      run(['serve', '--listen', '127.0.0.1:0', '--admin-token-failure-limit', '2.5'], {}),
     ]);
-    expect(results.map((r) => r.code)).to.deep.equal([2, 2, 2, 2, 2, 2]);
+    expect(results.map((r) => r.code)).to.deep.equal([2, 2, 2, 2, 2, 2, 2]);
     expect(results[0]?.stderr).to.include('admin token');
     expect(results[1]?.stderr).to.include('--front-door-token needs --front-door');
     expect(results[2]?.stderr).to.include('go alone');
     expect(results[3]?.stderr).to.include('Missing admin token');
     expect(results[4]?.stderr).to.include('Invalid --agent-keepalive-interval: expected a non-negative number of seconds');
     expect(results[5]?.stderr).to.include('Invalid --agent-keepalive-timeout: expected a positive number of seconds');
+    expect(results[6]?.stderr).to.include('Invalid --admin-token-failure-limit: expected a whole number of wrong tokens per minute (0: no limit)');
     for (const result of results) expect(result.stderr).to.not.match(/\n\s+at /);
   });
 });

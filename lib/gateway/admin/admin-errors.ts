@@ -33,3 +33,10 @@ export class AdminBodyError extends VcsAgentError {
     super('VCS_ADMIN_BAD_BODY', message);
   }
 }
+
+/** Too many wrong admin tokens from this address lately (HTTP 429 with `Retry-After`). */
+export class AdminRateLimitedError extends VcsAgentError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('VCS_ADMIN_RATE_LIMITED', `Too many wrong admin tokens from this address: try again in ${retryAfterSeconds} s`);
+  }
+}

@@ -10,9 +10,11 @@ import { AccessLog, DECISIONS, OUTCOMES, type AccessDecision, type AccessLogFilt
 import type { AgentConnectionInfo } from '../agent-connection.js';
 import type { Gateway, PoolLiveStats } from '../gateway.js';
 import { GatewayMetrics } from '../gateway-metrics.js';
-import { AdminBodyError, AdminMethodNotAllowedError, AdminRouteNotFoundError, AdminUnauthorizedError } from './admin-errors.js';
+import { AdminBodyError, AdminMethodNotAllowedError, AdminRateLimitedError, AdminRouteNotFoundError, AdminUnauthorizedError } from './admin-errors.js';
+import { AuthFailureThrottle, DEFAULT_AUTH_FAILURE_THROTTLE } from './auth-failure-throttle.js';
 import { ADMIN_CSS, ADMIN_HTML, ADMIN_SCRIPT } from './admin-page.js';
 import { listenServer } from '../../util/listen-server.js';
+import { positiveInteger } from '../../util/positive-integer.js';
 
 /** Options of an `AdminServer`. */
 export interface AdminServerOptions {
@@ -35,6 +37,12 @@ export interface AdminServerOptions {
   publicMetrics?: boolean;
   /** Grace period of a rotation that names none (default 24 h). */
   defaultGraceMs?: number;
+  /**
+   * Wrong admin tokens allowed per remote address (default 10 per 60 000 ms); past it the
+   * address gets 429 with `Retry-After` until its window ends, whatever it presents.
+   * Requests without an `Authorization` header do not count. `false` turns it off.
+   */
+  authFailureLimit?: { maxFailures?: number; windowMs?: number } | false;
   logger?: Logger;
 }
 
@@ -49,6 +57,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_ADMIN_NOT_FOUND: 404,
   VCS_ADMIN_METHOD_NOT_ALLOWED: 405,
   VCS_POOL_EXISTS: 409,
+  VCS_ADMIN_RATE_LIMITED: 429,
   VCS_STORE_FAILED: 500,
 };
 
@@ -101,6 +110,7 @@ export class AdminServer {
   private readonly logger: Logger;
   private readonly cleanups: Array<() => void> = [];
   private readonly routes: Route[];
+  private readonly throttle: AuthFailureThrottle | undefined;
 
   constructor(options: AdminServerOptions) {
     if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
@@ -114,6 +124,16 @@ export class AdminServer {
     this.publicMetrics = options.publicMetrics ?? false;
     this.defaultGraceMs = options.defaultGraceMs ?? DEFAULT_GRACE_MS;
     this.logger = options.logger ?? silentLogger;
+    if (options.authFailureLimit !== false) {
+      const limit = options.authFailureLimit;
+      if (limit !== undefined && (limit === null || typeof limit !== 'object')) {
+        throw new InvalidOptionError('authFailureLimit', 'Invalid authFailureLimit: expected { maxFailures, windowMs } or false');
+      }
+      this.throttle = new AuthFailureThrottle({
+        maxFailures: positiveInteger(limit?.maxFailures, DEFAULT_AUTH_FAILURE_THROTTLE.maxFailures, 'authFailureLimit.maxFailures'),
+        windowMs: positiveInteger(limit?.windowMs, DEFAULT_AUTH_FAILURE_THROTTLE.windowMs, 'authFailureLimit.windowMs'),
+      });
+    }
     if (options.accessLog === undefined) {
       this.accessLog = new AccessLog();
       this.cleanups.push(this.accessLog.attach(this.gateway));
@@ -170,6 +190,31 @@ export class AdminServer {
     return timingSafeEqual(createHash('sha256').update(header.slice(7)).digest(), this.tokenDigest);
   }
 
+  /**
+   * The token check with its throttle: true when the caller may go on; otherwise the answer
+   * (401, or 429 for an address that presented too many wrong tokens) has been sent.
+   */
+  private admitted(req: IncomingMessage, res: ServerResponse): boolean {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const wait = this.throttle?.retryAfterSeconds(address) ?? 0;
+    if (wait > 0) {
+      req.resume();
+      sendError(res, new AdminRateLimitedError(wait));
+      return false;
+    }
+    if (this.authorized(req)) {
+      this.throttle?.succeed(address);
+      return true;
+    }
+    if (req.headers.authorization !== undefined && this.throttle?.fail(address) === true) {
+      // Once per window and address: the refusals that follow are not logged one by one.
+      this.logger.warn('admin token refused too often; refusing the address for a while', { remoteAddress: escapeLogValue(address), retryAfterSeconds: this.throttle.retryAfterSeconds(address) });
+    }
+    req.resume();
+    sendError(res, new AdminUnauthorizedError());
+    return false;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const method = req.method ?? 'GET';
@@ -192,7 +237,7 @@ export class AdminServer {
       if (path === '/assets/admin.css') return sendAsset(res, 'text/css; charset=utf-8', ADMIN_CSS);
       if (path === '/assets/admin.js') return sendAsset(res, 'text/javascript; charset=utf-8', ADMIN_SCRIPT);
       if (path === '/metrics') {
-        if (!this.publicMetrics && !this.authorized(req)) return sendError(res, new AdminUnauthorizedError());
+        if (!this.publicMetrics && !this.admitted(req, res)) return;
         const { contentType, body } = await this.metrics.render();
         res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
         res.end(body);
@@ -204,10 +249,7 @@ export class AdminServer {
       return sendError(res, new AdminRouteNotFoundError(path));
     }
     // Authentication comes before routing, so an unauthenticated caller learns nothing, not even which paths exist.
-    if (!this.authorized(req)) {
-      req.resume();
-      return sendError(res, new AdminUnauthorizedError());
-    }
+    if (!this.admitted(req, res)) return;
     for (const route of this.routes) {
       const match = route.pattern.exec(path);
       if (match === null) continue;
@@ -469,6 +511,7 @@ function sendError(res: ServerResponse, error: VcsAgentError): void {
   if (error instanceof InvalidOptionError) detail.field = error.option;
   if (error instanceof AdminBodyError) status = error.status;
   if (error instanceof AdminUnauthorizedError) extra['www-authenticate'] = 'Bearer realm="vcs-gateway admin"';
+  if (error instanceof AdminRateLimitedError) extra['retry-after'] = String(error.retryAfterSeconds);
   if (error instanceof AdminMethodNotAllowedError) extra.allow = error.allowed.join(', ');
   if (error instanceof PoolExistsError) detail.field = 'name';
   sendJson(res, status, { error: detail }, extra);
