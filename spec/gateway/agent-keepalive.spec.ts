@@ -14,7 +14,7 @@ describe('gateway: half-open agent connections (keepalive PING)', function () {
   const agents: SpawnedAgent[] = [];
 
   beforeEach(async function () {
-    gateway = await startGateway({ keepalive: { intervalMs: 150, timeoutMs: 500 } });
+    gateway = await startGateway({ keepalive: { intervalMs: 150, timeoutMs: 1_500 } });
     vcs = await startVcs();
   });
   afterEach(async function () {
