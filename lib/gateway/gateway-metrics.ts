@@ -95,7 +95,7 @@ export class GatewayMetrics {
     const refusals = new Counter({ name: 'vcs_gateway_agent_refusals_total', help: 'Agent connections refused, by reason', labelNames: ['reason'] as const, registers });
     const evictions = new Counter({
       name: 'vcs_gateway_agent_evictions_total',
-      help: 'Agent connections the gateway closed itself (pool deleted, key expired), by reason',
+      help: 'Agent connections the gateway closed itself (pool deleted, key expired, unresponsive), by reason',
       labelNames: ['reason'] as const,
       registers,
     });
