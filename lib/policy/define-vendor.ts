@@ -1,5 +1,6 @@
 import { InvalidVendorError } from './invalid-vendor-error.js';
 import { compileRules } from './rule-engine.js';
+import { validateVendorExtensions } from './vendor-policy.js';
 import { ruleKey, type VendorDefinition, type VendorDefinitionInput } from './vendor-definition.js';
 
 /**
@@ -47,8 +48,12 @@ export function defineVendor(input: VendorDefinitionInput): VendorDefinition {
     ...pick('project', input.project ?? base?.project),
     ...pick('referencedProjects', input.referencedProjects ?? base?.referencedProjects),
     ...pick('check', input.check ?? base?.check),
+    ...pick('body', input.body ?? base?.body),
+    ...pick('collection', input.collection ?? base?.collection),
+    ...pick('redirectTarget', input.redirectTarget ?? base?.redirectTarget),
   };
   compileRules(definition);
+  validateVendorExtensions(definition);
   return Object.freeze(definition);
 }
 

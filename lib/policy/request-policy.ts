@@ -20,7 +20,30 @@ export interface PolicyAllow {
   readonly project?: string;
   /** The rule that matched, for logs and metrics (for example `GET /api/v4/projects/:id`). */
   readonly rule?: string;
+  /**
+   * Set when the agent should follow the VCS's redirects for this request itself (archive
+   * downloads). A consumer that ignores it passes every redirect back to the caller.
+   */
+  readonly redirects?: RedirectPolicy;
 }
+
+/** How the agent follows a VCS redirect for an allowed request. */
+export interface RedirectPolicy {
+  /** Most redirects followed for the request. */
+  readonly maxHops: number;
+  /**
+   * Decides on a redirect's absolute target. `vcs` is the agent's VCS URL (origin and base
+   * path). Returns `undefined` when the target is not on this VCS (the redirect then goes back
+   * to the caller unchanged), a denial when it is but the rules do not allow it, or the URL
+   * to request next with the decision for it.
+   */
+  follow(location: URL, vcs: URL): RedirectStep | undefined;
+}
+
+/** What {@link RedirectPolicy.follow} decided for a redirect on the same VCS. */
+export type RedirectStep =
+  | { readonly follow: true; readonly url: URL; readonly decision: PolicyAllow; readonly sameOrigin: boolean }
+  | { readonly follow: false; readonly reason: string };
 
 /** The request is denied and never reaches the VCS; `reason` is sent back with the 403. */
 export interface PolicyDeny {

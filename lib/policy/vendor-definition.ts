@@ -34,6 +34,32 @@ export interface VendorRule {
    * extensions, form bodies) is denied. Without this field a GraphQL path allows nothing.
    */
   readonly graphql?: readonly GraphqlOperation[];
+  /**
+   * Follow the VCS's redirects inside the agent (archive downloads, which VCSs answer with a
+   * redirect to their own download host). Only redirects that stay on the same VCS are
+   * followed (same origin, or a host the vendor's `redirectTarget` maps), each target is
+   * checked against the rules again, and at most {@link MAX_REDIRECT_HOPS} are followed;
+   * any other redirect goes back to the caller unchanged.
+   */
+  readonly followRedirects?: boolean;
+  /** Reachable only as the target of a followed redirect, never requested directly (GitHub `/_codeload/…`). */
+  readonly redirectOnly?: boolean;
+}
+
+/** Most redirects the agent follows for one request of a `followRedirects` rule. */
+export const MAX_REDIRECT_HOPS = 3;
+
+/** What a vendor's body check decided: a denial, or the projects the body names (each is checked). */
+export interface BodyVerdict {
+  readonly deny?: string;
+  readonly projects?: readonly ProjectRef[];
+}
+
+/** A vendor's request to read the body before deciding (the server reads parameters from it). */
+export interface BodyInspection {
+  /** Most bytes read; a longer body is refused (413). */
+  readonly maxBodyBytes: number;
+  check(body: Buffer): BodyVerdict;
 }
 
 /** One GraphQL operation a rule allows. */
@@ -84,6 +110,24 @@ export interface VendorDefinition {
   readonly referencedProjects?: (context: RuleContext) => readonly ProjectRef[];
   /** Vendor-specific veto: return a denial reason, or `undefined` to let the request through. */
   readonly check?: (context: RuleContext) => string | undefined;
+  /**
+   * Parameters the server reads from the body (GitLab merges JSON bodies into its params):
+   * return an inspection to have the body checked before the request is forwarded, or
+   * `undefined` when the body needs no check. Called only for requests that may have a body.
+   */
+  readonly body?: (context: RuleContext) => BodyInspection | undefined;
+  /**
+   * The collection (server-level container above projects, Azure DevOps) a request addresses,
+   * or `undefined` when its rule names none. When set, the value must be one of the policy's
+   * `allowedCollections` (compared case-insensitively), or the request is denied.
+   */
+  readonly collection?: (params: RuleParams) => string | undefined;
+  /**
+   * Maps a redirect's target to the path (with query) the rules are checked against, or
+   * `undefined` when it leaves this VCS. `vcs` is the agent's VCS URL (origin and base path).
+   * Without this hook only same-origin targets under the base path are followed.
+   */
+  readonly redirectTarget?: (location: URL, vcs: URL) => string | undefined;
 }
 
 /** Input of {@link defineVendor}: a complete vendor, or an extension of one via `extends`. */
@@ -100,6 +144,9 @@ export interface VendorDefinitionInput {
   readonly project?: VendorDefinition['project'];
   readonly referencedProjects?: VendorDefinition['referencedProjects'];
   readonly check?: VendorDefinition['check'];
+  readonly body?: VendorDefinition['body'];
+  readonly collection?: VendorDefinition['collection'];
+  readonly redirectTarget?: VendorDefinition['redirectTarget'];
 }
 
 /** The key that identifies a rule: `"GET /api/v4/projects/:project"`. */

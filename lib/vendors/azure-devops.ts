@@ -61,7 +61,15 @@ export const AZURE_DEVOPS_RULES: readonly VendorRule[] = [
   },
 ];
 
-const GUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+/*
+ * Everything .NET's Guid.Parse accepts (after trimming whitespace): the N (32 digits), D
+ * (dashed), B ({dashed}) and P ((dashed)) forms, and the X form ({0x…,0x…,0x…,{0x…,…}}).
+ * ASP.NET resolves a route value that parses as a GUID as an id, whatever the form, so every
+ * form is treated as an id, never as a name.
+ */
+const GUID_D = '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}';
+const GUID_X = '\\{0[xX][0-9A-Fa-f]{1,8},0[xX][0-9A-Fa-f]{1,4},0[xX][0-9A-Fa-f]{1,4},\\{0[xX][0-9A-Fa-f]{1,2}(?:,0[xX][0-9A-Fa-f]{1,2}){7}\\}\\}';
+const GUID = new RegExp(`^\\s*(?:[0-9A-Fa-f]{32}|${GUID_D}|\\{${GUID_D}\\}|\\(${GUID_D}\\)|${GUID_X})\\s*$`);
 // Query parameters that name a repository or project by id (GitApi getPullRequests, getTree).
 // Normalised (query-names.ts): ASP.NET also binds the bare names and any letter case.
 const PROJECT_NAMING_QUERY: ReadonlySet<string> = new Set([
@@ -82,8 +90,16 @@ function project(params: RuleParams): ProjectRef | undefined {
   // Names cannot contain '/' or '\\' in Azure DevOps; an encoded one would shift the
   // segments a server that decodes %2F routes on, so it names no project at all.
   if (SLASHES.test(name) || SLASHES.test(repository) || SLASHES.test(params.collection ?? '')) return undefined;
+  // Braces and commas are not allowed in Azure DevOps names: such a value is no name this
+  // check could verify (and may be a GUID form the pattern above does not foresee).
+  if (/[{},]/.test(name) || /[{},]/.test(repository)) return undefined;
   if (GUID.test(name) || GUID.test(repository)) return { id: `${name}/${repository}` };
   return { path: `${name}/${repository}` };
+}
+
+/* The collection every Azure DevOps path starts with; checked against allowed-collections. */
+function collection(params: RuleParams): string | undefined {
+  return params.collection;
 }
 
 function referencedProjects(context: RuleContext): readonly ProjectRef[] {
@@ -125,4 +141,5 @@ export const azureDevops = defineVendor({
   project,
   referencedProjects,
   check,
+  collection,
 });

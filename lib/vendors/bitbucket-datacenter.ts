@@ -5,11 +5,23 @@ import type { ProjectRef, RuleContext, RuleParams, VendorRule } from '../policy/
 const R = '/rest/api/1.0/projects/:projectKey/repos/:repositorySlug';
 const PR = `${R}/pull-requests/:pullRequestId`;
 
-/**
- * Bitbucket Data Center REST API (`/rest/api/1.0`, `/rest/build-status/1.0`) —
- * https://developer.atlassian.com/server/bitbucket/rest/.
+/*
+ * Bitbucket serves every REST plugin under its version and under `latest` alike (`/rest/api/
+ * latest/…`, `/rest/build-status/latest/…`), and Atlassian's OpenAPI-generated clients use
+ * `latest`. Each `1.0` rule therefore has a `latest` twin with the same description and scope;
+ * the `1.0` keys stay as they were, so `without` lists written for them keep working.
  */
-export const BITBUCKET_DATACENTER_RULES: readonly VendorRule[] = [
+const VERSIONED = /^\/rest\/(api|build-status)\/1\.0\//;
+function withLatestAliases(rules: readonly VendorRule[]): readonly VendorRule[] {
+  const aliases = rules.filter((rule) => VERSIONED.test(rule.path)).map((rule) => ({ ...rule, path: rule.path.replace(VERSIONED, '/rest/$1/latest/') }));
+  return [...rules, ...aliases];
+}
+
+/**
+ * Bitbucket Data Center REST API (`/rest/api/1.0`, `/rest/build-status/1.0`, and both under
+ * `latest`) — https://developer.atlassian.com/server/bitbucket/rest/.
+ */
+export const BITBUCKET_DATACENTER_RULES: readonly VendorRule[] = withLatestAliases([
   {
     method: 'GET',
     path: '/plugins/servlet/applinks/whoami',
@@ -17,6 +29,8 @@ export const BITBUCKET_DATACENTER_RULES: readonly VendorRule[] = [
     scope: 'global',
   },
   { method: 'GET', path: '/rest/api/1.0/users/:userSlug', description: 'Get a user', scope: 'global' },
+  // Clients read the server version first (to pick endpoints); it names no project.
+  { method: 'GET', path: '/rest/api/1.0/application-properties', description: 'Get the server version (application properties)', scope: 'global' },
   { method: 'GET', path: '/rest/api/1.0/repos', description: 'List repositories visible to the token', scope: 'cross-project' },
   { method: 'GET', path: R, description: 'Get a repository' },
   { method: 'GET', path: `${R}/branches`, description: 'List branches' },
@@ -57,7 +71,7 @@ export const BITBUCKET_DATACENTER_RULES: readonly VendorRule[] = [
   { method: 'POST', path: `${R}/webhooks`, description: 'Create a repository webhook' },
   { method: 'PUT', path: `${R}/webhooks/:webhookId`, description: 'Update a repository webhook' },
   { method: 'DELETE', path: `${R}/webhooks/:webhookId`, description: 'Delete a repository webhook' },
-];
+]);
 
 const NUMERIC = /^[0-9]+$/;
 

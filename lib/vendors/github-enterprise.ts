@@ -23,8 +23,8 @@ export const GITHUB_ENTERPRISE_RULES: readonly VendorRule[] = [
   { method: 'GET', path: `${R}/contents/*path`, description: 'Get file contents' },
   { method: 'GET', path: `${R}/git/trees/:tree_sha`, description: 'Get a tree' },
   { method: 'GET', path: `${R}/git/blobs/:file_sha`, description: 'Get a blob' },
-  { method: 'GET', path: `${R}/tarball/*ref`, description: 'Download a repository archive (tar)' },
-  { method: 'GET', path: `${R}/zipball/*ref`, description: 'Download a repository archive (zip)' },
+  { method: 'GET', path: `${R}/tarball/*ref`, description: 'Download a repository archive (tar)', followRedirects: true },
+  { method: 'GET', path: `${R}/zipball/*ref`, description: 'Download a repository archive (zip)', followRedirects: true },
   { method: 'GET', path: `${R}/pulls`, description: 'List pull requests' },
   { method: 'GET', path: `${R}/pulls/:pull_number`, description: 'Get a pull request' },
   { method: 'GET', path: `${R}/pulls/:pull_number/commits`, description: 'List pull request commits' },
@@ -42,6 +42,20 @@ export const GITHUB_ENTERPRISE_RULES: readonly VendorRule[] = [
   { method: 'POST', path: `${R}/hooks`, description: 'Create a repository webhook' },
   { method: 'PATCH', path: `${R}/hooks/:hook_id`, description: 'Update a repository webhook' },
   { method: 'DELETE', path: `${R}/hooks/:hook_id`, description: 'Delete a repository webhook' },
+  // Where the archive endpoints redirect to: GHE's codeload, as `/_codeload/…` on the instance
+  // or on its `codeload.<host>` subdomain (mapped here, see redirectTarget). Never requested directly.
+  {
+    method: 'GET',
+    path: '/_codeload/:owner/:repo/legacy.tar.gz/*ref',
+    description: 'Archive download (tar) from codeload, as a redirect target',
+    redirectOnly: true,
+  },
+  {
+    method: 'GET',
+    path: '/_codeload/:owner/:repo/legacy.zip/*ref',
+    description: 'Archive download (zip) from codeload, as a redirect target',
+    redirectOnly: true,
+  },
 ];
 
 function project(params: RuleParams): ProjectRef | undefined {
@@ -52,18 +66,35 @@ function project(params: RuleParams): ProjectRef | undefined {
 /*
  * A compare's head (or base) may live in another repository: `owner:ref` (the same-named fork)
  * or `owner:repo:ref` (GitHub REST "Compare two commits"). The first names the repository only
- * through its owner, so it is treated like an opaque id.
+ * through its owner, so it is treated like an opaque id. Both the three-dot and the two-dot
+ * form (`base..head`) are accepted by GitHub, and Git ref names cannot contain `..`
+ * (git-check-ref-format), so splitting on two or more dots finds every side.
  */
 function referencedProjects(context: RuleContext): readonly ProjectRef[] {
   const basehead = context.params.basehead;
   if (basehead === undefined || !basehead.includes(':')) return [];
   const refs: ProjectRef[] = [];
-  for (const side of basehead.split('...')) {
+  for (const side of basehead.split(/\.{2,}/)) {
     const parts = side.split(':');
     if (parts.length === 2) refs.push({ id: `${parts[0]}:${context.params.repo ?? ''}` });
     else if (parts.length >= 3) refs.push({ path: `${parts[0]}/${parts[1]}` });
   }
   return refs;
+}
+
+/*
+ * GHE with subdomain isolation serves codeload on `codeload.<host>` (same scheme and port);
+ * without it, on `/_codeload/…` of the instance itself. Both are the same VCS: map the
+ * subdomain's paths onto `/_codeload` so one set of rules checks them. Anything else is not
+ * this VCS.
+ */
+function redirectTarget(location: URL, vcs: URL): string | undefined {
+  if (location.origin === vcs.origin) {
+    const base = vcs.pathname.replace(/\/+$/, '');
+    return location.pathname.startsWith(`${base}/`) ? location.pathname.slice(base.length) + location.search : undefined;
+  }
+  if (location.hostname === `codeload.${vcs.hostname}` && location.port === vcs.port) return `/_codeload${location.pathname}${location.search}`;
+  return undefined;
 }
 
 /** The built-in GitHub Enterprise Server vendor (`github_enterprise`). */
@@ -85,4 +116,5 @@ export const githubEnterprise = defineVendor({
   },
   project,
   referencedProjects,
+  redirectTarget,
 });

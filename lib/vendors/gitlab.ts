@@ -1,6 +1,7 @@
 import { defineVendor } from '../policy/define-vendor.js';
-import { queryValues } from '../policy/query-names.js';
-import type { ProjectRef, RuleContext, RuleParams, VendorRule } from '../policy/vendor-definition.js';
+import { normalizeQueryName, queryValues } from '../policy/query-names.js';
+import { parseStrictJson } from '../policy/strict-json.js';
+import type { BodyInspection, BodyVerdict, ProjectRef, RuleContext, RuleParams, VendorRule } from '../policy/vendor-definition.js';
 
 const P = '/api/v4/projects/:project';
 const R = `${P}/repository`;
@@ -63,8 +64,24 @@ function referencedProjects(context: RuleContext): readonly ProjectRef[] {
   return queryValues(context.query, FROM_PROJECT).map((id) => ({ id }));
 }
 
+/* Whether the request has (or, when the caller cannot tell, announces) a body. */
+function mayHaveBody(context: RuleContext): boolean {
+  if (context.hasBody !== undefined) return context.hasBody;
+  const raw = context.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = String(raw[i]).toLowerCase();
+    if (name === 'transfer-encoding' || (name === 'content-length' && String(raw[i + 1]).trim() !== '0')) return true;
+  }
+  return false;
+}
+
 function check(context: RuleContext): string | undefined {
-  if ((context.method !== 'POST' && context.method !== 'PUT') || context.hasBody === false) return undefined;
+  if (context.method !== 'POST' && context.method !== 'PUT') {
+    // Grape merges a body into params on every method (GET and DELETE included), where
+    // `sudo` or `from_project_id` would act unchecked; no supported client sends one.
+    return mayHaveBody(context) ? `GitLab ${context.method} requests must not have a body (GitLab reads parameters from it)` : undefined;
+  }
+  if (context.hasBody === false) return undefined;
   // Rack parses form bodies (urlencoded, any multipart, and a body with no Content-Type)
   // into params, where `_method` overrides the method and `sudo` impersonates: only JSON
   // bodies, which every supported client sends, are let through.
@@ -75,6 +92,66 @@ function check(context: RuleContext): string | undefined {
     }
   }
   return 'GitLab POST and PUT requests need Content-Type: application/json';
+}
+
+/*
+ * GitLab merges a JSON body's keys into the request's params, so the levers refused in the
+ * query are refused in the body too, and keys naming another project are checked like
+ * `from_project_id` in the query (Commits API `start_project`, Merge requests
+ * `target_project_id`, Compare `from_project_id`). Keys are compared in the normalised form
+ * of query names, at any depth (a false positive costs a denial; a miss an impersonation).
+ */
+const FORBIDDEN_BODY_KEYS: ReadonlySet<string> = new Set(['sudo', '_method', 'x-http-method-override', 'x-http-method', 'x-method-override']);
+const PROJECT_BODY_KEYS: ReadonlySet<string> = new Set(['start_project', 'start_project_id', 'from_project_id', 'target_project_id', 'source_project_id', 'forked_from_id']);
+/** Largest JSON body read to check it (commits carry file contents); larger ones are refused (413). */
+export const MAX_GITLAB_BODY_BYTES = 8 * 1024 * 1024;
+
+function projectRefOf(value: unknown): ProjectRef | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return { id: String(value) };
+  if (typeof value !== 'string' || value === '') return undefined;
+  if (NUMERIC.test(value)) return { id: value };
+  let path = value;
+  try {
+    // `start_project` takes "the ID or URL-encoded path": both spellings name the same project.
+    path = decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+  return { path };
+}
+
+function checkJsonBody(body: Buffer): BodyVerdict {
+  const parsed = parseStrictJson(body.toString('utf8'));
+  if (!parsed.ok) return { deny: `GitLab request body refused: ${parsed.reason}` };
+  const projects: ProjectRef[] = [];
+  const pending: unknown[] = [parsed.value];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (Array.isArray(value)) {
+      pending.push(...(value as unknown[]));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, member] of Object.entries(value)) {
+        const name = normalizeQueryName(key);
+        if (FORBIDDEN_BODY_KEYS.has(name) || FORBIDDEN_BODY_KEYS.has(name.split('.')[0] as string)) {
+          return { deny: `the body parameter "${name.slice(0, 60)}" is not allowed` };
+        }
+        if (PROJECT_BODY_KEYS.has(name)) {
+          const ref = projectRefOf(member);
+          if (ref === undefined) return { deny: `the body parameter "${name}" does not name a project` };
+          projects.push(ref);
+        }
+        pending.push(member);
+      }
+    }
+  }
+  return { projects };
+}
+
+const JSON_BODY: BodyInspection = { maxBodyBytes: MAX_GITLAB_BODY_BYTES, check: checkJsonBody };
+
+// `check` has already refused every body that is not JSON on POST/PUT, and every body elsewhere.
+function body(context: RuleContext): BodyInspection | undefined {
+  return context.method === 'POST' || context.method === 'PUT' ? JSON_BODY : undefined;
 }
 
 /** The built-in GitLab vendor (`gitlab`). */
@@ -92,4 +169,5 @@ export const gitlab = defineVendor({
   project,
   referencedProjects,
   check,
+  body,
 });
