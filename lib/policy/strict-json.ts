@@ -15,7 +15,7 @@ export function parseStrictJson(text: string): StrictJsonResult {
   try {
     value = JSON.parse(text);
   } catch {
-    return { ok: false, reason: 'the body is not valid JSON' };
+    return { ok: false, reason: 'the body is not JSON' };
   }
   const repeated = findRepeatedKey(text);
   return repeated === undefined ? { ok: true, value } : { ok: false, reason: `the JSON body repeats the key "${repeated.slice(0, 40)}"` };

@@ -76,22 +76,24 @@ function mayHaveBody(context: RuleContext): boolean {
 }
 
 function check(context: RuleContext): string | undefined {
-  if (context.method !== 'POST' && context.method !== 'PUT') {
-    // Grape merges a body into params on every method (GET and DELETE included), where
-    // `sudo` or `from_project_id` would act unchecked; no supported client sends one.
-    return mayHaveBody(context) ? `GitLab ${context.method} requests must not have a body (GitLab reads parameters from it)` : undefined;
-  }
-  if (context.hasBody === false) return undefined;
+  const write = context.method === 'POST' || context.method === 'PUT';
+  // Grape merges a body into params on every method (GET and DELETE included), where `sudo`
+  // or `from_project_id` would act unchecked: any body must be JSON, whose keys are checked
+  // (see body()). @gitbeaker/rest sends `{}` with DELETE.
+  if (write ? context.hasBody === false : !mayHaveBody(context)) return undefined;
   // Rack parses form bodies (urlencoded, any multipart, and a body with no Content-Type)
   // into params, where `_method` overrides the method and `sudo` impersonates: only JSON
   // bodies, which every supported client sends, are let through.
   const raw = context.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     if (String(raw[i]).toLowerCase() === 'content-type') {
-      return JSON_TYPE.test(String(raw[i + 1])) ? undefined : 'GitLab POST and PUT bodies must be application/json (form bodies can override the method)';
+      if (JSON_TYPE.test(String(raw[i + 1]))) return undefined;
+      return write
+        ? 'GitLab POST and PUT bodies must be application/json (form bodies can override the method)'
+        : `GitLab ${context.method} request bodies must be application/json (GitLab reads parameters from form bodies)`;
     }
   }
-  return 'GitLab POST and PUT requests need Content-Type: application/json';
+  return write ? 'GitLab POST and PUT requests need Content-Type: application/json' : `GitLab ${context.method} requests with a body need Content-Type: application/json`;
 }
 
 /*
@@ -149,9 +151,10 @@ function checkJsonBody(body: Buffer): BodyVerdict {
 
 const JSON_BODY: BodyInspection = { maxBodyBytes: MAX_GITLAB_BODY_BYTES, check: checkJsonBody };
 
-// `check` has already refused every body that is not JSON on POST/PUT, and every body elsewhere.
+// `check` has already refused every body that is not JSON.
 function body(context: RuleContext): BodyInspection | undefined {
-  return context.method === 'POST' || context.method === 'PUT' ? JSON_BODY : undefined;
+  const write = context.method === 'POST' || context.method === 'PUT';
+  return (write ? context.hasBody !== false : mayHaveBody(context)) ? JSON_BODY : undefined;
 }
 
 /** The built-in GitLab vendor (`gitlab`). */

@@ -32,8 +32,8 @@ const SEEDS: Record<VendorName, readonly string[]> = {
   github_enterprise: ['/api/v3/repos/acme/infra/contents/stacks/prod/main.tf?ref=main', '/api/v3/repos/acme/infra/hooks/9', '/api/v3/user'],
   bitbucket_datacenter: ['/rest/api/1.0/projects/PRJ/repos/infra/browse/stacks/main.tf?at=main', '/rest/api/1.0/projects/PRJ/repos/infra/webhooks/2'],
   azure_devops: [
-    '/Coll/Proj/_apis/git/repositories/infra/items?path=%2Fmain.tf&api-version=7.1',
-    '/Coll/Proj/_apis/git/repositories/infra/pullRequests/7/threads/3/comments/4?api-version=7.1',
+    '/DefaultCollection/Proj/_apis/git/repositories/infra/items?path=%2Fmain.tf&api-version=7.1',
+    '/DefaultCollection/Proj/_apis/git/repositories/infra/pullRequests/7/threads/3/comments/4?api-version=7.1',
   ],
 };
 

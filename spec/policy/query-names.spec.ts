@@ -21,10 +21,10 @@ describe('query parameter names as servers read them', () => {
     ['gitlab', 'g/.*', '/api/v4/projects/g%2Fr?sudo%5D=root', 'sudo'],
     ['gitlab', 'g/.*', '/api/v4/projects/g%2Fr?sudo%5Bx%5D=root', 'sudo'],
     ['gitlab', 'g/.*', '/api/v4/projects/g%2Fr/repository/compare?from=a&to=b&from_project_id%5D=99', 'by id'],
-    ['azure_devops', 'proj/.*', '/coll/proj/_apis/git/repositories/repo/commits?api-version=7.1&PROJECTID=3f1c9d2e-1111-2222-3333-444455556666', 'by id'],
-    ['azure_devops', 'proj/.*', '/coll/proj/_apis/git/repositories/repo/commits?api-version=7.1&searchCriteria%5BrepositoryId%5D=3f1c9d2e-1111-2222-3333-444455556666', 'by id'],
-    ['azure_devops', 'proj/.*', '/coll/proj/_apis/git/repositories/repo/commits?api-version=7.1&repositoryId=3f1c9d2e-1111-2222-3333-444455556666', 'by id'],
-    ['azure_devops', 'proj/.*', '/coll/proj%2Fteam/_apis/git/repositories/repo?api-version=7.1', 'could not be determined'],
+    ['azure_devops', 'proj/.*', '/DefaultCollection/proj/_apis/git/repositories/repo/commits?api-version=7.1&PROJECTID=3f1c9d2e-1111-2222-3333-444455556666', 'by id'],
+    ['azure_devops', 'proj/.*', '/DefaultCollection/proj/_apis/git/repositories/repo/commits?api-version=7.1&searchCriteria%5BrepositoryId%5D=3f1c9d2e-1111-2222-3333-444455556666', 'by id'],
+    ['azure_devops', 'proj/.*', '/DefaultCollection/proj/_apis/git/repositories/repo/commits?api-version=7.1&repositoryId=3f1c9d2e-1111-2222-3333-444455556666', 'by id'],
+    ['azure_devops', 'proj/.*', '/DefaultCollection/proj%2Fteam/_apis/git/repositories/repo?api-version=7.1', 'could not be determined'],
     ['bitbucket_datacenter', 'P/.*', '/rest/api/1.0/projects/P%2Frepos%2Fother/repos/r/commits', 'could not be determined'],
   ];
   for (const [vendor, allowedProjects, path, reason] of cases) {

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import type http from 'node:http';
 import { createVendorPolicy, type VendorName } from '../../lib/vendors/index.js';
+import type { PolicyDecision, RequestPolicy } from '../../lib/policy/request-policy.js';
 import { RULE_METHODS } from '../../lib/policy/vendor-definition.js';
-import { recordAzureDevOps, recordGitbeaker, recordOctokit, type Recording } from './client-recordings.js';
+import { recordAzureDevOps, recordGitbeaker, recordOctokit, type RecordedRequest, type Recording } from './client-recordings.js';
 
 function rawHeaders(headers: http.IncomingHttpHeaders): string[] {
   const out: string[] = [];
@@ -11,6 +12,13 @@ function rawHeaders(headers: http.IncomingHttpHeaders): string[] {
     for (const v of Array.isArray(value) ? value : [value]) out.push(name, v);
   }
   return out;
+}
+
+/* What the agent does: evaluate, and when the policy must see the body, decide on the body sent. */
+function decide(policy: RequestPolicy, r: RecordedRequest, method: string = r.method): PolicyDecision {
+  const decision = policy.evaluate({ method, path: r.url, rawHeaders: rawHeaders(r.headers), hasBody: r.body.length > 0 });
+  if (decision.allow || decision.inspectBody === undefined) return decision;
+  return decision.inspectBody.decide(r.body);
 }
 
 interface LibraryCase {
@@ -54,7 +62,7 @@ for (const c of CASES) {
     it('allows every request the library sent, each with a rule description', function () {
       const policy = createVendorPolicy(c.vendor);
       const denied = recording.requests
-        .map((r) => ({ r, d: policy.evaluate({ method: r.method, path: r.url, rawHeaders: rawHeaders(r.headers) }) }))
+        .map((r) => ({ r, d: decide(policy, r) }))
         .filter(({ d }) => !d.allow)
         .map(({ r, d }) => `${r.operation}: ${r.method} ${r.url} -> ${d.allow ? '' : d.reason}`);
       expect(denied).to.deep.equal([]);
@@ -65,7 +73,7 @@ for (const c of CASES) {
       for (const r of recording.requests) {
         for (const method of [...RULE_METHODS, 'TRACE', 'CONNECT', 'PROPFIND', 'get']) {
           if (method === r.method) continue;
-          const decision = policy.evaluate({ method, path: r.url, rawHeaders: rawHeaders(r.headers) });
+          const decision = decide(policy, r, method);
           if (decision.allow) {
             // Only legitimate when a different rule exists for that method and path.
             expect(decision.rule, `${method} ${r.url}`).to.match(new RegExp(`^${method} `));
@@ -77,7 +85,7 @@ for (const c of CASES) {
     it('with allowed-projects naming the project: allows its requests, denies cross-project ones', function () {
       const policy = createVendorPolicy(c.vendor, { allowedProjects: c.project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') });
       for (const r of recording.requests) {
-        const decision = policy.evaluate({ method: r.method, path: r.url, rawHeaders: rawHeaders(r.headers) });
+        const decision = decide(policy, r);
         if (decision.allow) {
           if (decision.project !== undefined) expect(decision.project.toLowerCase()).to.equal(c.project.toLowerCase());
         } else {
@@ -89,7 +97,7 @@ for (const c of CASES) {
     it('with allowed-projects naming another project: allows only requests not about a project', function () {
       const policy = createVendorPolicy(c.vendor, { allowedProjects: c.otherProject });
       for (const r of recording.requests) {
-        const decision = policy.evaluate({ method: r.method, path: r.url, rawHeaders: rawHeaders(r.headers) });
+        const decision = decide(policy, r);
         if (decision.allow) expect(decision.project, `${r.operation} ${r.url}`).to.equal(undefined);
       }
       const allowed = recording.requests.filter((r) => policy.evaluate({ method: r.method, path: r.url, rawHeaders: [] }).allow);

@@ -15,6 +15,8 @@ export interface RecordedRequest {
   readonly method: string;
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
+  /** The request body as received (empty when none). */
+  body: Buffer;
 }
 
 export interface Recording {
@@ -29,9 +31,12 @@ async function withServer(respond: Responder, run: (base: string, setOperation: 
   const requests: RecordedRequest[] = [];
   let operation = '(none)';
   const server = http.createServer((req, res) => {
-    requests.push({ operation, method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    req.resume();
+    const recorded: RecordedRequest = { operation, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.alloc(0) };
+    requests.push(recorded);
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      recorded.body = Buffer.concat(chunks);
       const { status = 200, body } = respond(req);
       const payload = Buffer.from(JSON.stringify(body));
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': payload.length });

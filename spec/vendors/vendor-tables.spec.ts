@@ -138,7 +138,7 @@ describe('allowed-projects per vendor', function () {
     ['gitlab', 'acme/.*', '/api/v4/projects/ACME%2Fsub%2Frepo', 'ACME/sub/repo'],
     ['github_enterprise', 'acme/infra', '/api/v3/repos/Acme/Infra/pulls', 'Acme/Infra'],
     ['bitbucket_datacenter', 'prj/infra', '/rest/api/1.0/projects/PRJ/repos/infra/commits', 'PRJ/infra'],
-    ['azure_devops', 'platform team/infra', '/Coll/Platform%20Team/_apis/git/repositories/infra/refs?api-version=7.1', 'Platform Team/infra'],
+    ['azure_devops', 'platform team/infra', '/DefaultCollection/Platform%20Team/_apis/git/repositories/infra/refs?api-version=7.1', 'Platform Team/infra'],
   ];
   for (const [vendor, pattern, path, project] of cases) {
     it(`${vendor}: matches the canonical project case-insensitively and reports it`, function () {
@@ -165,10 +165,10 @@ describe('allowed-projects per vendor', function () {
       ['github_enterprise', 'GET', '/api/v3/user/repos'],
       ['bitbucket_datacenter', 'GET', '/rest/api/1.0/repos'],
       ['bitbucket_datacenter', 'GET', `/rest/build-status/1.0/commits/${SHA}`],
-      ['azure_devops', 'GET', '/C/_apis/projects?api-version=7.1'],
-      ['azure_devops', 'GET', '/C/4c2b3f1e-9a0b-4c1d-8e2f-0123456789ab/_apis/git/repositories/infra?api-version=7.1'],
-      ['azure_devops', 'GET', '/C/P/_apis/git/repositories/4c2b3f1e-9a0b-4c1d-8e2f-0123456789ab?api-version=7.1'],
-      ['azure_devops', 'DELETE', '/C/_apis/hooks/subscriptions/4c2b3f1e-9a0b-4c1d-8e2f-0123456789ab?api-version=7.1'],
+      ['azure_devops', 'GET', '/DefaultCollection/_apis/projects?api-version=7.1'],
+      ['azure_devops', 'GET', '/DefaultCollection/4c2b3f1e-9a0b-4c1d-8e2f-0123456789ab/_apis/git/repositories/infra?api-version=7.1'],
+      ['azure_devops', 'GET', '/DefaultCollection/P/_apis/git/repositories/4c2b3f1e-9a0b-4c1d-8e2f-0123456789ab?api-version=7.1'],
+      ['azure_devops', 'DELETE', '/DefaultCollection/_apis/hooks/subscriptions/4c2b3f1e-9a0b-4c1d-8e2f-0123456789ab?api-version=7.1'],
     ];
     for (const [vendor, method, path] of requests) {
       expect(createVendorPolicy(vendor).evaluate({ method, path, rawHeaders: [] }).allow, `${vendor} ${path} with .*`).to.equal(true);
@@ -190,8 +190,8 @@ describe('allowed-projects per vendor', function () {
       ['bitbucket_datacenter', '/rest/api/1.0/projects/ACME/repos/infra/compare/commits?from=a&to=b&fromRepo=77'],
       ['github_enterprise', '/api/v3/repos/acme/infra/compare/main...evil:secrets:main'],
       ['github_enterprise', '/api/v3/repos/acme/infra/compare/main...evil:main'],
-      ['azure_devops', '/C/acme/_apis/git/repositories/infra/pullrequests?searchCriteria.sourceRepositoryId=5f0c&api-version=7.1'],
-      ['azure_devops', `/C/acme/_apis/git/repositories/infra/trees/${SHA}?projectId=5f0c&api-version=7.1`],
+      ['azure_devops', '/DefaultCollection/acme/_apis/git/repositories/infra/pullrequests?searchCriteria.sourceRepositoryId=5f0c&api-version=7.1'],
+      ['azure_devops', `/DefaultCollection/acme/_apis/git/repositories/infra/trees/${SHA}?projectId=5f0c&api-version=7.1`],
     ];
     for (const [vendor, path] of restricted) {
       const policy = createVendorPolicy(vendor, { allowedProjects: 'acme/infra' });
@@ -209,7 +209,8 @@ describe('vendor-specific request checks', function () {
     const path = '/api/v4/projects/g%2Fr/hooks';
     expect(policy.evaluate({ method: 'POST', path, rawHeaders: ['Content-Type', 'application/x-www-form-urlencoded'] }).allow).to.equal(false);
     expect(policy.evaluate({ method: 'POST', path, rawHeaders: ['content-type', 'multipart/form-data; boundary=x'] }).allow).to.equal(false);
-    expect(policy.evaluate({ method: 'POST', path, rawHeaders: ['content-type', 'application/json'] }).allow).to.equal(true);
+    const json = policy.evaluate({ method: 'POST', path, rawHeaders: ['content-type', 'application/json'] });
+    expect(json.allow === false && json.inspectBody?.decide(Buffer.from('{"url":"https://example.test/"}')).allow).to.equal(true);
   });
 
   it('denies method-override and Sudo headers for every vendor', function () {
@@ -222,7 +223,7 @@ describe('vendor-specific request checks', function () {
   it('azure_devops: accepts api-version from the Accept header', function () {
     const decision = createVendorPolicy('azure_devops').evaluate({
       method: 'GET',
-      path: '/C/P/_apis/git/repositories/r',
+      path: '/DefaultCollection/P/_apis/git/repositories/r',
       rawHeaders: ['Accept', 'application/json;api-version=7.1'],
     });
     expect(decision).to.include({ allow: true });
