@@ -1,4 +1,4 @@
-import { escapeLogValue, redactPathForLog, redactSecretsInText } from '../policy/log-sanitize.js';
+import { escapeLogValue, looksLikeToken, redactPathForLog, redactSecretsInText } from '../policy/log-sanitize.js';
 import { InvalidOptionError } from '../errors.js';
 import type { ExchangeDebugEvent } from './agent-stream.js';
 
@@ -34,10 +34,48 @@ const SECRET_HEADER_PARTS = /token|secret|key|passw|auth|credential|session|sign
  * form/query pairs whose name looks secret. Best effort by design (bodies are arbitrary);
  * the printer's purpose is debugging, and it is off by default.
  */
-// A secret member's string value, also when the excerpt ends inside it, or a bare value.
-const SECRET_JSON_MEMBER =
-  /("[^"\\]{0,64}(?:token|secret|passw|key|auth|credential|session|signature)[^"\\]{0,64}"\s*:\s*)(?:"(?:[^"\\]|\\.)*(?:"|\\?$)|[^\s,}\]"]+)/gi;
-const SECRET_FORM_PAIR = /((?:^|[&?;\s])[\w.-]{0,64}(?:token|secret|passw|key|auth|credential|session|signature)[\w.-]{0,64}=)[^&;\s]*/gi;
+const SECRET_NAME = /token|secret|passw|key|auth|credential|session|signature/i;
+// A JSON member whose key may be written with escapes (`"\u0074oken"`), and its value: a
+// string (also when the excerpt ends inside it), an array or object (up to its first closing
+// bracket or the end of the excerpt), or a bare value.
+const JSON_MEMBER = /("((?:[^"\\]|\\.){0,256})"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?$)|\[[^\]]*(?:\]|$)|\{[^}]*(?:\}|$)|[^\s,}\]"]+)/g;
+// A form or query pair; the name is compared percent-decoded (`%74oken=` is `token=`).
+const FORM_PAIR = /((?:^|[&?;\s])([^&=;\s]{1,256})=)[^&;\s]*/g;
+
+function jsonKeyIsSecret(escaped: string): boolean {
+  let key = escaped;
+  try {
+    key = JSON.parse(`"${escaped}"`) as string;
+  } catch {
+    return true; // cut inside an escape: hide rather than guess
+  }
+  return SECRET_NAME.test(key);
+}
+
+function formNameIsSecret(raw: string): boolean {
+  try {
+    return SECRET_NAME.test(decodeURIComponent(raw.replace(/\+/g, ' ')));
+  } catch {
+    return true;
+  }
+}
+
+/* A complete JSON body: walked with its keys decoded, secret members and token-shaped values masked. */
+function maskFormPairs(text: string): string {
+  return text.replace(FORM_PAIR, (pair: string, head: string, name: string) => (formNameIsSecret(name) ? `${head}${DEBUG_REDACTED}` : pair));
+}
+
+function redactJsonValue(value: unknown): unknown {
+  // A string may itself hold a query or form (`"url": "/x?private_token=…"`).
+  if (typeof value === 'string') return looksLikeToken(value) ? DEBUG_REDACTED : maskFormPairs(value);
+  if (Array.isArray(value)) return value.map(redactJsonValue);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, member] of Object.entries(value)) out[key] = SECRET_NAME.test(key) ? DEBUG_REDACTED : redactJsonValue(member);
+    return out;
+  }
+  return value;
+}
 
 /** Whether the value of header `name` is hidden by `--debug-print-all`. */
 export function isDebugSecretHeader(name: string): boolean {
@@ -45,9 +83,22 @@ export function isDebugSecretHeader(name: string): boolean {
   return SECRET_HEADERS.has(lower) || SECRET_HEADER_PARTS.test(lower);
 }
 
-/** Masks credentials in a body excerpt (JSON members and form pairs with secret-looking names). */
+/**
+ * Masks credentials in a body excerpt: members and form pairs with secret-looking names
+ * (JSON keys compared unescaped, form names percent-decoded; whole arrays and objects under
+ * such a key), and token-shaped values under any name (`glpat-…`, `ghp_…`, JWTs, `Bearer …`).
+ * A complete JSON body is printed re-serialised, compact.
+ */
 export function redactBodyText(text: string): string {
-  return redactSecretsInText(text.replace(SECRET_JSON_MEMBER, `$1"${DEBUG_REDACTED}"`).replace(SECRET_FORM_PAIR, `$1${DEBUG_REDACTED}`));
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      return redactSecretsInText(JSON.stringify(redactJsonValue(JSON.parse(trimmed))));
+    } catch {
+      // Cut by the excerpt limit, or not JSON: fall back to matching members in the text.
+    }
+  }
+  return redactSecretsInText(maskFormPairs(text.replace(JSON_MEMBER, (member: string, head: string, key: string) => (jsonKeyIsSecret(key) ? `${head}"${DEBUG_REDACTED}"` : member))));
 }
 
 /** A URL for printing: no user-info, secret query values masked, controls escaped. */

@@ -1,3 +1,5 @@
+import { repeatedSingletonHeader } from '../policy/vendor-policy.js';
+
 /** Why a request's framing cannot be forwarded as is. */
 export interface FramingProblem {
   readonly status: 400 | 411;
@@ -18,6 +20,10 @@ const DECIMAL = /^[0-9]{1,15}$/;
  * (RFC 9112 §6.3: several or non-decimal Content-Length values are an error).
  */
 export function checkRequestFraming(method: string, hasBody: boolean, rawHeaders: readonly string[]): FramingProblem | undefined {
+  // Whatever policy the agent runs: a header that two readers could take two values of
+  // (first-wins, last-wins) is never forwarded.
+  const repeated = repeatedSingletonHeader(rawHeaders);
+  if (repeated !== undefined) return { status: 400, reason: `The request repeats the header "${repeated}", which may appear only once` };
   let length: string | undefined;
   let lengths = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {

@@ -91,7 +91,9 @@ describe('createDebugPrinter (--debug-print-all)', function () {
       expect(isDebugSecretHeader(name), name).to.equal(true);
     }
     for (const name of ['accept', 'content-type', 'user-agent', 'x-request-id', 'keep-alive']) expect(isDebugSecretHeader(name), name).to.equal(false);
-    expect(redactBodyText('{"access_token": "abc", "n": 1}')).to.equal('{"access_token": "[REDACTED]", "n": 1}');
+    // A complete JSON body is printed re-serialised (compact).
+    expect(redactBodyText('{"access_token": "abc", "n": 1}')).to.equal('{"access_token":"[REDACTED]","n":1}');
+    expect(redactBodyText('{"access_token": "abc", "n": 1')).to.equal('{"access_token": "[REDACTED]", "n": 1');
     expect(redactBodyText('a=1&password=hunter2&b=2')).to.equal('a=1&password=[REDACTED]&b=2');
   });
 
@@ -163,5 +165,57 @@ describe('debug printer: secrets in truncated, numeric and free-form values', ()
     ]);
     expect(text).to.not.include('SECRET_Q');
     expect(text).to.include('page=2');
+  });
+});
+
+// Issue 13: these reached --debug-print-all output unmasked.
+describe('debug printer: secrets under escaped, encoded or innocent names', () => {
+  const tokens = {
+    gitlab: 'glpat-AbCdEfGhIjKlMnOpQrSt',
+    gitlabDeploy: 'gldt-AbCdEfGhIjKlMnOpQrSt12',
+    github: 'ghp_0123456789abcdefghijABCDEFGHIJ012345',
+    githubOauth: 'gho_0123456789abcdefghijABCDEFGHIJ012345',
+    githubFine: 'github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ',
+    bitbucket: 'BBDC-NjM1NDQ0ODk4NTQ0OnV4dGtq1234567890abcdEF',
+    bitbucketLegacy: 'NjM1NDQ0ODk4NTQ0OnV4dGtqZmZ4YWJjZGVmZ2hpams=',
+    azure: 'abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst',
+    jwt: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2lnbmF0dXJl',
+  };
+
+  it('masks JSON keys written with escapes, complete or cut', () => {
+    for (const text of ['{"\\u0074oken":"s3cr3t-value"}', '{"\\u0074oken":"s3cr3t-value", "x": "y'] as const) {
+      const out = redactBodyText(text);
+      expect(out, text).to.not.include('s3cr3t-value');
+    }
+  });
+
+  it('masks percent-encoded form names', () => {
+    for (const text of ['a=1&%74oken=s3cr3t-value', 'pass%77ord=s3cr3t-value&b=2', 'x=1&private%5Ftoken=s3cr3t-value']) {
+      expect(redactBodyText(text), text).to.not.include('s3cr3t-value');
+    }
+    expect(redactBodyText('a=1&b=2')).to.equal('a=1&b=2');
+  });
+
+  it('masks array and object values under a secret key, complete or cut', () => {
+    for (const text of ['{"tokens":["s3cr3t-one","s3cr3t-two"]}', '{"tokens": ["s3cr3t-one", "s3cr3t-two"], "n": [1', '{"auth":{"user":"u","pass":"s3cr3t-one"}}']) {
+      const out = redactBodyText(text);
+      expect(out, text).to.not.include('s3cr3t');
+    }
+  });
+
+  it('masks token-shaped values under innocent names, in bodies and headers', () => {
+    for (const [kind, token] of Object.entries(tokens)) {
+      for (const text of [JSON.stringify({ note: token }), `{"note":"${token}`, `comment=${token}&x=1`, `free text ${token} here`, `Bearer ${token}`]) {
+        expect(redactBodyText(text), `${kind}: ${text}`).to.not.include(token);
+      }
+    }
+    const lines: string[] = [];
+    const print = createDebugPrinter({ write: (line) => lines.push(line) });
+    print({ type: 'request', id: 'h', method: 'GET', path: '/x', headers: ['x-note', tokens.gitlab, 'x-other', `Bearer ${tokens.jwt}`] });
+    print({ type: 'end', id: 'h', status: 200 });
+    for (const token of [tokens.gitlab, tokens.jwt]) expect(lines.join('\n')).to.not.include(token);
+    // Ordinary values stay readable: commit SHAs, words, numbers.
+    const plain = '{"sha":"0123456789abcdef0123456789abcdef01234567","title":"fix the pipeline","n":12}';
+    expect(redactBodyText(plain)).to.equal(plain);
   });
 });

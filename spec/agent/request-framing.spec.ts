@@ -13,6 +13,12 @@ describe('request framing forwarded to the VCS', () => {
     ['a non-decimal length', 'POST', true, ['content-length', '0x10'], 400],
     ['a length without a body', 'GET', false, ['content-length', '40'], 400],
     ['a Transfer-Encoding header', 'POST', true, ['transfer-encoding', 'chunked'], 400],
+    // Issue 13: one check read the first Content-Type, another the last, and both were forwarded.
+    ['two Content-Types', 'POST', true, ['Content-Type', 'application/json', 'content-type', 'application/x-www-form-urlencoded'], 400],
+    ['two Hosts', 'GET', false, ['host', 'a', 'Host', 'b'], 400],
+    ['two Authorizations', 'GET', false, ['authorization', 'Bearer a', 'authorization', 'Bearer b'], 400],
+    ['two Private-Tokens', 'GET', false, ['private-token', 'a', 'private-token', 'b'], 400],
+    ['two Accepts (a list header)', 'GET', false, ['accept', 'a/b', 'accept', 'c/d'], undefined],
   ];
   for (const [name, method, hasBody, headers, status] of cases) {
     it(`${status === undefined ? 'accepts' : `answers ${status} to`} ${name}`, () => {

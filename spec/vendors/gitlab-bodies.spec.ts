@@ -66,7 +66,7 @@ describe('gitlab: parameters in request bodies', () => {
       const decision = decide(body);
       expect(decision.allow, body).to.equal(false);
     }
-    expect(createVendorPolicy('gitlab').evaluate({ method: 'POST', path: commits, rawHeaders: json, hasBody: true }).inspectBody?.decide(Buffer.from('{"start_project":42}')).allow).to.equal(true);
+    expect(withBody(createVendorPolicy('gitlab').evaluate({ method: 'POST', path: commits, rawHeaders: json, hasBody: true }), '{"start_project":42}').allow).to.equal(true);
   });
 
   it('denies repeated keys and bodies that are not JSON', () => {
