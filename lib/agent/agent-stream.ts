@@ -4,6 +4,7 @@ import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stre
 import { ProtocolError, type VcsAgentError } from '../errors.js';
 import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
 import { checkRequestFraming } from './request-framing.js';
+import { redirectAction } from './follow-redirects.js';
 import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js';
 import { STREAM_PATH } from '../protocol/constants.js';
 import { FrameParser, FrameType, encodeHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
@@ -105,6 +106,8 @@ export class AgentStream {
   /** A body the policy must see before deciding (GraphQL), collected up to its bound. */
   private inspecting: { readonly maxBodyBytes: number; decide(body: Buffer): PolicyDecision; readonly chunks: Buffer[]; size: number } | undefined;
   private closed = false;
+  /** Set once the exchange follows a VCS redirect (archive rules): where it is and how far it went. */
+  private redirects: { url: URL; hops: number; readonly headers: string[] } | undefined;
   /** The gateway answered the stream open with something other than 200. */
   refused = false;
 
@@ -198,18 +201,18 @@ export class AgentStream {
     this.forward(head);
   }
 
-  private forward(head: RequestHead, body?: Buffer): void {
+  private forward(head: RequestHead, body?: Buffer, via?: { readonly url: URL; readonly headers: string[] }): void {
     const context = this.context;
     const target = context.target;
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const headers = context.outboundHeaders(head.headers);
-    context.onDebug?.({ type: 'upstream-request', id: head.id, method: head.method, url: target.origin + context.basePath + head.path, headers });
+    const headers = via?.headers ?? context.outboundHeaders(head.headers);
+    context.onDebug?.({ type: 'upstream-request', id: head.id, method: head.method, url: via?.url.href ?? target.origin + context.basePath + head.path, headers });
     const upstream = send({
       protocol: target.protocol,
-      hostname: target.hostname,
-      port: target.port,
+      hostname: via?.url.hostname ?? target.hostname,
+      port: via === undefined ? target.port : via.url.port,
       method: head.method,
-      path: context.basePath + head.path,
+      path: via === undefined ? context.basePath + head.path : via.url.pathname + via.url.search,
       headers,
       agent: context.upstreamAgent,
       timeout: context.upstreamTimeoutMs,
@@ -282,6 +285,7 @@ export class AgentStream {
 
   private onUpstreamResponse(response: IncomingMessage): void {
     const head = this.head as RequestHead;
+    if (this.followRedirect(head, response)) return;
     this.upstreamResponse = response;
     this.status = response.statusCode ?? 502;
     const headers = stripHopByHop(response.rawHeaders);
@@ -339,6 +343,29 @@ export class AgentStream {
     }
     response.on('aborted', () => this.onUpstreamError(new Error('The VCS closed the connection mid-response')));
     response.on('error', (error) => this.onUpstreamError(error));
+  }
+
+  /** For rules that ask for it (archives): follows a redirect on the same VCS, or refuses it (follow-redirects.ts). */
+  private followRedirect(head: RequestHead, response: IncomingMessage): boolean {
+    const decision = this.decision;
+    if (decision === undefined || !decision.allow || decision.redirects === undefined) return false;
+    const { target, basePath } = this.context;
+    const state = this.redirects ?? { url: new URL(basePath + head.path, target.origin), hops: 0, headers: this.context.outboundHeaders(head.headers) };
+    const action = redirectAction(decision, head.method, response, state.url, new URL(`${target.origin}${basePath}/`), state.hops, state.headers);
+    if (action === undefined) return false;
+    response.resume();
+    // The finished request must not fail the next one (its error and timeout handlers act on this.upstream).
+    this.upstream?.removeAllListeners('error').removeAllListeners('timeout').on('error', () => {});
+    this.upstream = undefined;
+    if (action.kind === 'refuse') {
+      this.decision = { allow: false, reason: action.reason, ...(decision.project === undefined ? {} : { project: decision.project }) };
+      this.respondLocally(action.status, action.code, action.reason);
+      return true;
+    }
+    this.redirects = { url: action.url, hops: state.hops + 1, headers: state.headers };
+    this.decision = action.decision;
+    this.forward(head, undefined, { url: action.url, headers: action.headers });
+    return true;
   }
 
   private onUpstreamError(error: Error): void {
@@ -400,6 +427,7 @@ export class AgentStream {
     this.upstreamResponse = undefined;
     this.coalesced = undefined;
     this.inspecting = undefined;
+    this.redirects = undefined;
     if (this.stream.isPaused()) this.stream.resume();
   }
 
