@@ -36,7 +36,8 @@ describe('request smuggling through the tunnel', function () {
     const chunk = smuggled.length.toString(16);
     const answer = await raw(
       harness.frontDoorUrl as string,
-      `GET /${harness.pool}/api/v4/projects/g%2Fr HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}\r\n${smuggled}\r\n0\r\n\r\n`,
+      // JSON, so GitLab's body rule (bodies must be JSON) lets it on to the framing check.
+      `GET /${harness.pool}/api/v4/projects/g%2Fr HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}\r\n${smuggled}\r\n0\r\n\r\n`,
     );
     expect(answer).to.match(/^HTTP\/1\.1 411 /);
     expect(harness.vcsRequests.length).to.equal(before);
@@ -51,7 +52,8 @@ describe('request smuggling through the tunnel', function () {
         (response) => response.status,
         (e: unknown) => (e as { code?: string }).code,
       );
-    expect([502, 'VCS_STREAM_RESET']).to.include(error);
+    // 403: GitLab bodies are read and checked before forwarding, and this one is not JSON.
+    expect([403, 502, 'VCS_STREAM_RESET']).to.include(error);
     await waitFor(() => harness.vcsRequests.length >= before, 2000, 'the VCS to settle');
     expect(harness.vcsRequests.slice(before).map((r) => r.method)).to.not.include('DELETE');
   });
