@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { InvalidOptionError, InvalidTokenError } from '../lib/errors.js';
 import { compileAllowedProjects } from '../lib/policy/allowed-projects.js';
+import { compileAllowedCollections } from '../lib/policy/vendor-policy.js';
 import { proxyEnvironmentFrom, type ProxyEnvironment } from '../lib/proxy/proxy-environment.js';
 import { parseProxyUrl } from '../lib/proxy/proxy-url.js';
 import { resolveProxy } from '../lib/proxy/resolve-proxy.js';
@@ -34,6 +35,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { flag: 'token', env: 'SPACELIFT_VCS_AGENT_POOL_TOKEN', type: 'string', group: REQUIRED, describe: 'The pool configuration token (base64)', secret: true },
   { flag: 'vendor', env: 'SPACELIFT_VCS_AGENT_VENDOR', type: 'string', group: REQUIRED, describe: `The VCS vendor: ${VENDOR_NAMES.join(', ')}` },
   { flag: 'allowed-projects', env: 'SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS', type: 'string', group: POLICY, default: '.*', describe: 'Regexp the whole group/repository must match (case-insensitive)' },
+  { flag: 'allowed-collections', env: 'SPACELIFT_VCS_AGENT_ALLOWED_COLLECTIONS', type: 'string', group: POLICY, default: 'DefaultCollection', describe: 'Comma-separated Azure DevOps collections requests may address (case-insensitive)' },
   { flag: 'vendor-module', env: 'SPACELIFT_VCS_AGENT_VENDOR_MODULE', type: 'string', group: POLICY, describe: 'Path of a module exporting a defineVendor() definition (replaces --vendor rules)' },
   { flag: 'rules-file', env: 'SPACELIFT_VCS_AGENT_RULES_FILE', type: 'string', group: POLICY, describe: 'JSON or YAML file of extra rules added to the vendor allowlist' },
   { flag: 'parallelism', env: 'SPACELIFT_VCS_AGENT_PARALLELISM', type: 'number', group: CONNECTION, default: '4', describe: `Streams to open; each carries one request at a time (1-${MAX_PARALLELISM})` },
@@ -57,6 +59,8 @@ export interface AgentConfig {
   rawToken: string;
   vendor: VendorName;
   allowedProjects: string;
+  /** Azure DevOps collections requests may address (`--allowed-collections`). */
+  allowedCollections: string[];
   vendorModule?: string;
   rulesFile?: string;
   parallelism: number;
@@ -208,6 +212,16 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     throw error;
   }
 
+  const allowedCollections = required('allowed-collections')
+    .split(',')
+    .map((name) => name.trim());
+  try {
+    compileAllowedCollections(allowedCollections);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new ConfigError(`Invalid ${label(spec('allowed-collections'))}: ${error.message}`);
+    throw error;
+  }
+
   const proxyEnv = proxyEnvironmentFrom(env);
   let gatewayProxy: URL | undefined;
   let targetProxy: URL | undefined;
@@ -232,6 +246,7 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     rawToken,
     vendor,
     allowedProjects,
+    allowedCollections,
     parallelism,
     debugPrintAll,
     drainTimeoutMs: Math.round(drainSeconds * 1000),

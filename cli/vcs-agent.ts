@@ -46,7 +46,11 @@ async function buildPolicy(config: AgentConfig) {
   const loading = config.vendorModule === undefined && config.rulesFile === undefined ? undefined : await import('./vendor-loading.js');
   const vendor = config.vendorModule === undefined || loading === undefined ? config.vendor : await loading.loadVendorModule(config.vendorModule);
   const extraRules = config.rulesFile === undefined || loading === undefined ? undefined : await loading.loadRulesFile(config.rulesFile);
-  return createVendorPolicy(vendor, { allowedProjects: config.allowedProjects, ...(extraRules === undefined ? {} : { extraRules }) });
+  return createVendorPolicy(vendor, {
+    allowedProjects: config.allowedProjects,
+    allowedCollections: config.allowedCollections,
+    ...(extraRules === undefined ? {} : { extraRules }),
+  });
 }
 
 /** Exact strings no report, log or trace may contain. */
@@ -217,6 +221,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     vendor: config.vendor,
     parallelism: config.parallelism,
     allowedProjects: config.allowedProjects,
+    ...(config.vendor === 'azure_devops' ? { allowedCollections: config.allowedCollections } : {}),
     metadata: Object.keys(config.metadata),
     gatewayProxy: config.gatewayProxy === undefined ? 'direct' : displayProxy(config.gatewayProxy),
     targetProxy: config.targetProxy === undefined ? 'direct' : displayProxy(config.targetProxy),

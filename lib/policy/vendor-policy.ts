@@ -29,7 +29,8 @@ export const DEFAULT_ALLOWED_COLLECTIONS: readonly string[] = Object.freeze(['De
 // Azure DevOps collection names: no '/', '\\', control characters or the reserved leading '_'.
 const COLLECTION_NAME = /^[A-Za-z0-9][^/\\\x00-\x1f\x7f]{0,127}$/;
 
-function compileAllowedCollections(list: readonly string[] | undefined): ReadonlySet<string> {
+/** Validates `allowedCollections` into lower-cased names. @throws InvalidOptionError (`allowed-collections`). */
+export function compileAllowedCollections(list: readonly string[] | undefined): ReadonlySet<string> {
   const names = list ?? DEFAULT_ALLOWED_COLLECTIONS;
   if (!Array.isArray(names) || names.length === 0) {
     throw new InvalidOptionError('allowed-collections', 'allowed-collections must be a non-empty list of collection names');

@@ -36,6 +36,7 @@ describe('vcs-agent options (agentParser + resolveAgentConfig)', function () {
       ['token', TOKEN, tokenOf({ host: 'https://other.example', key: 'other-key', pool_ulid: ULID }), (c) => c.token.host, 'https://gateway.example.com', 'https://other.example'],
       ['vendor', 'github_enterprise', 'azure_devops', (c) => c.vendor, 'github_enterprise', 'azure_devops'],
       ['allowed-projects', 'team/.*', 'other/.*', (c) => c.allowedProjects, 'team/.*', 'other/.*'],
+      ['allowed-collections', 'Platform, Data Team', 'Other', (c) => c.allowedCollections, ['Platform', 'Data Team'], ['Other']],
       ['vendor-module', './flag.mjs', './env.mjs', (c) => c.vendorModule, './flag.mjs', './env.mjs'],
       ['rules-file', './flag.yaml', './env.yaml', (c) => c.rulesFile, './flag.yaml', './env.yaml'],
       ['parallelism', '8', '16', (c) => c.parallelism, 8, 16],
@@ -73,6 +74,7 @@ describe('vcs-agent options (agentParser + resolveAgentConfig)', function () {
 
     it('applies the documented defaults', async function () {
       const config = await resolve([]);
+      expect(config.allowedCollections).to.deep.equal(['DefaultCollection']);
       expect(config).to.include({ allowedProjects: '.*', parallelism: 4, debugPrintAll: false, drainTimeoutMs: 30_000, logFormat: 'json', logLevel: 'info', http2debug: 0 });
       expect(config.healthListen).to.equal(undefined);
       expect(config.bugsnagApiKey).to.equal(undefined);
@@ -101,6 +103,8 @@ describe('vcs-agent options (agentParser + resolveAgentConfig)', function () {
       ['missing vendor', [], { SPACELIFT_VCS_AGENT_VENDOR: '' }, /Missing --vendor \/ SPACELIFT_VCS_AGENT_VENDOR/],
       ['bad vendor lists the four', ['--vendor', 'gitea'], {}, /--vendor \/ SPACELIFT_VCS_AGENT_VENDOR "gitea": expected one of gitlab, github_enterprise, azure_devops, bitbucket_datacenter/],
       ['bad regexp', ['--allowed-projects', 'team/(unclosed'], {}, /--allowed-projects \/ SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS/],
+      ['bad collection', ['--allowed-collections', 'Default,a/b'], {}, /--allowed-collections \/ SPACELIFT_VCS_AGENT_ALLOWED_COLLECTIONS: allowed-collections: "a\/b" is not a collection name/],
+      ['empty collection', [], { SPACELIFT_VCS_AGENT_ALLOWED_COLLECTIONS: 'Default,,Other' }, /--allowed-collections \/ SPACELIFT_VCS_AGENT_ALLOWED_COLLECTIONS/],
       ['parallelism zero', ['--parallelism', '0'], {}, /--parallelism \/ SPACELIFT_VCS_AGENT_PARALLELISM "0": expected a whole number from 1 to 256/],
       ['parallelism fraction', ['--parallelism', '1.5'], {}, /--parallelism \/ SPACELIFT_VCS_AGENT_PARALLELISM "1.5"/],
       ['parallelism words', [], { SPACELIFT_VCS_AGENT_PARALLELISM: 'four' }, /--parallelism \/ SPACELIFT_VCS_AGENT_PARALLELISM "four"/],
