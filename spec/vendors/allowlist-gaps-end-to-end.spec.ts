@@ -49,7 +49,7 @@ const CASES: Record<VendorName, readonly Case[]> = {
     { name: 'a dashless repository GUID', path: '/DefaultCollection/acme/_apis/git/repositories/4c2b3f1e9a0b4c1d8e2f0123456789ab?api-version=7.1', status: 403, reason: /by id/ },
   ],
   github_enterprise: [
-    { name: 'a two-dot compare with another repository', path: '/api/v3/repos/acme/infra/compare/main..evil:secrets:main', status: 403, reason: /evil\/secrets/ },
+    { name: 'a two-dot compare with another repository', path: '/api/v3/repos/acme/infra/compare/acme:infra:main..evil:secrets:main', status: 403, reason: /evil\/secrets/ },
     { name: 'a two-dot compare in the repository', path: '/api/v3/repos/acme/infra/compare/main..feature', status: 200 },
   ],
 };
