@@ -70,7 +70,7 @@ export type { PoolToken } from './protocol/token.js';
 export { PROTOCOL_VERSION } from './protocol/constants.js';
 
 // Request policy and vendors
-export type { RequestPolicy, PolicyRequest, PolicyDecision, PolicyAllow, PolicyDeny } from './policy/request-policy.js';
+export type { RequestPolicy, PolicyRequest, PolicyDecision, PolicyAllow, PolicyDeny, RedirectPolicy, RedirectStep } from './policy/request-policy.js';
 export { buildOutboundHeaders } from './policy/outbound-headers.js';
 export { checkCanonicalTarget } from './policy/canonical-path.js';
 export { escapeLogValue, redactPathForLog } from './policy/log-sanitize.js';
@@ -83,6 +83,8 @@ export {
   VENDOR_NAMES,
   VENDORS,
   RULE_METHODS,
+  MAX_REDIRECT_HOPS,
+  DEFAULT_ALLOWED_COLLECTIONS,
   gitlab,
   githubEnterprise,
   azureDevops,
@@ -100,6 +102,8 @@ export type {
   RuleContext,
   ProjectRef,
   GraphqlOperation,
+  BodyInspection,
+  BodyVerdict,
 } from './vendors/index.js';
 
 // Logging and errors

@@ -123,12 +123,12 @@ export function redactSecretsInText(text: string): string {
  * Values that are credentials by their shape, whatever name they appear under: GitLab tokens
  * (`glpat-`, and the other `gl…-` prefixes: deploy, runner, CI job, feed, OAuth…), GitHub
  * (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`), Bitbucket Data Center HTTP access
- * tokens (`BBDC-…`, and the older bare 44-character base64 form), Azure DevOps PATs (52
+ * tokens (`BBDC-…`, and the older bare 44-character base64 form, mixing digits and both cases), Azure DevOps PATs (52
  * characters of lower-case base32, or the 84-character form with `AZDO` at offset 76) and JWTs
  * (three base64url parts, the first two JSON objects: `eyJ…`).
  */
 export const TOKEN_SHAPES =
-  /\bgl[a-z]{2,7}-[A-Za-z0-9_-]{20,}|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}|\bBBDC-[A-Za-z0-9+/=_-]{20,}|(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{43}[A-Za-z0-9+/=](?![A-Za-z0-9+/=_-])|(?<![A-Za-z0-9])(?:[a-z2-7]{52}|[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9])|\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+  /\bgl[a-z]{2,7}-[A-Za-z0-9_-]{20,}|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}|\bBBDC-[A-Za-z0-9+/=_-]{20,}|(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/]{0,43}[0-9])(?=[A-Za-z0-9+/]{0,43}[A-Z])(?=[A-Za-z0-9+/]{0,43}[a-z])[A-Za-z0-9+/]{43}[A-Za-z0-9+/=](?![A-Za-z0-9+/=_-])|(?<![A-Za-z0-9])(?:[a-z2-7]{52}|[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9])|\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 
 /** Whether `value` contains something shaped like a credential (see {@link TOKEN_SHAPES}). */
 export function looksLikeToken(value: string): boolean {

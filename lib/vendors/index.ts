@@ -9,8 +9,11 @@ import { gitlab } from './gitlab.js';
 export { defineVendor } from '../policy/define-vendor.js';
 import { InvalidVendorError } from '../policy/invalid-vendor-error.js';
 export { InvalidVendorError };
-export { ruleKey, RULE_METHODS } from '../policy/vendor-definition.js';
+export { ruleKey, RULE_METHODS, MAX_REDIRECT_HOPS } from '../policy/vendor-definition.js';
+export { DEFAULT_ALLOWED_COLLECTIONS } from '../policy/vendor-policy.js';
 export type {
+  BodyInspection,
+  BodyVerdict,
   GraphqlOperation,
   ProjectRef,
   RuleContext,
