@@ -26,10 +26,15 @@ export function parseStrictJson(text: string): StrictJsonResult {
  * with one key set per open object (null for arrays); a string directly after `{` or `,`
  * inside an object is a key.
  */
+// Only these characters change the structure; everything between them is skipped in one step.
+const STRUCTURAL = /[{}[\],"]/g;
+
 function findRepeatedKey(text: string): string | undefined {
   const stack: Array<Set<string> | null> = [];
   let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
+  STRUCTURAL.lastIndex = 0;
+  for (let match = STRUCTURAL.exec(text); match !== null; match = STRUCTURAL.exec(text)) {
+    const i = match.index;
     const c = text.charCodeAt(i);
     if (c === 0x7b /* { */) {
       stack.push(new Set());
@@ -42,9 +47,15 @@ function findRepeatedKey(text: string): string | undefined {
       expectKey = false;
     } else if (c === 0x2c /* , */) {
       expectKey = stack.length > 0 && stack[stack.length - 1] !== null;
-    } else if (c === 0x22 /* " */) {
-      let end = i + 1;
-      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1;
+    } else {
+      // A string: its end is the next quote not escaped by an odd run of backslashes.
+      let end = text.indexOf('"', i + 1);
+      for (;;) {
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
       if (expectKey) {
         const key = JSON.parse(text.slice(i, end + 1)) as string;
         const keys = stack[stack.length - 1] as Set<string>;
@@ -52,7 +63,7 @@ function findRepeatedKey(text: string): string | undefined {
         keys.add(key);
         expectKey = false;
       }
-      i = end;
+      STRUCTURAL.lastIndex = end + 1;
     }
   }
   return undefined;
