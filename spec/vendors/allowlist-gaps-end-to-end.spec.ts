@@ -93,3 +93,49 @@ describe('issue 13 allowlist fixes end to end (gateway → agent → VCS)', func
     });
   }
 });
+
+describe('issue 13: repeated singleton headers through the HTTP/1.1 front door', function () {
+  this.timeout(20_000);
+  let harness: Harness;
+  before(async function () {
+    harness = await startHarness({ policy: createVendorPolicy('gitlab'), frontDoor: true });
+  });
+  after(async function () {
+    await harness?.close();
+  });
+
+  /** Sends raw bytes to the front door and returns the raw answer (bounded wait). */
+  async function raw(bytes: string): Promise<string> {
+    const { connect } = await import('node:net');
+    const { hostname, port } = new URL(harness.frontDoorUrl as string);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write(bytes));
+      let text = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+      socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    });
+  }
+
+  it('refuses two Content-Types and forwards nothing', async function () {
+    const before = harness.vcsRequests.length;
+    const body = '{"url":"https://x.test/"}';
+    const answer = await raw(
+      `POST /${harness.pool}/api/v4/projects/g%2Fr/hooks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(answer).to.match(/^HTTP\/1\.1 403 /);
+    expect(answer).to.include('repeats the header \\"content-type\\"');
+    expect(harness.vcsRequests.length).to.equal(before);
+  });
+
+  it('refuses two Private-Tokens and forwards nothing', async function () {
+    const before = harness.vcsRequests.length;
+    const answer = await raw(`GET /${harness.pool}/api/v4/user HTTP/1.1\r\nHost: x\r\nPrivate-Token: a\r\nPrivate-Token: b\r\nConnection: close\r\n\r\n`);
+    expect(answer).to.match(/^HTTP\/1\.1 403 /);
+    expect(harness.vcsRequests.length).to.equal(before);
+  });
+});
