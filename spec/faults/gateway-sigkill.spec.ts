@@ -1,54 +1,16 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TunnelClient } from '../../lib/agent/tunnel-client.js';
-import { REPO_ROOT, cleanEnv } from '../cli/cli-harness.js';
+import { startGatewayProcess, type GatewayProcess } from './helpers/gateway-process.js';
 import { testPolicy } from '../helpers/test-policy.js';
 import { nextEvent, waitFor } from '../helpers/wait-for.js';
 import { startFaultVcs, vcsBodyDigest } from './helpers/fault-vcs.js';
 import { newId } from './helpers/fault-stack.js';
 import { assertNoLeak, leakBaseline } from './helpers/leak-check.js';
 import { createHash } from 'node:crypto';
-
-const CHILD = join(REPO_ROOT, 'spec', 'faults', 'helpers', 'gateway-child.ts');
-
-interface Started {
-  child: ChildProcess;
-  info: { port: number; frontDoorPort: number; token?: string };
-}
-
-async function startGatewayProcess(file: string, port = 0, frontDoorPort = 0): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, String(port), String(frontDoorPort)], { cwd: REPO_ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const info = await new Promise<Started['info']>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway process did not start within 20 s: ${err}`)), 20_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve(JSON.parse(out.split('\n')[0] as string) as Started['info']);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway process exited (${code}): ${err}`));
-    });
-  });
-  return { child, info };
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
 
 /** GET through the front door: checksum of the body, or the socket error's code. */
 function frontDoorGet(url: string): Promise<{ status: number; digest: string } | { error: string }> {
@@ -71,11 +33,11 @@ describe('fault: the gateway process is SIGKILLed mid-transfer', function () {
     const baseline = await leakBaseline();
     const dir = await mkdtemp(join(tmpdir(), 'vcs-agent-faults-'));
     const vcs = await startFaultVcs();
-    const children: ChildProcess[] = [];
+    const children: GatewayProcess[] = [];
     let client: TunnelClient | undefined;
     try {
       const first = await startGatewayProcess(join(dir, 'pools.json'));
-      children.push(first.child);
+      children.push(first);
       client = new TunnelClient({ token: first.info.token as string, target: vcs.url, policy: testPolicy, parallelism: 2, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
       await client.start();
       const base = (port: number): string => `http://127.0.0.1:${port}/faults`;
@@ -83,20 +45,20 @@ describe('fault: the gateway process is SIGKILLed mid-transfer', function () {
       const pending = frontDoorGet(base(first.info.frontDoorPort) + path);
       await waitFor(() => vcs.seen.includes(path), 20_000, 'the download to reach the VCS');
       const lost = nextEvent<{ error?: { code: string } }>(client, 'disconnected', 10_000);
-      await kill(first.child);
+      await first.kill();
       expect(await pending).to.have.property('error').that.matches(/^(ECONNRESET|ECONNABORTED|aborted)$/);
       expect((await lost).error?.code).to.equal('VCS_GATEWAY_UNREACHABLE');
       await waitFor(() => vcs.aborted.includes(path), 10_000, 'the agent to abort the VCS request');
 
       const reconnected = nextEvent(client, 'connected', 30_000);
       const second = await startGatewayProcess(join(dir, 'pools.json'), first.info.port, first.info.frontDoorPort);
-      children.push(second.child);
+      children.push(second);
       await reconnected;
       const id = newId();
       expect(await frontDoorGet(`${base(second.info.frontDoorPort)}/allowed/dl/200000/${id}`)).to.deep.equal({ status: 200, digest: vcsBodyDigest(id, 200_000) });
     } finally {
       client?.destroy();
-      for (const child of children) await kill(child);
+      for (const child of children) await child.kill();
       await vcs.close();
       await rm(dir, { recursive: true, force: true });
     }
