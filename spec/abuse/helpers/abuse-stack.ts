@@ -100,6 +100,6 @@ export async function startAbuseStack(): Promise<AbuseStack> {
 }
 
 /** Prints an attack's numbers when ABUSE_REPORT=1 (for docs/security.md); silent otherwise. */
-export function report(name: string, numbers: AttackReport & Record<string, unknown>): void {
+export function report<T extends AttackReport>(name: string, numbers: T): void {
   if (process.env.ABUSE_REPORT === '1') process.stderr.write(`${name}: ${JSON.stringify({ ...numbers, failed: numbers.failed.length })}\n`);
 }
