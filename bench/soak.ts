@@ -4,7 +4,8 @@
  * suite (deterministic bodies that start with the request id; uploads checksummed by the
  * VCS), while faults are injected: agents crash (destroy) or drain (close) and are
  * replaced, the gateway sends GOAWAY to an agent connection (its own eviction path: drain,
- * GOAWAY, control stream closed), and the VCS resets connections.
+ * GOAWAY, control stream closed), and the VCS resets connections (before answering, or
+ * halfway through a body).
  *
  * Every request must end in exactly one outcome: a complete response that checks out, or
  * an error with a stable code. It prints the counts; lost (no outcome within 30 s, or an
@@ -54,7 +55,7 @@ for (let i = 0; i < AGENTS; i++) agents.push(await newAgent());
 
 const counts = { completed: 0, lost: 0, mismatched: 0, misrouted: 0 };
 const errors: Record<string, number> = {};
-const faults: Record<string, number> = { 'agent crash': 0, 'agent drain': 0, 'gateway GOAWAY': 0, 'VCS reset': 0 };
+const faults: Record<string, number> = { 'agent crash': 0, 'agent drain': 0, 'gateway GOAWAY': 0, 'VCS reset': 0, 'VCS reset mid-body': 0 };
 const samples: string[] = [];
 let next = 0;
 let stopped = false;
@@ -139,6 +140,9 @@ const injector = setInterval(() => {
       (gateway as unknown as { evict(c: AgentConnection, reason: string): boolean }).evict(connection, 'key_expired');
       faults['gateway GOAWAY']++;
     }
+  } else if (faultTurn % 8 === 0) {
+    vcs.cutNext(3);
+    faults['VCS reset mid-body']++;
   } else {
     vcs.resetNext(3);
     faults['VCS reset']++;

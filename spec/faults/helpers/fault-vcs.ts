@@ -51,6 +51,8 @@ export interface FaultVcs {
   readonly open: number;
   /** Makes the next `count` requests (any path) reset their connection at once (for the soak). */
   resetNext(count: number): void;
+  /** Makes the next `count` downloads of at least 4 KiB reset their connection halfway through the body (for the soak). */
+  cutNext(count: number): void;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startFaultVcs(options: { tls?: { key: string; cert: string
   const aborted: string[] = [];
   const live = new Set<ServerResponse>();
   let resets = 0;
+  let cuts = 0;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     seen.push(url);
@@ -83,6 +86,11 @@ export async function startFaultVcs(options: { tls?: { key: string; cert: string
         const size = num(1);
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size, 'x-request-id': id });
         const chunks = vcsBody(id, size);
+        if (cuts > 0 && size >= 4096) {
+          cuts--;
+          res.write(Buffer.concat([...chunks]).subarray(0, size >> 1), () => req.socket.resetAndDestroy());
+          return;
+        }
         const pump = (): void => {
           for (;;) {
             const next = chunks.next();
@@ -157,6 +165,9 @@ export async function startFaultVcs(options: { tls?: { key: string; cert: string
     },
     resetNext(count) {
       resets += count;
+    },
+    cutNext(count) {
+      cuts += count;
     },
     async close() {
       server.closeAllConnections();
