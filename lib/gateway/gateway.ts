@@ -47,6 +47,7 @@ import { AgentKeepalive, DEFAULT_AGENT_KEEPALIVE } from './agent-keepalive.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import { ResponseCollector, type GatewayResponse } from './gateway-response.js';
 import { GatewayStream, type ExchangeResult } from './gateway-stream.js';
+import { HTTP2_SERVER_LIMITS, guardSession } from './http2-server-limits.js';
 import { PoolRoute, type PendingExchange } from './pool-route.js';
 import { parsePrivateUrl } from './private-url.js';
 import { listenServer } from '../util/listen-server.js';
@@ -195,7 +196,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       const timeoutMs = positiveInteger(options.keepalive?.timeoutMs, DEFAULT_AGENT_KEEPALIVE.timeoutMs, 'keepalive.timeoutMs');
       this.keepalive = new AgentKeepalive({ intervalMs, timeoutMs }, () => this.liveConnections(), (connection) => this.dropUnresponsive(connection, timeoutMs));
     }
-    const serverOptions = { settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
+    const serverOptions = { ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
     this.server =
       options.tls === undefined
         ? createServer(serverOptions)
@@ -521,6 +522,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private onSession(session: ServerHttp2Session): void {
     this.sessions.set(session, undefined);
+    guardSession(session, () => this.sessions.get(session) !== undefined, this.logger);
     session.on('error', () => {}); // reported through 'close'
     session.once('connect', () => {
       // Raise the connection window (see http2-settings.ts); only valid once connected.

@@ -20,6 +20,8 @@ export interface SquidOptions {
   auth?: { user: string; password: string };
   /** Host names squid resolves to 127.0.0.1 from its hosts_file (it never asks real DNS). */
   hosts?: readonly string[];
+  /** Listen on this port (one attempt) instead of a free one: to restart a squid where it was. */
+  port?: number;
 }
 
 /** A squid started by {@link startSquid}. */
@@ -82,7 +84,7 @@ export async function startSquid(options: SquidOptions = {}): Promise<RunningSqu
     );
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt += 1) {
-      const port = await freePort();
+      const port = options.port ?? (await freePort());
       const conf = join(dir, 'squid.conf');
       await writeFile(conf, squidConf(dir, port, options.auth !== undefined), { mode: 0o644 });
       const child = spawn(binary, ['-N', '-f', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -93,6 +95,7 @@ export async function startSquid(options: SquidOptions = {}): Promise<RunningSqu
         lastError = error as Error;
         await stopChild(child);
         // Another process took the port between our probe and squid's bind: try another.
+        if (options.port !== undefined) break;
         if (!/Address already in use|Cannot bind|Unable to open HTTP Socket/i.test(lastError.message)) break;
       }
     }

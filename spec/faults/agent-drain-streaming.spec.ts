@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import { assertNoLeak, leakBaseline } from './helpers/leak-check.js';
+import { newId } from './helpers/fault-stack.js';
+import { outcomeOf } from './helpers/outcome.js';
+import { startSpawnedStack } from './helpers/spawned-stack.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { get as httpGet } from 'node:http';
+import { FrontDoor } from '../../lib/gateway/front-door.js';
+
+/** GET through the front door: status and body size, or the socket error's code. */
+function frontDoorGet(url: string): Promise<{ status: number; bytes: number } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = httpGet(url, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('front door request hung')));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+  });
+}
+
+describe('fault: the agent drains (SIGTERM) while long responses are streaming', function () {
+  this.timeout(90_000);
+
+  // Issue 13 bug 1's shape (front-door caller, SIGTERM 0.5 s into a trickling response).
+  it('front door: every streaming response arrives whole (30 × 1 KiB over 3 s, SIGTERM 0.5 s in), then the agent exits 0', async () => {
+    const baseline = await leakBaseline();
+    const stack = await startSpawnedStack({ parallelism: 2 });
+    const frontDoor = new FrontDoor(stack.gateway.gateway);
+    try {
+      const { port } = await frontDoor.listen({ host: '127.0.0.1', port: 0 });
+      const agent = await stack.addAgent(1, { SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT: '30' });
+      const paths = [`/allowed/trickle/30/1024/100/${newId()}`, `/allowed/trickle/30/1024/100/${newId()}`];
+      const pending = paths.map((path) => frontDoorGet(`http://127.0.0.1:${port}/${stack.gateway.pool}${path}`));
+      await waitFor(() => paths.every((path) => stack.vcs.seen.includes(path)), 20_000, 'the downloads to reach the VCS');
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the fault: SIGTERM 0.5 s into the responses
+      agent.kill('SIGTERM');
+      for (const result of await Promise.all(pending)) expect(result).to.deep.equal({ status: 200, bytes: 30 * 1024 });
+      expect(await agent.exited(30_000)).to.equal(0);
+    } finally {
+      frontDoor.destroy();
+      await stack.close();
+    }
+    await assertNoLeak(baseline);
+  });
+
+  it('library: every streaming response arrives whole (SIGTERM 0.5 s in), then the agent exits 0', async () => {
+    const baseline = await leakBaseline();
+    const stack = await startSpawnedStack({ parallelism: 2 });
+    try {
+      const agent = await stack.addAgent(1, { SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT: '30' });
+      const paths = [`/allowed/trickle/30/1024/100/${newId()}`, `/allowed/trickle/30/1024/100/${newId()}`];
+      const pending = paths.map((path) => outcomeOf(() => stack.gateway.gateway.request(`private://${stack.gateway.pool}${path}`), 30_000));
+      await waitFor(() => paths.every((path) => stack.vcs.seen.includes(path)), 20_000, 'the downloads to reach the VCS');
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the fault: SIGTERM 0.5 s into the responses
+      agent.kill('SIGTERM');
+      for (const outcome of await Promise.all(pending)) expect(outcome).to.include({ kind: 'complete', status: 200, bytes: 30 * 1024 });
+      expect(await agent.exited(30_000)).to.equal(0);
+    } finally {
+      await stack.close();
+    }
+    await assertNoLeak(baseline);
+  });
+
+  it('library, SIGTERM as soon as the requests reach the VCS: each caller gets all of its body or a coded error, never a clean short body', async () => {
+    const baseline = await leakBaseline();
+    const stack = await startSpawnedStack({ parallelism: 2 });
+    try {
+      const agent = await stack.addAgent(1, { SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT: '30' });
+      const paths = [`/allowed/trickle/30/1024/100/${newId()}`, `/allowed/trickle/30/1024/100/${newId()}`];
+      const pending = paths.map((path) => outcomeOf(() => stack.gateway.gateway.request(`private://${stack.gateway.pool}${path}`), 30_000));
+      await waitFor(() => paths.every((path) => stack.vcs.seen.includes(path)), 20_000, 'the downloads to reach the VCS');
+      agent.kill('SIGTERM');
+      for (const outcome of await Promise.all(pending)) {
+        if (outcome.kind === 'complete') expect(outcome).to.include({ status: 200, bytes: 30 * 1024 });
+        else expect(outcome.code).to.match(/^VCS_/);
+      }
+      expect(await agent.exited(30_000)).to.equal(0);
+    } finally {
+      await stack.close();
+    }
+    await assertNoLeak(baseline);
+  });
+});

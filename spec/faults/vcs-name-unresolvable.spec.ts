@@ -1,0 +1,47 @@
+/*
+ * The VCS host name does not resolve. No DNS query may leave the machine (this host's
+ * /etc/resolv.conf names an outside resolver), so the agent's upstream HTTP agent gets an
+ * injected `lookup` (a standard net.connect option) that fails the way getaddrinfo does for
+ * an unknown name, ENOTFOUND, without asking anyone.
+ */
+import { expect } from 'chai';
+import { Agent as HttpAgent } from 'node:http';
+import type { LookupFunction } from 'node:net';
+import { assertNoLeak, leakBaseline } from './helpers/leak-check.js';
+import { newId, startFaultStack } from './helpers/fault-stack.js';
+
+const NAME = 'vcs.does-not-resolve.test';
+
+describe('fault: the VCS name does not resolve', function () {
+  this.timeout(30_000);
+
+  it('answers 502 VCS_UPSTREAM_FAILED naming the lookup failure, for every request, without a DNS query', async () => {
+    const baseline = await leakBaseline();
+    const looked: string[] = [];
+    const lookup = ((hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException | null, address?: string, family?: number) => void) => {
+      looked.push(hostname);
+      const error: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname });
+      process.nextTick(callback, error);
+    }) as unknown as LookupFunction;
+    const upstreamAgent = new HttpAgent({ keepAlive: true, lookup });
+    const stack = await startFaultStack({ parallelism: 2, client: { target: `http://${NAME}:8080`, upstreamAgent } });
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 6 }, () => stack.download(newId(), 1000)));
+      for (const outcome of outcomes) {
+        expect(outcome.kind).to.equal('complete');
+        if (outcome.kind !== 'complete') continue;
+        expect(outcome.status).to.equal(502);
+        const error = (JSON.parse(outcome.text) as { error: { code: string; message: string } }).error;
+        expect(error.code).to.equal('VCS_UPSTREAM_FAILED');
+        expect(error.message).to.include(`ENOTFOUND ${NAME}`);
+      }
+      expect(looked).to.have.length(6);
+      expect(new Set(looked)).to.deep.equal(new Set([NAME]));
+      expect(stack.vcs.seen).to.deep.equal([]);
+    } finally {
+      await stack.close();
+      upstreamAgent.destroy();
+    }
+    await assertNoLeak(baseline);
+  });
+});

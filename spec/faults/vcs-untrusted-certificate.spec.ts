@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { Agent as HttpsAgent } from 'node:https';
+import { assertNoLeak, leakBaseline } from './helpers/leak-check.js';
+import { newId, startFaultStack } from './helpers/fault-stack.js';
+import { checkDownload } from './helpers/outcome.js';
+import { tlsFixtures } from '../helpers/tls-fixtures.js';
+
+describe('fault: the VCS presents a certificate the agent does not trust', function () {
+  this.timeout(60_000);
+
+  it('answers 502 VCS_UPSTREAM_FAILED naming the certificate problem; nothing reaches the VCS handler', async () => {
+    const tls = tlsFixtures();
+    const baseline = await leakBaseline();
+    const stack = await startFaultStack({ parallelism: 2, vcsTls: { key: tls.key, cert: tls.cert } });
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 4 }, () => stack.download(newId(), 1000)));
+      for (const outcome of outcomes) {
+        expect(outcome.kind).to.equal('complete');
+        if (outcome.kind !== 'complete') continue;
+        expect(outcome.status).to.equal(502);
+        const error = (JSON.parse(outcome.text) as { error: { code: string; message: string } }).error;
+        expect(error.code).to.equal('VCS_UPSTREAM_FAILED');
+        expect(error.message).to.match(/certificate/i);
+      }
+      expect(stack.vcs.seen).to.deep.equal([]);
+    } finally {
+      await stack.close();
+    }
+    await assertNoLeak(baseline);
+  });
+
+  it('control: the same VCS works once its CA is trusted', async () => {
+    const tls = tlsFixtures();
+    const baseline = await leakBaseline();
+    const upstreamAgent = new HttpsAgent({ keepAlive: true, ca: tls.ca });
+    const stack = await startFaultStack({ parallelism: 2, vcsTls: { key: tls.key, cert: tls.cert }, client: { upstreamAgent } });
+    try {
+      const id = newId();
+      expect(checkDownload(await stack.download(id, 100_000), id, 100_000)).to.equal('ok');
+    } finally {
+      await stack.close();
+      upstreamAgent.destroy();
+    }
+    await assertNoLeak(baseline);
+  });
+});
