@@ -41,7 +41,8 @@ function poolConfig(setup: Setup, vcsBase: string, token: string | null = FRONT_
   return [
     '-c',
     `url.${setup.frontDoorUrl}/${setup.harness.pool}/.insteadOf=${vcsBase}`,
-    ...(token === null ? [] : ['-c', `http.extraHeader=Proxy-Authorization: Bearer ${token}`]),
+    // Scoped to the front door, so the token goes nowhere else (docs/git.md).
+    ...(token === null ? [] : ['-c', `http.${setup.frontDoorUrl}/.extraHeader=Proxy-Authorization: Bearer ${token}`]),
     '-c',
     `credential.helper=${CREDENTIAL_HELPER}`,
   ];
@@ -139,7 +140,7 @@ describe('git clone and fetch through the pool (gitlab, real git and git http-ba
     expect(missing).to.include(`?${direct.blob}`);
     // The lazy fetch is its own git process: it needs the pool settings in the repository.
     await git(['config', `url.${setup.frontDoorUrl}/${setup.harness.pool}/.insteadOf`, GITLAB], { cwd: target, home: setup.home });
-    await git(['config', 'http.extraHeader', `Proxy-Authorization: Bearer ${FRONT_DOOR_TOKEN}`], { cwd: target, home: setup.home });
+    await git(['config', `http.${setup.frontDoorUrl}/.extraHeader`, `Proxy-Authorization: Bearer ${FRONT_DOOR_TOKEN}`], { cwd: target, home: setup.home });
     await git(['config', 'credential.helper', CREDENTIAL_HELPER], { cwd: target, home: setup.home });
     await git(['checkout', '--quiet', 'main'], { cwd: target, home: setup.home });
     expect(await fileSha256(join(target, 'big.bin'))).to.equal(origin.bigSha256);
@@ -150,6 +151,7 @@ describe('git clone and fetch through the pool (gitlab, real git and git http-ba
     expect(result.code).to.not.equal(0);
     expect(result.stderr).to.match(/403/);
     expect(setup.backend.requests.filter((line) => line.includes('/secret/'))).to.deep.equal([]);
+    expect(setup.harness.agentLog.some((entry) => JSON.stringify(entry).includes('project \\"platform/secret/keys\\" is not in allowed-projects'))).to.equal(true);
   });
 
   it('refuses a push; the VCS never sees receive-pack', async function () {
@@ -161,6 +163,7 @@ describe('git clone and fetch through the pool (gitlab, real git and git http-ba
     expect(result.code).to.not.equal(0);
     expect(result.stderr).to.match(/403/);
     expect(setup.backend.requests.filter((line) => line.includes('receive-pack'))).to.deep.equal([]);
+    expect(setup.harness.agentLog.some((entry) => JSON.stringify(entry).includes('git push (git-receive-pack) is never allowed'))).to.equal(true);
   });
 
   it('refuses git without the front-door token (407), before anything reaches the VCS', async function () {
