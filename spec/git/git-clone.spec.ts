@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrontDoor } from '../../lib/gateway/front-door.js';
-import { createVendorPolicy } from '../../lib/vendors/index.js';
+import { createVendorPolicy, type VendorName } from '../../lib/vendors/index.js';
 import { gitHttpBackend, gitMissingReason, type GitHttpBackendState } from '../helpers/git-http-backend.js';
 import { addCommits, createRepository, fileSha256, git, runGit, type CreatedRepository } from '../helpers/git-repositories.js';
 import { startHarness, type Harness } from '../helpers/tunnel-harness.js';
@@ -28,7 +28,7 @@ interface Setup {
 }
 
 /** A gateway + agent for `vendor`, its front door with a token, and http-backend as the VCS. */
-async function startGitPool(dir: string, home: string, vendor: 'gitlab' | 'github_enterprise', allowedProjects: string): Promise<Setup> {
+async function startGitPool(dir: string, home: string, vendor: VendorName, allowedProjects: string): Promise<Setup> {
   const backend = gitHttpBackend({ projectRoot: join(dir, 'vcs'), basicAuth: CREDENTIALS, allowPush: true });
   const harness = await startHarness({ policy: createVendorPolicy(vendor, { allowedProjects }), vcs: backend.handler, parallelism: PARALLELISM });
   const frontDoor = new FrontDoor(harness.gateway, { token: FRONT_DOOR_TOKEN });
@@ -203,44 +203,54 @@ describe('git clone and fetch through the pool (gitlab, real git and git http-ba
   });
 });
 
-describe('git through the pool: github_enterprise URLs', function () {
-  this.timeout(120_000);
-  let setup: Setup;
-  let origin: CreatedRepository;
-  const GHE = 'https://github.example.com/';
+/* The other vendors' URL shapes end to end: a small repository each, refusals, a push. */
+const OTHER_VENDORS = [
+  { vendor: 'github_enterprise', base: 'https://github.example.com/', repo: 'acme/infra.git', secret: 'acme/secrets.git', allowed: 'acme/infra' },
+  { vendor: 'bitbucket_datacenter', base: 'https://bitbucket.example.com/', repo: 'scm/PRJ/infra.git', secret: 'scm/PRJ/secrets.git', allowed: 'prj/infra' },
+  // Spaces in Azure DevOps project names arrive percent-encoded; the VCS decodes them.
+  { vendor: 'azure_devops', base: 'https://ado.example.com/', repo: 'DefaultCollection/Platform%20Team/_git/infra', secret: 'DefaultCollection/Platform%20Team/_git/secrets', allowed: 'platform team/infra' },
+] as const;
 
-  before(async function () {
-    if (skip !== undefined) {
-      console.warn(`      skipped: ${skip}`);
-      this.skip();
-    }
-    const dir = await mkdtemp(join(tmpdir(), 'vcs-git-ghe-'));
-    const home = join(dir, 'home');
-    origin = await createRepository(join(dir, 'vcs/acme/infra.git'), home, { commits: 200, bigBlobBytes: 1024 * 1024 });
-    await createRepository(join(dir, 'vcs/acme/secrets.git'), home, { commits: 2 });
-    setup = await startGitPool(dir, home, 'github_enterprise', 'acme/infra');
-  });
+for (const shape of OTHER_VENDORS) {
+  describe(`git through the pool: ${shape.vendor} URLs`, function () {
+    this.timeout(120_000);
+    let setup: Setup;
+    let origin: CreatedRepository;
 
-  after(async function () {
-    if (setup === undefined) return;
-    setup.frontDoor.destroy();
-    await setup.harness.close();
-    await rm(setup.dir, { recursive: true, force: true });
-  });
+    before(async function () {
+      if (skip !== undefined) {
+        console.warn(`      skipped: ${skip}`);
+        this.skip();
+      }
+      const dir = await mkdtemp(join(tmpdir(), `vcs-git-${shape.vendor}-`));
+      const home = join(dir, 'home');
+      origin = await createRepository(join(dir, 'vcs', decodeURIComponent(shape.repo)), home, { commits: 200, bigBlobBytes: 1024 * 1024 });
+      await createRepository(join(dir, 'vcs', decodeURIComponent(shape.secret)), home, { commits: 2 });
+      setup = await startGitPool(dir, home, shape.vendor, shape.allowed);
+    });
 
-  it('clones /owner/repo.git (v2 and v0), refuses other repositories and pushes', async function () {
-    for (const version of ['2', '0']) {
-      const target = join(setup.dir, `infra-v${version}`);
-      await git([...poolConfig(setup, GHE), '-c', `protocol.version=${version}`, 'clone', '--quiet', `${GHE}acme/infra.git`, target], { home: setup.home });
-      expect(await git(['rev-parse', 'HEAD'], { cwd: target, home: setup.home })).to.equal(origin.head);
-      expect(await fileSha256(join(target, 'big.bin'))).to.equal(origin.bigSha256);
-    }
-    const refused = await runGit([...poolConfig(setup, GHE), 'clone', `${GHE}acme/secrets.git`, join(setup.dir, 'secrets')], { home: setup.home });
-    expect(refused.code).to.not.equal(0);
-    const push = await runGit([...poolConfig(setup, GHE), 'push', 'origin', 'HEAD:refs/heads/x'], { cwd: join(setup.dir, 'infra-v2'), home: setup.home });
-    expect(push.code).to.not.equal(0);
-    expect(push.stderr).to.match(/403/);
-    expect(setup.backend.requests.filter((line) => line.includes('secrets') || line.includes('receive-pack'))).to.deep.equal([]);
-    await waitFor(() => idle(setup), 10_000, 'every stream idle');
+    after(async function () {
+      if (setup === undefined) return;
+      setup.frontDoor.destroy();
+      await setup.harness.close();
+      await rm(setup.dir, { recursive: true, force: true });
+    });
+
+    it(`clones ${shape.repo} (v2 and v0), refuses other repositories and pushes`, async function () {
+      for (const version of ['2', '0']) {
+        const target = join(setup.dir, `infra-v${version}`);
+        await git([...poolConfig(setup, shape.base), '-c', `protocol.version=${version}`, 'clone', '--quiet', `${shape.base}${shape.repo}`, target], { home: setup.home });
+        expect(await git(['rev-parse', 'HEAD'], { cwd: target, home: setup.home })).to.equal(origin.head);
+        expect(await fileSha256(join(target, 'big.bin'))).to.equal(origin.bigSha256);
+      }
+      const refused = await runGit([...poolConfig(setup, shape.base), 'clone', `${shape.base}${shape.secret}`, join(setup.dir, 'secrets')], { home: setup.home });
+      expect(refused.code).to.not.equal(0);
+      expect(refused.stderr).to.match(/403/);
+      const push = await runGit([...poolConfig(setup, shape.base), 'push', 'origin', 'HEAD:refs/heads/x'], { cwd: join(setup.dir, 'infra-v2'), home: setup.home });
+      expect(push.code).to.not.equal(0);
+      expect(push.stderr).to.match(/403/);
+      expect(setup.backend.requests.filter((line) => line.includes('secrets') || line.includes('receive-pack'))).to.deep.equal([]);
+      await waitFor(() => idle(setup), 10_000, 'every stream idle');
+    });
   });
-});
+}
