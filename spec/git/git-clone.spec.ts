@@ -76,6 +76,7 @@ describe('git clone and fetch through the pool (gitlab, real git and git http-ba
     const home = join(dir, 'home');
     origin = await createRepository(repoPath(dir), home, { commits: COMMITS, bigBlobBytes: BIG, branches: 100 });
     await createRepository(join(dir, 'vcs/platform/secret/keys.git'), home, { commits: 3 });
+    await createRepository(join(dir, 'vcs/platform/infra/many-refs.git'), home, { commits: 2000, branches: 2000 });
     setup = await startGitPool(dir, home, 'gitlab', 'platform/infra/.*');
     // The reference: a clone straight from the VCS, without the pool.
     const target = join(dir, 'direct');
@@ -123,6 +124,18 @@ describe('git clone and fetch through the pool (gitlab, real git and git http-ba
     expect(requests.every((headers) => headers['git-protocol'] === undefined)).to.equal(true);
     expect(setup.harness.vcsRequests.filter((request) => request.method === 'POST').length).to.be.greaterThan(1);
     await git(['fsck', '--no-progress', '--connectivity-only'], { cwd: target, home: setup.home });
+  });
+
+  it('streams a negotiation body larger than http.postBuffer (chunked, protocol v0)', async function () {
+    const target = join(setup.dir, 'many-refs');
+    setup.harness.vcsRequests.length = 0;
+    // 2000 branches at different commits: ~100 KB of "want" lines, over a 64 KiB post buffer
+    // (git's default is 1 MiB), so git sends the body chunked (remote-curl.c, large_request).
+    await git([...poolConfig(setup, GITLAB), '-c', 'protocol.version=0', '-c', 'http.postBuffer=65536', 'clone', '--quiet', `${GITLAB}platform/infra/many-refs.git`, target], { home: setup.home });
+    const posts = setup.harness.vcsRequests.filter((request) => request.method === 'POST');
+    expect(posts.some((request) => request.headers['transfer-encoding'] === 'chunked' && request.headers['content-length'] === undefined)).to.equal(true);
+    expect((await git(['branch', '-r'], { cwd: target, home: setup.home })).split('\n')).to.have.length(2002);
+    expect(await git(['rev-parse', 'HEAD'], { cwd: target, home: setup.home })).to.equal(await git(['rev-parse', 'main'], { cwd: join(setup.dir, 'vcs/platform/infra/many-refs.git'), home: setup.home }));
   });
 
   it('shallow clone (--depth 1) gets one commit', async function () {
