@@ -76,6 +76,14 @@ export function gitHttpBackend(options: GitHttpBackendOptions): { handler: (req:
         return;
       }
     }
+    let pathInfo: string;
+    try {
+      pathInfo = decodeURIComponent(path);
+    } catch {
+      req.resume();
+      res.writeHead(400, { 'content-length': '0' }).end();
+      return;
+    }
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       GIT_PROJECT_ROOT: options.projectRoot,
@@ -83,7 +91,7 @@ export function gitHttpBackend(options: GitHttpBackendOptions): { handler: (req:
       GIT_CONFIG_NOSYSTEM: '1',
       HOME: options.projectRoot,
       REQUEST_METHOD: req.method ?? 'GET',
-      PATH_INFO: decodeURIComponent(path),
+      PATH_INFO: pathInfo,
       QUERY_STRING: query,
       REMOTE_ADDR: req.socket.remoteAddress ?? '127.0.0.1',
       ...(options.basicAuth === undefined ? {} : { REMOTE_USER: options.basicAuth.user }),
