@@ -106,6 +106,10 @@ export type {
   BodyVerdict,
 } from './vendors/index.js';
 
+// Read-only git smart HTTP for a vendor (docs/git.md)
+export { withGitSmartHttp, gitSmartHttpRules, GIT_PUSH_DENIED } from './vendors/git-smart-http.js';
+export type { GitSmartHttpShape } from './vendors/git-smart-http.js';
+
 // Logging and errors
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';

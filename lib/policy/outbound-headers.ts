@@ -25,6 +25,8 @@ export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'range',
   'user-agent',
   'x-request-id',
+  // Git smart HTTP protocol v2 negotiation (gitprotocol-http; docs/git.md).
+  'git-protocol',
   // GitLab personal/project/CI tokens.
   'private-token',
   'job-token',

@@ -29,6 +29,8 @@ interface CompiledRule {
   readonly scope: RuleScope;
   readonly segments: readonly Segment[];
   readonly tail: { readonly param: string; readonly pattern: RegExp | undefined } | undefined;
+  /** Fixed segments after a `*name` that is not the last segment (`/*repository/info/refs`). */
+  readonly after: readonly Segment[];
 }
 
 interface MethodIndex {
@@ -95,29 +97,32 @@ function compileRule(vendor: VendorDefinition, rule: VendorRule, index: number, 
   }
   const parts = rule.path.slice(1).split('/');
   const segments: Segment[] = [];
+  const after: Segment[] = [];
   let tail: CompiledRule['tail'];
   const seen = new Set<string>();
-  parts.forEach((part, i) => {
+  parts.forEach((part) => {
     if (part.startsWith(':') || part.startsWith('*')) {
       const name = part.slice(1);
       if (!PARAM_NAME.test(name)) fail('path', `has an invalid parameter "${part}" (expected :name or *name)`);
       if (seen.has(name)) fail('path', `repeats the parameter "${name}"`);
       seen.add(name);
       if (part.startsWith('*')) {
-        if (i !== parts.length - 1) fail('path', `may use a *${name} tail only as the last segment`);
+        // One multi-segment parameter per pattern: with two, how to split the segments
+        // between them would be ambiguous.
+        if (tail !== undefined) fail('path', `may hold only one *name parameter (found *${tail.param} and *${name})`);
         tail = { param: name, pattern: patterns.get(name) };
       } else {
-        segments.push({ param: name, pattern: patterns.get(name) });
+        (tail === undefined ? segments : after).push({ param: name, pattern: patterns.get(name) });
       }
     } else {
       if (part === '' || part === '.' || part === '..' || !LITERAL.test(part)) {
         fail('path', `has an invalid literal segment ${JSON.stringify(part)} (no empty or dot segments, no ';', '%' or spaces)`);
       }
-      segments.push({ literal: foldCase ? part.toLowerCase() : part });
+      (tail === undefined ? segments : after).push({ literal: foldCase ? part.toLowerCase() : part });
     }
   });
   // A pattern of parameters only (`/:a/*b`) would match nearly any path.
-  if (!segments.some((seg) => 'literal' in seg)) fail('path', 'must contain at least one literal segment');
+  if (![...segments, ...after].some((seg) => 'literal' in seg)) fail('path', 'must contain at least one literal segment');
   if (rule.graphql !== undefined) {
     if (rule.method !== 'POST') fail('method', 'must be POST for a rule with graphql operations');
     if (!Array.isArray(rule.graphql) || rule.graphql.length === 0) fail('graphql', 'must be a non-empty list of { operationName, query }');
@@ -131,29 +136,44 @@ function compileRule(vendor: VendorDefinition, rule: VendorRule, index: number, 
       }
     });
   }
-  return { rule, key: ruleKey(rule), scope, segments, tail };
+  return { rule, key: ruleKey(rule), scope, segments, tail, after };
+}
+
+/** Matches `fixed` against the target's segments from `offset`; `false` on a mismatch. */
+function matchFixed(
+  fixed: readonly Segment[],
+  offset: number,
+  target: CanonicalTarget,
+  foldCase: boolean,
+  params: Record<string, string>,
+): boolean {
+  const raw = target.segments;
+  for (let i = 0; i < fixed.length; i++) {
+    const seg = fixed[i] as Segment;
+    const value = raw[offset + i] as string;
+    if ('literal' in seg) {
+      if (seg.literal !== (foldCase ? value.toLowerCase() : value)) return false;
+    } else {
+      if (seg.pattern !== undefined && !seg.pattern.test(value)) return false;
+      params[seg.param] = target.decodedSegments[offset + i] as string;
+    }
+  }
+  return true;
 }
 
 function matchSegments(compiled: CompiledRule, target: CanonicalTarget, foldCase: boolean): Record<string, string> | undefined {
-  const raw = target.segments;
-  let params: Record<string, string> | undefined;
+  const params: Record<string, string> = {};
   const fixed = compiled.segments;
-  for (let i = 0; i < fixed.length; i++) {
-    const seg = fixed[i] as Segment;
-    const value = raw[i] as string;
-    if ('literal' in seg) {
-      if (seg.literal !== (foldCase ? value.toLowerCase() : value)) return undefined;
-    } else {
-      if (seg.pattern !== undefined && !seg.pattern.test(value)) return undefined;
-      (params ??= {})[seg.param] = target.decodedSegments[i] as string;
-    }
-  }
+  if (!matchFixed(fixed, 0, target, foldCase, params)) return undefined;
   if (compiled.tail !== undefined) {
-    const rest = raw.slice(fixed.length).join('/');
+    // The *name parameter takes every segment between the fixed ones before and after it.
+    const end = target.segments.length - compiled.after.length;
+    if (!matchFixed(compiled.after, end, target, foldCase, params)) return undefined;
+    const rest = target.segments.slice(fixed.length, end).join('/');
     if (compiled.tail.pattern !== undefined && !compiled.tail.pattern.test(rest)) return undefined;
-    (params ??= {})[compiled.tail.param] = target.decodedSegments.slice(fixed.length).join('/');
+    params[compiled.tail.param] = target.decodedSegments.slice(fixed.length, end).join('/');
   }
-  return params ?? {};
+  return params;
 }
 
 /**
@@ -212,7 +232,7 @@ export function compileRules(vendor: VendorDefinition): CompiledRules {
         }
       }
       for (const compiled of bucket.tails) {
-        if (target.segments.length <= compiled.segments.length) continue;
+        if (target.segments.length <= compiled.segments.length + compiled.after.length) continue;
         const params = matchSegments(compiled, target, foldCase);
         if (params !== undefined) return { rule: compiled.rule, key: compiled.key, scope: compiled.scope, params };
       }

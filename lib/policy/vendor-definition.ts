@@ -19,8 +19,9 @@ export interface VendorRule {
   /**
    * Path pattern, matched segment by segment against the raw (still encoded) path:
    * literal segments match exactly, `:name` matches one non-empty segment, and `*name`
-   * (last segment only) matches one or more remaining segments. At least one segment must be
-   * literal. Parameter values must also match the vendor's `params` pattern of that name.
+   * (at most one per pattern) matches one or more segments: the rest of the path when it is
+   * last, else those up to the fixed segments after it (`/*repository/info/refs`). At least
+   * one segment must be literal. Parameter values must also match the vendor's `params` pattern of that name.
    */
   readonly path: string;
   /** What the platform uses it for, e.g. "Get file contents". Logged with every request. */

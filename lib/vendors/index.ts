@@ -1,10 +1,18 @@
 import { createPolicyFromDefinition, type VendorPolicyOptions } from '../policy/vendor-policy.js';
 import type { RequestPolicy } from '../policy/request-policy.js';
 import type { VendorDefinition } from '../policy/vendor-definition.js';
-import { azureDevops } from './azure-devops.js';
-import { bitbucketDatacenter } from './bitbucket-datacenter.js';
-import { githubEnterprise } from './github-enterprise.js';
-import { gitlab } from './gitlab.js';
+import { azureDevops as azureDevopsApi } from './azure-devops.js';
+import { bitbucketDatacenter as bitbucketDatacenterApi } from './bitbucket-datacenter.js';
+import { githubEnterprise as githubEnterpriseApi } from './github-enterprise.js';
+import { gitlab as gitlabApi } from './gitlab.js';
+import { AZURE_DEVOPS_GIT, BITBUCKET_DATACENTER_GIT, GITHUB_ENTERPRISE_GIT, GITLAB_GIT } from './git-repository-urls.js';
+import { withGitSmartHttp } from './git-smart-http.js';
+
+// Each built-in vendor: its API rules plus read-only git smart HTTP (docs/git.md).
+const azureDevops = withGitSmartHttp(azureDevopsApi, AZURE_DEVOPS_GIT);
+const bitbucketDatacenter = withGitSmartHttp(bitbucketDatacenterApi, BITBUCKET_DATACENTER_GIT);
+const githubEnterprise = withGitSmartHttp(githubEnterpriseApi, GITHUB_ENTERPRISE_GIT);
+const gitlab = withGitSmartHttp(gitlabApi, GITLAB_GIT);
 
 export { defineVendor } from '../policy/define-vendor.js';
 import { InvalidVendorError } from '../policy/invalid-vendor-error.js';

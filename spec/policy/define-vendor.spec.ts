@@ -78,7 +78,7 @@ describe('defineVendor', function () {
       ['rules[0].path', () => defineVendor({ name: 'v', rules: [rule({ path: '/api/x;y' })] })],
       ['rules[0].path', () => defineVendor({ name: 'v', rules: [rule({ path: '/api/%2e' })] })],
       ['rules[0].path', () => defineVendor({ name: 'v', rules: [rule({ path: '/:a/*b' })] })],
-      ['rules[0].path', () => defineVendor({ name: 'v', rules: [rule({ path: '/api/*rest/x' })] })],
+      ['rules[0].path', () => defineVendor({ name: 'v', rules: [rule({ path: '/api/*rest/x/*more' })] })],
       ['rules[0].path', () => defineVendor({ name: 'v', rules: [rule({ path: '/api/:a/:a' })] })],
       ['rules[0].path', () => defineVendor({ name: 'v', rules: [rule({ path: '/api/:' })] })],
       ['rules[1]', () => defineVendor({ name: 'v', rules: [rule({}), rule({})] })],
