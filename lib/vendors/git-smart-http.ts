@@ -112,6 +112,8 @@ export function withGitSmartHttp(base: VendorDefinition, shape: GitSmartHttpShap
   const baseProject = base.project;
   const baseReferenced = base.referencedProjects;
   const baseCheck = base.check;
+  const baseBody = base.body;
+  const baseCollection = base.collection;
   return defineVendor({
     name: base.name,
     extends: base,
@@ -120,6 +122,11 @@ export function withGitSmartHttp(base: VendorDefinition, shape: GitSmartHttpShap
     // The hook sees only parameters: git rules are the ones that bind `git_` names.
     project: (params) => (names.length > 0 && names.every((name) => params[name] !== undefined) ? shape.project(params) : baseProject?.(params)),
     referencedProjects: (context) => (isGit(context) ? [] : (baseReferenced?.(context) ?? [])),
+    // A packfile negotiation is not the vendor's API body (GitLab's JSON check would refuse it);
+    // git rules check their own body shape in check().
+    body: baseBody === undefined ? undefined : (context) => (isGit(context) ? undefined : baseBody(context)),
+    // Git URLs name the collection as `git_collection`: it is held to allowed-collections too.
+    collection: baseCollection === undefined ? undefined : (params) => params.git_collection ?? baseCollection(params),
     check(context) {
       if (!isGit(context)) return baseCheck?.(context);
       const key = ruleKey(context.rule);

@@ -42,8 +42,11 @@ const SHAPES: Record<VendorName, Shape> = {
   },
 };
 
-function evaluate(vendor: VendorName, method: string, path: string, rawHeaders: readonly string[] = [], options: { allowedProjects?: string; hasBody?: boolean } = {}): PolicyDecision {
-  const policy = createVendorPolicy(vendor, options.allowedProjects === undefined ? {} : { allowedProjects: options.allowedProjects });
+function evaluate(vendor: VendorName, method: string, path: string, rawHeaders: readonly string[] = [], options: { allowedProjects?: string; allowedCollections?: string[]; hasBody?: boolean } = {}): PolicyDecision {
+  const policy = createVendorPolicy(vendor, {
+    ...(options.allowedProjects === undefined ? {} : { allowedProjects: options.allowedProjects }),
+    ...(options.allowedCollections === undefined ? {} : { allowedCollections: options.allowedCollections }),
+  });
   return policy.evaluate({ method, path, rawHeaders, hasBody: options.hasBody ?? method === 'POST' });
 }
 
@@ -86,7 +89,7 @@ for (const [vendor, shape] of Object.entries(SHAPES) as Array<[VendorName, Shape
     it('denies upload-pack bodies git does not send', function () {
       expect(reason(evaluate(vendor, 'POST', pack, []))).to.match(/Content-Type application\/x-git-upload-pack-request/);
       expect(reason(evaluate(vendor, 'POST', pack, ['Content-Type', 'application/json']))).to.match(/Content-Type/);
-      expect(reason(evaluate(vendor, 'POST', pack, [...UPLOAD, ...UPLOAD]))).to.match(/Content-Type/);
+      expect(reason(evaluate(vendor, 'POST', pack, [...UPLOAD, ...UPLOAD]))).to.match(/content-type/i);
       expect(reason(evaluate(vendor, 'POST', pack, [...UPLOAD, 'Content-Encoding', 'br']))).to.match(/gzip/);
       expect(reason(evaluate(vendor, 'POST', `${pack}?x=1`, UPLOAD))).to.match(/no query/);
       expect(reason(evaluate(vendor, 'POST', pack, [...UPLOAD, 'Git-Protocol', 'version=2', 'Git-Protocol', 'version=1']))).to.match(/one Git-Protocol/);
@@ -132,15 +135,21 @@ describe('git smart HTTP rules: vendor specifics', function () {
   });
 
   it('azure_devops: no api-version needed, paths case-insensitive, id-named repositories denied when restricted', function () {
-    expect(evaluate('azure_devops', 'GET', '/Coll/P/_GIT/r/INFO/refs?service=git-upload-pack')).to.include({ allow: true, project: 'P/r' });
+    expect(evaluate('azure_devops', 'GET', '/DefaultCollection/P/_GIT/r/INFO/refs?service=git-upload-pack')).to.include({ allow: true, project: 'P/r' });
     const guid = '4c2b3f1e-9a0b-4c1d-8e2f-0123456789ab';
-    expect(evaluate('azure_devops', 'GET', `/Coll/P/_git/${guid}/info/refs?service=git-upload-pack`).allow).to.equal(true);
-    expect(reason(evaluate('azure_devops', 'GET', `/Coll/P/_git/${guid}/info/refs?service=git-upload-pack`, [], { allowedProjects: 'p/.*' }))).to.match(/by id/);
+    expect(evaluate('azure_devops', 'GET', `/DefaultCollection/P/_git/${guid}/info/refs?service=git-upload-pack`).allow).to.equal(true);
+    expect(reason(evaluate('azure_devops', 'GET', `/DefaultCollection/P/_git/${guid}/info/refs?service=git-upload-pack`, [], { allowedProjects: 'p/.*' }))).to.match(/by id/);
+  });
+
+  it('azure_devops: git URLs are held to allowed-collections like API paths', function () {
+    expect(reason(evaluate('azure_devops', 'GET', '/Other/P/_git/r/info/refs?service=git-upload-pack'))).to.match(/collection "Other" is not in allowed-collections/);
+    expect(reason(evaluate('azure_devops', 'POST', '/Other/P/_git/r/git-upload-pack', ['Content-Type', 'application/x-git-upload-pack-request']))).to.match(/allowed-collections/);
+    expect(evaluate('azure_devops', 'GET', '/Other/P/_git/r/info/refs?service=git-upload-pack', [], { allowedCollections: ['other'] })).to.include({ allow: true });
   });
 
   it('API rules keep their own project hooks and checks', function () {
     expect(evaluate('gitlab', 'GET', '/api/v4/projects/g%2Fr', [], { allowedProjects: 'g/r' })).to.include({ allow: true, project: 'g/r' });
-    expect(reason(evaluate('azure_devops', 'GET', '/C/P/_apis/git/repositories/r'))).to.match(/api-version/);
+    expect(reason(evaluate('azure_devops', 'GET', '/DefaultCollection/P/_apis/git/repositories/r'))).to.match(/api-version/);
     expect(reason(evaluate('github_enterprise', 'GET', '/api/v3/repos/acme/infra/compare/main...evil:secrets:main', [], { allowedProjects: 'acme/infra' }))).to.match(/evil\/secrets/);
   });
 
