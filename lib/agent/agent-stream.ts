@@ -105,6 +105,8 @@ export class AgentStream {
   /** A body the policy must see before deciding (GraphQL), collected up to its bound. */
   private inspecting: { readonly maxBodyBytes: number; decide(body: Buffer): PolicyDecision; readonly chunks: Buffer[]; size: number } | undefined;
   private closed = false;
+  /** Final frames written but not yet flushed (see writeLast). */
+  private unflushed = 0;
   /** The gateway answered the stream open with something other than 200. */
   refused = false;
 
@@ -135,8 +137,9 @@ export class AgentStream {
     this.stream.on('close', () => this.onClose());
   }
 
+  /** Carrying an exchange, or its last frames are not yet handed to the socket. */
   get busy(): boolean {
-    return this.head !== undefined;
+    return this.head !== undefined || (this.unflushed > 0 && !this.closed);
   }
 
   /** Closes the stream: when idle during a drain, or when the session goes away. */
@@ -293,8 +296,7 @@ export class AgentStream {
     }
     if (!hasBody) {
       response.resume();
-      this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: false }));
-      this.endResponse();
+      this.endResponse(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: false }));
       return;
     }
     const length = Number(response.headers['content-length']);
@@ -307,8 +309,7 @@ export class AgentStream {
         const body = Buffer.concat(this.coalesced ?? []);
         this.coalesced = undefined;
         this.bytesOut = body.length;
-        this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }, body));
-        this.endResponse();
+        this.endResponse(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }, body));
       });
     } else {
       this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }));
@@ -333,8 +334,7 @@ export class AgentStream {
         }
       });
       response.on('end', () => {
-        this.write(endFrame());
-        this.endResponse();
+        this.endResponse(endFrame());
       });
     }
     response.on('aborted', () => this.onUpstreamError(new Error('The VCS closed the connection mid-response')));
@@ -358,17 +358,19 @@ export class AgentStream {
     const body = Buffer.from(JSON.stringify({ error: { code, message } }));
     this.status = status;
     this.bytesOut = body.length;
-    this.write(
+    this.endResponse(
       encodeHead(
         FrameType.ResponseHead,
         { status, headers: ['content-type', 'application/json', 'content-length', String(body.length), 'vcs-agent-error', code], body: true },
         body,
       ),
+      status === 502 ? message : undefined,
     );
-    this.endResponse(status === 502 ? message : undefined);
   }
 
-  private endResponse(error?: string): void {
+  /** Writes the response's last frame(s) and completes the response. */
+  private endResponse(lastFrames: Buffer, error?: string): void {
+    this.writeLast(lastFrames);
     this.responseDone = true;
     this.record(error);
     if (!this.requestDone) {
@@ -428,6 +430,22 @@ export class AgentStream {
 
   private write(buffer: Buffer): void {
     if (!this.closed) this.stream.write(buffer);
+  }
+
+  /**
+   * Writes an exchange's last frames and counts the stream busy until Node has handed them
+   * to the socket (the write callback). A drain or GOAWAY closes idle streams with
+   * RST_STREAM and then the session: nghttp2 drops DATA still queued for a reset stream, so
+   * closing as soon as the End was merely queued lost it, and the gateway failed a response
+   * whose every byte it had already passed on (issue 13, bug 1).
+   */
+  private writeLast(buffer: Buffer): void {
+    if (this.closed) return;
+    this.unflushed++;
+    this.stream.write(buffer, () => {
+      this.unflushed--;
+      if (this.unflushed === 0 && this.head === undefined && !this.closed) this.context.onExchangeDone(this);
+    });
   }
 
   private reset(code: number, error?: string): void {
