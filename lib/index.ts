@@ -122,4 +122,7 @@ export {
   UpstreamError,
   PoolStoreError,
   ClosedError,
+  HeadersTimeoutError,
+  BodyIdleTimeoutError,
+  RequestTimeoutError,
 } from './errors.js';
