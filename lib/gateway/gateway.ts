@@ -172,7 +172,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly maxQueue: number;
   private readonly disconnectGraceMs: number;
   // issue 13 bug 5 (branch core): idle bound on request() bodies, enforced by GatewayStream.
-  private readonly requestBodyIdleTimeoutMs: number | undefined;
+  private readonly bodyBound: { bodyIdleTimeoutMs?: number };
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
@@ -189,7 +189,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.queueTimeoutMs = positiveInteger(options.queueTimeoutMs, DEFAULT_QUEUE_TIMEOUT_MS, 'queueTimeoutMs');
     this.maxQueue = positiveInteger(options.maxQueue, DEFAULT_MAX_QUEUE, 'maxQueue');
     this.disconnectGraceMs = positiveInteger(options.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 'disconnectGraceMs');
-    this.requestBodyIdleTimeoutMs = options.requestBodyIdleTimeoutMs === undefined ? undefined : positiveInteger(options.requestBodyIdleTimeoutMs, 0, 'requestBodyIdleTimeoutMs');
+    this.bodyBound = options.requestBodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: positiveInteger(options.requestBodyIdleTimeoutMs, 0, 'requestBodyIdleTimeoutMs') };
     if (options.revalidateIntervalMs !== undefined) {
       const interval = positiveInteger(options.revalidateIntervalMs, 0, 'revalidateIntervalMs');
       this.revalidateTimer = setInterval(() => {
@@ -342,16 +342,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const signal = init.signal;
     if (signal?.aborted) return Promise.reject(new RequestAbortedError('The request was aborted before it was sent', { cause: signal.reason }));
     const control = this.dispatch(
-      {
-        id: randomUUID(),
-        pool: target.pool,
-        method,
-        path: target.path,
-        rawHeaders: rawHeaderList(init.headers),
-        body: requestBody(init.body),
-        startedAt: performance.now(),
-        ...(this.requestBodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: this.requestBodyIdleTimeoutMs }),
-      },
+      { id: randomUUID(), pool: target.pool, method, path: target.path, rawHeaders: rawHeaderList(init.headers), body: requestBody(init.body), startedAt: performance.now(), ...this.bodyBound },
       collector,
     );
     collector.resumeStream = () => control.resume();
