@@ -1,9 +1,14 @@
 import { expect } from 'chai';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { FrontDoor } from '../../lib/gateway/front-door.js';
-import { cleanEnv, spawnAgent, startGateway, waitForAgents, type GatewayFixture, type SpawnedAgent } from '../cli/cli-harness.js';
+import { REPO_ROOT, cleanEnv, spawnAgent, startGateway, waitForAgents, type GatewayFixture, type SpawnedAgent } from '../cli/cli-harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /*
@@ -207,5 +212,66 @@ describe('end to end: draining an agent (spawned CLI) while responses stream', f
     expect(code).to.equal(0);
     const access = gateway.gatewayLogger.entries.filter((entry) => entry.message === 'access');
     expect(access.map((entry) => entry.outcome)).to.deep.equal(callers.map(() => 'completed'));
+  });
+
+  it('both CLIs (vcs-gateway serve --front-door, vcs-agent): the caller gets the whole response and the access log says completed', async () => {
+    const gatewayCli = join(REPO_ROOT, 'cli', 'vcs-gateway.ts');
+    const store = join(await mkdtemp(join(tmpdir(), 'drain-streaming-')), 'pools.json');
+    // Port 0 for both listeners; the pool's token needs the agent listener's URL, so the
+    // pool is created once the gateway says where it listens (the store file is shared).
+    const gw = spawn(process.execPath, ['--import', 'tsx', gatewayCli, 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0', '--revalidate-interval', '3600'], {
+      cwd: REPO_ROOT,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    gw.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+    });
+    const exited = new Promise<void>((resolve) => gw.once('exit', () => resolve()));
+    try {
+      const addressOf = (message: string): string | undefined => {
+        for (const line of out.split('\n')) if (line.includes(`"message":"${message}"`)) return String((JSON.parse(line) as { address: string }).address);
+        return undefined;
+      };
+      await waitFor(() => addressOf('front door listening') !== undefined, 15_000, 'the gateway CLI to listen');
+      const agentAt = addressOf('gateway listening for agents') as string;
+      const frontDoorAt = addressOf('front door listening') as string;
+      const { stdout: token } = await promisify(execFile)(process.execPath, ['--import', 'tsx', gatewayCli, 'pool', 'create', '--store', store, '--name', 'cli-pool', '--gateway-url', `http://${agentAt}`], {
+        cwd: REPO_ROOT,
+        env: cleanEnv(),
+        timeout: 15_000,
+      });
+      const agent = spawnAgent(
+        [],
+        cleanEnv({
+          SPACELIFT_VCS_AGENT_POOL_TOKEN: token.trim(),
+          SPACELIFT_VCS_AGENT_TARGET_BASE_ENDPOINT: vcsUrl,
+          SPACELIFT_VCS_AGENT_VENDOR: 'gitlab',
+          SPACELIFT_VCS_AGENT_PARALLELISM: '2',
+          SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT: '30',
+        }),
+      );
+      agents.push(agent);
+      // The gateway re-reads the store for a pool it does not know yet: the agent is in once its streams are.
+      await agent.waitForLog((line) => line.message === 'connected to gateway', 15_000, 'the agent to connect');
+      let firstByte = false;
+      const outcome = viaFrontDoor(Number(frontDoorAt.split(':').pop()), '/cli-pool/api/v4/projects/1/repository/archive', () => {
+        firstByte = true;
+      });
+      await waitFor(() => firstByte, 15_000, 'the first byte of the response');
+      agent.kill('SIGTERM');
+      await agent.waitForLog((line) => String(line.message).startsWith('draining'), 10_000, 'the draining log line');
+      vcs.release();
+      expectComplete(await outcome, 'front door of the gateway CLI');
+      expect(await agent.exited(20_000)).to.equal(0);
+      await waitFor(() => out.includes('"message":"access"'), 10_000, 'the access log line');
+      const access = out.split('\n').filter((line) => line.includes('"message":"access"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(access.map((line) => [line.status, line.outcome])).to.deep.equal([[200, 'completed']]);
+    } finally {
+      gw.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      if (gw.exitCode === null) gw.kill('SIGKILL');
+    }
   });
 });
