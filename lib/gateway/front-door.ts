@@ -215,8 +215,10 @@ export class FrontDoor {
   private readonly maxDiscardBytes: number;
   /** The request each connection is serving (or served last). */
   private readonly current = new WeakMap<Socket, RequestState>();
-  /** Connections being closed after their last answer (lingering close). */
+  /** Connections that serve no further request: they close after their last answer. */
   private readonly closing = new WeakSet<Socket>();
+  /** Closing connections whose lingering close has begun (half-closed, LINGER_MS timer armed). */
+  private readonly lingering = new WeakSet<Socket>();
   private readonly sink: AnswerSink = {
     answered: (state) => this.answered(state),
     answerError: (state, error) => this.answerError(state, error),
@@ -334,9 +336,20 @@ export class FrontDoor {
    * 13, bug 2); past `maxDiscardBytes`, close gracefully.
    */
   private answered(state: RequestState): void {
-    const { req } = state;
+    const { req, res } = state;
     if (req.complete || req.destroyed) return;
     const socket = req.socket;
+    // A caller that asked to close (`Connection: close`, HTTP/1.0) has its connection ended
+    // and destroyed by Node as soon as the answer is flushed (lib/_http_server.js resOnFinish
+    // → socket.destroySoon(), lib/net.js), its body unread: a RST, and the caller got
+    // `write EPIPE` instead of the answer. Take that close over: read the body to its end
+    // (or to the bounds below), then close.
+    res.once('finish', () => {
+      if (!socket.writableEnded || socket.destroyed || this.closing.has(socket)) return;
+      socket.removeListener('finish', socket.destroy);
+      this.closing.add(socket);
+      req.once('end', () => socket.destroy()); // nothing unread is left: a plain close
+    });
     const declared = Number(req.headers['content-length']);
     if (declared > this.maxDiscardBytes) {
       // Known to be too long already: say so and close after the answer.
@@ -368,6 +381,7 @@ export class FrontDoor {
    * would destroy the socket as soon as the answer is flushed, unread input and all.
    */
   private answerTimeout(socket: Socket, error: VcsAgentError): void {
+    // A closing connection has had its answer already.
     if (this.closing.has(socket) || socket.destroyed) return;
     if (socket.writable) {
       const body = errorBody(error);
@@ -381,8 +395,9 @@ export class FrontDoor {
 
   /** Half-closes after what was written, reads and discards for LINGER_MS, then destroys. */
   private lingerClose(socket: Socket): void {
-    if (this.closing.has(socket)) return;
+    if (this.lingering.has(socket)) return;
     this.closing.add(socket);
+    this.lingering.add(socket);
     if (socket.destroyed) return;
     socket.end();
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
@@ -419,7 +434,7 @@ export class FrontDoor {
     let lastProgress = performance.now();
     // Checked four times per bound: a silence is noticed within 1.25 × the bound.
     const timer = setInterval(() => {
-      if (req.complete || req.destroyed || this.closing.has(socket)) {
+      if (req.complete || req.destroyed || this.lingering.has(socket)) {
         clearInterval(timer);
         return;
       }
@@ -447,13 +462,9 @@ export class FrontDoor {
   private onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     const state = this.current.get(socket);
     if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      if (state !== undefined && !state.req.complete && !this.closing.has(socket)) {
+      if (state !== undefined && !state.req.complete) {
         // Headers arrived (handle() ran), the rest did not: the whole-request bound.
         this.giveUp(state, new RequestTimeoutError(this.requestTimeoutMs));
-        return;
-      }
-      if (state !== undefined && !state.req.complete) {
-        socket.destroy();
         return;
       }
       this.answerTimeout(socket, new HeadersTimeoutError(this.headersTimeoutMs));

@@ -63,11 +63,15 @@ function readResponse(socket: Socket, timeoutMs: number, what: string): Promise<
  * A caller that writes the head and its whole body and only then reads: the write callback
  * fires once every byte is in the kernel, which needs the front door to keep reading.
  */
-async function uploadThenRead(port: number, path: string, options: { headers?: string[]; chunked?: boolean; socket?: Socket; timeoutMs?: number } = {}): Promise<{ answer: RawAnswer; socket: Socket }> {
+async function uploadThenRead(
+  port: number,
+  path: string,
+  options: { headers?: readonly string[]; chunked?: boolean; socket?: Socket; timeoutMs?: number; version?: string } = {},
+): Promise<{ answer: RawAnswer; socket: Socket }> {
   const socket = options.socket ?? connect({ host: '127.0.0.1', port });
   socket.pause();
   const framing = options.chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${BODY_BYTES}`;
-  const head = [`POST ${path} HTTP/1.1`, 'Host: front-door', 'Content-Type: application/octet-stream', framing, ...(options.headers ?? []), '', ''].join('\r\n');
+  const head = [`POST ${path} HTTP/${options.version ?? '1.1'}`, 'Host: front-door', 'Content-Type: application/octet-stream', framing, ...(options.headers ?? []), '', ''].join('\r\n');
   const body = Buffer.alloc(BODY_BYTES, 0x5a);
   const payload = options.chunked ? [Buffer.from(`${BODY_BYTES.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')] : [body];
   const timeoutMs = options.timeoutMs ?? 20_000;
@@ -145,8 +149,33 @@ describe('end to end: an upload answered before its body was read still gets its
     expect(harness.vcsRequests.filter((request) => request.url.includes('commits'))).to.have.length(0);
   });
 
-  it('reads the 407 of a caller without the front-door token', async () => {
+  for (const [what, options] of [
+    ['Connection: close', { headers: ['Connection: close'] }],
+    ['HTTP/1.0', { version: '1.0' }],
+  ] as const) {
+    it(`reads the 403 when the caller asked to close the connection (${what}), then the connection closes`, async () => {
+      // Node destroys such a connection as soon as the answer is out; with the body unread
+      // that was a reset, and this caller got `write EPIPE` instead of the 403.
+      const { answer, socket } = await uploadThenRead(port, `/${harness.pool}${COMMITS}`, options);
+      sockets.push(socket);
+      expect(answer.status).to.equal(403);
+      expect(JSON.parse(answer.body).error.code).to.equal('VCS_DENIED');
+      await new Promise<void>((resolve, reject) => {
+        if (socket.destroyed) return resolve();
+        const timer = setTimeout(() => reject(new Error('the connection stayed open after the answer')), 10_000);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    });
+  }
+
+  it('reads the 407 of a caller without the front-door token (keep-alive, and Connection: close)', async () => {
     await openFrontDoor({ token: TOKEN });
+    const closing = await uploadThenRead(port, `/${harness.pool}${COMMITS}`, { headers: ['Connection: close'] });
+    sockets.push(closing.socket);
+    expect(closing.answer.status).to.equal(407);
     const { answer, socket } = await uploadThenRead(port, `/${harness.pool}${COMMITS}`, { chunked: true });
     sockets.push(socket);
     expect(answer.status).to.equal(407);
@@ -166,7 +195,7 @@ describe('end to end: an upload answered before its body was read still gets its
   it('reads the 503 of a busy pool', async () => {
     // The pool's one stream is held by a slow request, so the upload waits in the queue and times out.
     const slow = harness.request('/api/v4/projects/group%2Fslow');
-    const { answer, socket } = await uploadThenRead(port, `/${harness.pool}/api/v4/projects/group%2Frepo/repository/files/x`, { headers: ['X-Note: queued'] });
+    const { answer, socket } = await uploadThenRead(port, `/${harness.pool}/api/v4/projects/group%2Frepo/repository/files/x`, { headers: ['Connection: close'] });
     sockets.push(socket);
     expect(answer.status).to.equal(503);
     expect(answer.headers['vcs-gateway-error']).to.equal('VCS_POOL_BUSY');
