@@ -467,10 +467,16 @@ export class FrontDoor {
         this.giveUp(state, new RequestTimeoutError(this.requestTimeoutMs));
         return;
       }
-      this.answerTimeout(socket, new HeadersTimeoutError(this.headersTimeoutMs));
+      // Never write into a response still going out on this connection (pipelining).
+      if (state !== undefined && !state.res.writableFinished) socket.destroy();
+      else this.answerTimeout(socket, new HeadersTimeoutError(this.headersTimeoutMs));
       return;
     }
-    if (socket.writable && (state === undefined || state.req.complete || !state.res.headersSent)) {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (state === undefined || state.res.writableFinished || !state.res.headersSent) {
       const line = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' ? '413 Payload Too Large' : '400 Bad Request';
       socket.write(`HTTP/1.1 ${line}\r\nConnection: close\r\n\r\n`);
     }
