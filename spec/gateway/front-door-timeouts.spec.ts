@@ -198,6 +198,17 @@ describe('front door: bounds on slow callers', function () {
     expect(await answer).to.equal(200);
   });
 
+  it('still answers malformed requests as Node does (the bounds replace its clientError handling)', async () => {
+    await open({});
+    const conflicting = await call((socket) => socket.write(`POST /${harness.pool}/allowed/x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab`));
+    expect(conflicting.status).to.equal(400);
+    const garbage = await call((socket) => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+    expect(garbage.status).to.equal(400);
+    const huge = await call((socket) => socket.write(`GET /${harness.pool}/allowed/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`));
+    expect(huge.status).to.equal(431);
+    expect(harness.vcsRequests.filter((request) => request.url === '/allowed/x')).to.have.length(0);
+  });
+
   it('validates each option, naming it', () => {
     const cases: Array<[FrontDoorOptions, string]> = [
       [{ headersTimeoutMs: 0 }, 'headersTimeoutMs'],
