@@ -62,6 +62,23 @@ function positiveSeconds(value: unknown, flag: string, allowZero = false): numbe
   return seconds;
 }
 
+/** The front door's bounds on slow callers, from seconds on the command line to the library's milliseconds. */
+function frontDoorTimeouts(argv: Record<string, unknown>): { headersTimeoutMs: number; bodyIdleTimeoutMs: number; requestTimeoutMs: number } {
+  const ms = (flag: string, allowZero: boolean): number => {
+    const value = Math.round(positiveSeconds(argv[flag], flag, allowZero) * 1000);
+    // Rounded to whole milliseconds: a tiny value must not silently turn the bound off.
+    if (value === 0 && Number(argv[flag]) !== 0) throw new ConfigError(`Invalid --${flag}: expected ${allowZero ? '0 (off) or ' : ''}at least 0.001 seconds`);
+    return value;
+  };
+  const headersTimeoutMs = ms('front-door-headers-timeout', false);
+  const bodyIdleTimeoutMs = ms('front-door-body-idle-timeout', true);
+  const requestTimeoutMs = ms('front-door-request-timeout', true);
+  if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError('Invalid --front-door-headers-timeout: longer than --front-door-request-timeout, which includes the headers');
+  }
+  return { headersTimeoutMs, bodyIdleTimeoutMs, requestTimeoutMs };
+}
+
 /** The admin API client of the `connections`, `pool rotate` and `pool update` commands. */
 async function adminClient(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<AdminClient> {
   const token = await secretFrom(argv, env, 'admin-token', 'VCS_GATEWAY_ADMIN_TOKEN');
@@ -152,6 +169,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   if (keepaliveTimeoutMs === 0) throw new ConfigError('Invalid --agent-keepalive-timeout: expected at least 0.001 seconds');
   const frontDoorToken = await secretFrom(argv, env, 'front-door-token', 'VCS_GATEWAY_FRONT_DOOR_TOKEN');
   if (frontDoorToken !== undefined && frontDoorAt === undefined) throw new ConfigError('--front-door-token needs --front-door: there is no front door to protect');
+  const frontDoorBounds = frontDoorTimeouts(argv);
   const adminToken = await secretFrom(argv, env, 'admin-token', 'VCS_GATEWAY_ADMIN_TOKEN');
   const adminListenFlag = (argv['admin-listen'] as string | undefined) ?? env.VCS_GATEWAY_ADMIN_LISTEN;
   const adminAt = adminToken !== undefined || adminListenFlag !== undefined ? parseHostPort(adminListenFlag ?? DEFAULT_ADMIN_LISTEN, '--admin-listen') : undefined;
@@ -199,7 +217,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
   let frontDoor: FrontDoor | undefined;
   if (frontDoorAt !== undefined) {
-    frontDoor = new FrontDoor(gateway, frontDoorToken === undefined ? {} : { token: frontDoorToken });
+    frontDoor = new FrontDoor(gateway, { ...frontDoorBounds, ...(frontDoorToken === undefined ? {} : { token: frontDoorToken }) });
     const fd = await frontDoor.listen(frontDoorAt);
     logger.info('front door listening', { address: `${fd.address}:${fd.port}`, token: frontDoorToken !== undefined });
     if (frontDoorToken === undefined) logger.warn('the front door has no token: anything that reaches it may use every pool (set --front-door-token)');
@@ -283,6 +301,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           .option('queue-timeout', { type: 'number', default: 10, describe: 'Seconds a request waits for a free stream before 503', requiresArg: true })
           .option('front-door-token', { type: 'string', describe: 'Bearer token callers must send as Proxy-Authorization to use the front door  [env: VCS_GATEWAY_FRONT_DOOR_TOKEN]', requiresArg: true })
           .option('front-door-token-file', { type: 'string', describe: 'File holding the front-door token', requiresArg: true })
+          .option('front-door-headers-timeout', { type: 'number', default: 30, describe: 'Seconds a front-door caller has to send its request headers; then 408 and the connection closes', requiresArg: true })
+          .option('front-door-body-idle-timeout', { type: 'number', default: 60, describe: 'Seconds a request body may stay silent while the gateway reads it; then 408 (0: off)', requiresArg: true })
+          .option('front-door-request-timeout', { type: 'number', default: 300, describe: 'Seconds a whole request (headers and body) may take to arrive; then 408 (0: off)', requiresArg: true })
           .option('admin-listen', { type: 'string', describe: `HOST:PORT of the admin API, page, /healthz, /readyz, /metrics; on when an admin token is set  [env: VCS_GATEWAY_ADMIN_LISTEN]  [default: ${DEFAULT_ADMIN_LISTEN}]`, requiresArg: true })
           .option('admin-token', { type: 'string', describe: 'Admin API bearer token, at least 16 characters (prefer the variable or the file)  [env: VCS_GATEWAY_ADMIN_TOKEN]', requiresArg: true })
           .option('admin-token-file', { type: 'string', describe: 'File holding the admin token', requiresArg: true })

@@ -128,3 +128,24 @@ export class ClosedError extends VcsAgentError {
     super('VCS_CLOSED', `${what} is closed`);
   }
 }
+
+/** A caller took longer than the front door's `headersTimeoutMs` to send its request headers. */
+export class HeadersTimeoutError extends VcsAgentError {
+  constructor(readonly timeoutMs: number) {
+    super('VCS_HEADERS_TIMEOUT', `The request headers did not arrive within ${timeoutMs} ms (headersTimeoutMs)`);
+  }
+}
+
+/** A request body stayed silent longer than `bodyIdleTimeoutMs` while the gateway was reading it. */
+export class BodyIdleTimeoutError extends VcsAgentError {
+  constructor(readonly timeoutMs: number) {
+    super('VCS_BODY_IDLE_TIMEOUT', `No request body byte arrived for ${timeoutMs} ms (bodyIdleTimeoutMs)`);
+  }
+}
+
+/** A whole request (headers and body) took longer than the front door's `requestTimeoutMs` to arrive. */
+export class RequestTimeoutError extends VcsAgentError {
+  constructor(readonly timeoutMs: number) {
+    super('VCS_REQUEST_TIMEOUT', `The whole request did not arrive within ${timeoutMs} ms (requestTimeoutMs)`);
+  }
+}

@@ -130,4 +130,7 @@ export {
   UpstreamError,
   PoolStoreError,
   ClosedError,
+  HeadersTimeoutError,
+  BodyIdleTimeoutError,
+  RequestTimeoutError,
 } from './errors.js';

@@ -108,6 +108,8 @@ export class AgentStream {
   private closed = false;
   /** Set once the exchange follows a VCS redirect (archive rules): where it is and how far it went. */
   private redirects: { url: URL; hops: number; readonly headers: string[] } | undefined;
+  /** Final frames written but not yet flushed (see writeLast). */
+  private unflushed = 0;
   /** The gateway answered the stream open with something other than 200. */
   refused = false;
 
@@ -138,8 +140,9 @@ export class AgentStream {
     this.stream.on('close', () => this.onClose());
   }
 
+  /** Carrying an exchange, or its last frames are not yet handed to the socket. */
   get busy(): boolean {
-    return this.head !== undefined;
+    return this.head !== undefined || (this.unflushed > 0 && !this.closed);
   }
 
   /** Closes the stream: when idle during a drain, or when the session goes away. */
@@ -297,8 +300,7 @@ export class AgentStream {
     }
     if (!hasBody) {
       response.resume();
-      this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: false }));
-      this.endResponse();
+      this.endResponse(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: false }));
       return;
     }
     const length = Number(response.headers['content-length']);
@@ -311,8 +313,7 @@ export class AgentStream {
         const body = Buffer.concat(this.coalesced ?? []);
         this.coalesced = undefined;
         this.bytesOut = body.length;
-        this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }, body));
-        this.endResponse();
+        this.endResponse(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }, body));
       });
     } else {
       this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }));
@@ -337,8 +338,7 @@ export class AgentStream {
         }
       });
       response.on('end', () => {
-        this.write(endFrame());
-        this.endResponse();
+        this.endResponse(endFrame());
       });
     }
     response.on('aborted', () => this.onUpstreamError(new Error('The VCS closed the connection mid-response')));
@@ -385,17 +385,19 @@ export class AgentStream {
     const body = Buffer.from(JSON.stringify({ error: { code, message } }));
     this.status = status;
     this.bytesOut = body.length;
-    this.write(
+    this.endResponse(
       encodeHead(
         FrameType.ResponseHead,
         { status, headers: ['content-type', 'application/json', 'content-length', String(body.length), 'vcs-agent-error', code], body: true },
         body,
       ),
+      status === 502 ? message : undefined,
     );
-    this.endResponse(status === 502 ? message : undefined);
   }
 
-  private endResponse(error?: string): void {
+  /** Writes the response's last frame(s) and completes the response. */
+  private endResponse(lastFrames: Buffer, error?: string): void {
+    this.writeLast(lastFrames);
     this.responseDone = true;
     this.record(error);
     if (!this.requestDone) {
@@ -456,6 +458,22 @@ export class AgentStream {
 
   private write(buffer: Buffer): void {
     if (!this.closed) this.stream.write(buffer);
+  }
+
+  /**
+   * Writes an exchange's last frames and counts the stream busy until Node has handed them
+   * to the socket (the write callback). A drain or GOAWAY closes idle streams with
+   * RST_STREAM and then the session: nghttp2 drops DATA still queued for a reset stream, so
+   * closing as soon as the End was merely queued lost it, and the gateway failed a response
+   * whose every byte it had already passed on (issue 13, bug 1).
+   */
+  private writeLast(buffer: Buffer): void {
+    if (this.closed) return;
+    this.unflushed++;
+    this.stream.write(buffer, () => {
+      this.unflushed--;
+      if (this.unflushed === 0 && this.head === undefined && !this.closed) this.context.onExchangeDone(this);
+    });
   }
 
   private reset(code: number, error?: string): void {

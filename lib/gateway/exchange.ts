@@ -26,6 +26,12 @@ export interface ExchangeRequest {
   readonly body: Readable | Buffer | null;
   /** `performance.now()` when the gateway received it, for durations in the access log. */
   readonly startedAt: number;
+  /**
+   * Longest silence of a streamed body while the stream reads it (not while paused by a
+   * full stream); then the exchange fails with `VCS_BODY_IDLE_TIMEOUT`. Absent or 0: none.
+   * (issue 13, bug 5: `Gateway.request()` bodies; the front door bounds its own.)
+   */
+  readonly bodyIdleTimeoutMs?: number;
 }
 
 export type ExchangeOutcome = 'completed' | 'failed' | 'aborted';

@@ -1,7 +1,15 @@
 import { randomUUID, createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { InvalidOptionError, RequestAbortedError, VcsAgentError } from '../errors.js';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import {
+  BodyIdleTimeoutError,
+  HeadersTimeoutError,
+  InvalidOptionError,
+  RequestAbortedError,
+  RequestTimeoutError,
+  VcsAgentError,
+} from '../errors.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import type { ExchangeHandler } from './exchange.js';
 import type { ExchangeControl, Gateway } from './gateway.js';
@@ -11,11 +19,39 @@ import { listenServer } from '../util/listen-server.js';
 /** How much of a response may wait for the caller's socket before the tunnel stream pauses. */
 const SINK_BUFFER_BYTES = 1024 * 1024;
 
+/*
+ * Defaults of the slow-caller bounds (issue 13, bug 5). Headers: 30 s is generous for a
+ * few KiB on any link, and cuts a slowloris connection that trickles them. Body idle: 60 s
+ * of silence in the middle of an upload (nginx's client_body_timeout) while the gateway is
+ * reading it. Whole request: 300 s, Node's own requestTimeout default; it is what frees a
+ * stream from a caller that sends one byte every few seconds (never idle for long), and
+ * still lets a 100 MiB upload through at ~3 Mbit/s. Operators with bigger uploads raise it.
+ */
+const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+const DEFAULT_BODY_IDLE_TIMEOUT_MS = 60_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+/** After an early answer, this much more of the body is read and discarded before the connection closes. */
+const DEFAULT_MAX_DISCARD_BYTES = 64 * 1024 * 1024;
+/*
+ * Lingering close (RFC 9112 §9.6): after the last answer on a connection we close, keep
+ * reading (and discarding) for this long before destroying the socket. Closing with unread
+ * input makes the kernel send RST, which can erase the answer from the caller's receive
+ * buffer before it reads it (the caller saw `write EPIPE`). 2 s is Apache httpd's
+ * SECONDS_TO_LINGER.
+ */
+const LINGER_MS = 2_000;
+
+/** Codes answered with 408 and a closed connection: the caller was too slow to send its request. */
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['VCS_HEADERS_TIMEOUT', 'VCS_BODY_IDLE_TIMEOUT', 'VCS_REQUEST_TIMEOUT']);
+
 /** HTTP status the front door answers for each failure before or during a request. */
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_INVALID_URL: 400,
   VCS_INVALID_OPTION: 400,
   VCS_POOL_NOT_FOUND: 404,
+  VCS_HEADERS_TIMEOUT: 408,
+  VCS_BODY_IDLE_TIMEOUT: 408,
+  VCS_REQUEST_TIMEOUT: 408,
   VCS_NO_AGENT: 503,
   VCS_POOL_BUSY: 503,
   VCS_CLOSED: 503,
@@ -25,17 +61,38 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_ABORTED: 499,
 };
 
+/** What the front door's own answers and bounds need of the request being served on a connection. */
+interface RequestState {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  exchange: FrontDoorExchange | undefined;
+}
+
+/** The front door's side of an exchange: where the answer goes once the response or a failure is known. */
+interface AnswerSink {
+  /** The response was complete (or failed before its head): the rest of the request body is not needed. */
+  answered(state: RequestState): void;
+  /** A failure before any response byte. */
+  answerError(state: RequestState, error: VcsAgentError): void;
+}
+
 /** Writes one tunnelled response onto an HTTP/1.1 response. */
 class FrontDoorExchange implements ExchangeHandler {
   control: ExchangeControl | undefined;
   finished = false;
   private corked = false;
+  private readonly res: ServerResponse;
   private readonly uncork = (): void => {
     this.corked = false;
     this.res.uncork();
   };
 
-  constructor(private readonly res: ServerResponse) {}
+  constructor(
+    private readonly state: RequestState,
+    private readonly sink: AnswerSink,
+  ) {
+    this.res = state.res;
+  }
 
   onHeaders(status: number, rawHeaders: string[]): void {
     this.res.writeHead(status, rawHeaders);
@@ -62,6 +119,7 @@ class FrontDoorExchange implements ExchangeHandler {
   onComplete(): void {
     this.finished = true;
     this.res.end();
+    this.sink.answered(this.state);
   }
 
   onError(error: VcsAgentError): void {
@@ -75,15 +133,19 @@ class FrontDoorExchange implements ExchangeHandler {
       res.destroy(error);
       return;
     }
-    sendError(res, error);
+    this.sink.answerError(this.state, error);
   }
 
   private readonly resume = (): void => this.control?.resume();
 }
 
+function errorBody(error: VcsAgentError): string {
+  return JSON.stringify({ error: { code: error.code, message: error.message } });
+}
+
 function sendError(res: ServerResponse, error: VcsAgentError): void {
   const status = STATUS_BY_CODE[error.code] ?? 502;
-  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  const body = errorBody(error);
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
@@ -92,6 +154,15 @@ function sendError(res: ServerResponse, error: VcsAgentError): void {
   if (error.code === 'VCS_POOL_BUSY' || error.code === 'VCS_NO_AGENT' || error.code === 'VCS_CLOSED') headers['retry-after'] = 1;
   res.writeHead(status, headers);
   res.end(body);
+}
+
+/** A whole-number option in milliseconds; `allowZero` when 0 turns the bound off. */
+function milliseconds(value: number | undefined, fallback: number, option: string, allowZero: boolean): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new InvalidOptionError(option, `Invalid ${option}: expected a ${allowZero ? 'non-negative' : 'positive'} whole number of milliseconds${allowZero ? ' (0: off)' : ''}`);
+  }
+  return value;
 }
 
 /**
@@ -107,21 +178,85 @@ export interface FrontDoorOptions {
    * nothing about which pools exist.
    */
   token?: string;
+  /**
+   * Longest time a request's headers may take to arrive, from its first byte (or from the
+   * connection's opening); past it the caller gets 408 `VCS_HEADERS_TIMEOUT` and the
+   * connection closes. Default 30 000 ms.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Longest silence in a request body while the gateway is reading it (time spent queued
+   * for a stream or paused by a full tunnel does not count); past it the request fails with
+   * `VCS_BODY_IDLE_TIMEOUT` (408 if no response byte was sent yet) and the connection
+   * closes. Default 60 000 ms; 0 turns it off.
+   */
+  bodyIdleTimeoutMs?: number;
+  /**
+   * Longest time a whole request (headers and body) may take to arrive; past it the request
+   * fails with `VCS_REQUEST_TIMEOUT` (408 if no response byte was sent yet) and the
+   * connection closes. Default 300 000 ms; 0 turns it off. At least `headersTimeoutMs`.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * When the answer comes before the request body was read (a denial, no agent, a wrong
+   * token), up to this many more body bytes are read and discarded so the caller can read
+   * the answer and reuse the connection; a longer body is answered and the connection is
+   * closed gracefully (lingering close). Default 64 MiB.
+   */
+  maxDiscardBytes?: number;
 }
 
 export class FrontDoor {
   private readonly server: Server;
   private readonly tokenDigest: Buffer | undefined;
+  private readonly headersTimeoutMs: number;
+  private readonly bodyIdleTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxDiscardBytes: number;
+  /** The request each connection is serving (or served last). */
+  private readonly current = new WeakMap<Socket, RequestState>();
+  /** Connections that serve no further request: they close after their last answer. */
+  private readonly closing = new WeakSet<Socket>();
+  /** Closing connections whose lingering close has begun (half-closed, LINGER_MS timer armed). */
+  private readonly lingering = new WeakSet<Socket>();
+  private readonly sink: AnswerSink = {
+    answered: (state) => this.answered(state),
+    answerError: (state, error) => this.answerError(state, error),
+  };
 
   constructor(
     private readonly gateway: Gateway,
     options: FrontDoorOptions = {},
   ) {
-    if (options.token !== undefined && options.token.length < 16) {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'FrontDoor options must be an object');
+    if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
       throw new InvalidOptionError('front-door-token', 'Invalid front-door token: expected at least 16 characters');
     }
+    this.headersTimeoutMs = milliseconds(options.headersTimeoutMs, DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeoutMs', false);
+    this.bodyIdleTimeoutMs = milliseconds(options.bodyIdleTimeoutMs, DEFAULT_BODY_IDLE_TIMEOUT_MS, 'bodyIdleTimeoutMs', true);
+    this.requestTimeoutMs = milliseconds(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs', true);
+    if (options.maxDiscardBytes !== undefined && (!Number.isInteger(options.maxDiscardBytes) || options.maxDiscardBytes < 0)) {
+      throw new InvalidOptionError('maxDiscardBytes', 'Invalid maxDiscardBytes: expected a non-negative whole number of bytes');
+    }
+    this.maxDiscardBytes = options.maxDiscardBytes ?? DEFAULT_MAX_DISCARD_BYTES;
+    if (this.requestTimeoutMs > 0 && this.headersTimeoutMs > this.requestTimeoutMs) {
+      throw new InvalidOptionError('headersTimeoutMs', `Invalid headersTimeoutMs: ${this.headersTimeoutMs} ms is longer than requestTimeoutMs (${this.requestTimeoutMs} ms), which includes the headers`);
+    }
     this.tokenDigest = options.token === undefined ? undefined : createHash('sha256').update(options.token).digest();
-    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
+    const shortest = this.requestTimeoutMs > 0 ? Math.min(this.headersTimeoutMs, this.requestTimeoutMs) : this.headersTimeoutMs;
+    this.server = createServer(
+      {
+        keepAliveTimeout: 65_000,
+        // Node enforces both bounds itself (its connection list knows when a message starts
+        // and when its last byte is parsed), checking every connectionsCheckingInterval:
+        // a quarter of the shortest bound keeps a bound's overshoot under 25 %.
+        headersTimeout: this.headersTimeoutMs,
+        requestTimeout: this.requestTimeoutMs,
+        connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(shortest / 4))),
+      },
+      (req, res) => this.handle(req, res),
+    );
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(error, socket as Socket));
   }
 
   listen(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
@@ -149,12 +284,22 @@ export class FrontDoor {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    if (this.closing.has(socket)) {
+      // Pipelined behind an answer after which the connection closes: never served.
+      req.resume();
+      return;
+    }
+    const state: RequestState = { req, res, exchange: undefined };
+    this.current.set(socket, state);
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    if (hasBody && this.bodyIdleTimeoutMs > 0) this.watchBody(state);
     const url = req.url ?? '';
     if (!this.authorized(req)) {
-      req.resume();
       const body = JSON.stringify({ error: { code: 'VCS_UNAUTHORIZED', message: 'A valid front-door bearer token is required' } });
       res.writeHead(407, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'proxy-authenticate': 'Bearer', 'vcs-gateway-error': 'VCS_UNAUTHORIZED' });
       res.end(body);
+      this.answered(state);
       return;
     }
     let target;
@@ -162,11 +307,10 @@ export class FrontDoor {
       if (url.charCodeAt(0) !== 0x2f) throw new VcsAgentError('VCS_INVALID_URL', 'Expected /<pool>/<path> in origin form');
       target = splitPoolTarget(url.slice(1), 'The front-door path');
     } catch (error) {
-      req.resume();
-      return sendError(res, error as VcsAgentError);
+      return this.answerError(state, error as VcsAgentError);
     }
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-    const exchange = new FrontDoorExchange(res);
+    const exchange = new FrontDoorExchange(state, this.sink);
+    state.exchange = exchange;
     exchange.control = this.gateway.dispatch(
       {
         id: randomUUID(),
@@ -183,5 +327,159 @@ export class FrontDoor {
     res.once('close', () => {
       if (!exchange.finished) exchange.control?.abort(new RequestAbortedError('The front-door client went away'));
     });
+  }
+
+  /**
+   * The answer is out before the request body was read to its end (a denial, no agent, a
+   * refused token, an early VCS answer): read and discard the rest, so the caller — which
+   * may write its whole body before reading — reads the answer instead of a reset (issue
+   * 13, bug 2); past `maxDiscardBytes`, close gracefully.
+   */
+  private answered(state: RequestState): void {
+    const { req, res } = state;
+    if (req.complete || req.destroyed) return;
+    const socket = req.socket;
+    // A caller that asked to close (`Connection: close`, HTTP/1.0) has its connection ended
+    // and destroyed by Node as soon as the answer is flushed (lib/_http_server.js resOnFinish
+    // → socket.destroySoon(), lib/net.js), its body unread: a RST, and the caller got
+    // `write EPIPE` instead of the answer. Take that close over: read the body to its end
+    // (or to the bounds below), then close.
+    res.once('finish', () => {
+      if (!socket.writableEnded || socket.destroyed || this.closing.has(socket)) return;
+      socket.removeListener('finish', socket.destroy);
+      this.closing.add(socket);
+      req.once('end', () => socket.destroy()); // nothing unread is left: a plain close
+    });
+    const declared = Number(req.headers['content-length']);
+    if (declared > this.maxDiscardBytes) {
+      // Known to be too long already: say so and close after the answer.
+      this.lingerClose(socket);
+      req.resume();
+      return;
+    }
+    let budget = this.maxDiscardBytes;
+    req.on('data', (chunk: Buffer) => {
+      budget -= chunk.length;
+      if (budget < 0) this.lingerClose(socket);
+    });
+    // Whoever read the body before (the tunnel) has let go of it, maybe while it was paused.
+    req.resume();
+  }
+
+  private answerError(state: RequestState, error: VcsAgentError): void {
+    if (TIMEOUT_CODES.has(error.code)) {
+      this.answerTimeout(state.req.socket, error);
+      return;
+    }
+    sendError(state.res, error);
+    this.answered(state);
+  }
+
+  /**
+   * 408 for a caller too slow to send its request, then a lingering close. Written on the
+   * socket itself, like Node's own timeout answer: a ServerResponse with `Connection: close`
+   * would destroy the socket as soon as the answer is flushed, unread input and all.
+   */
+  private answerTimeout(socket: Socket, error: VcsAgentError): void {
+    // A closing connection has had its answer already.
+    if (this.closing.has(socket) || socket.destroyed) return;
+    if (socket.writable) {
+      const body = errorBody(error);
+      socket.write(
+        `HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+          `vcs-gateway-error: ${error.code}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    }
+    this.lingerClose(socket);
+  }
+
+  /** Half-closes after what was written, reads and discards for LINGER_MS, then destroys. */
+  private lingerClose(socket: Socket): void {
+    if (this.lingering.has(socket)) return;
+    this.closing.add(socket);
+    this.lingering.add(socket);
+    if (socket.destroyed) return;
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    // Keep the bytes moving: a request whose body is still arriving is read and dropped.
+    const state = this.current.get(socket);
+    if (state !== undefined && !state.req.complete) state.req.resume();
+  }
+
+  /** A caller too slow with its request: fail the exchange (the access log says which bound) and answer 408 if still possible. */
+  private giveUp(state: RequestState, error: VcsAgentError): void {
+    const socket = state.req.socket;
+    const exchange = state.exchange;
+    if (exchange !== undefined && !exchange.finished) {
+      exchange.control?.abort(error);
+      if (exchange.finished) return; // answered by answerError (408) or torn down mid-response
+      exchange.finished = true;
+    }
+    if (!state.res.headersSent) this.answerTimeout(socket, error);
+    else this.lingerClose(socket);
+  }
+
+  /**
+   * The body-idle bound. Progress is the connection's bytesRead (the HTTP parser reads the
+   * socket natively, so no 'data' listener is needed, which would start the body flowing
+   * before the tunnel is ready); silence counts only while someone is reading the body.
+   */
+  private watchBody(state: RequestState): void {
+    const { req } = state;
+    const socket = req.socket;
+    const idleMs = this.bodyIdleTimeoutMs;
+    let lastBytes = socket.bytesRead;
+    let lastProgress = performance.now();
+    // Checked four times per bound: a silence is noticed within 1.25 × the bound.
+    const timer = setInterval(() => {
+      if (req.complete || req.destroyed || this.lingering.has(socket)) {
+        clearInterval(timer);
+        return;
+      }
+      const now = performance.now();
+      const bytes = socket.bytesRead;
+      if (bytes !== lastBytes || req.readableFlowing !== true) {
+        lastBytes = bytes;
+        lastProgress = now;
+      } else if (now - lastProgress >= idleMs) {
+        clearInterval(timer);
+        this.giveUp(state, new BodyIdleTimeoutError(idleMs));
+      }
+    }, Math.max(5, Math.floor(idleMs / 4)));
+    timer.unref();
+    const stop = (): void => clearInterval(timer);
+    req.once('end', stop);
+    req.once('close', stop);
+  }
+
+  /**
+   * Node reports its header and request bounds here as ERR_HTTP_REQUEST_TIMEOUT, and
+   * malformed requests as parse errors. A listener replaces Node's default answer, so the
+   * parse errors get the same bytes Node would send (400, 431, 413) and a destroy.
+   */
+  private onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+    const state = this.current.get(socket);
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (state !== undefined && !state.req.complete) {
+        // Headers arrived (handle() ran), the rest did not: the whole-request bound.
+        this.giveUp(state, new RequestTimeoutError(this.requestTimeoutMs));
+        return;
+      }
+      // Never write into a response still going out on this connection (pipelining).
+      if (state !== undefined && !state.res.writableFinished) socket.destroy();
+      else this.answerTimeout(socket, new HeadersTimeoutError(this.headersTimeoutMs));
+      return;
+    }
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (state === undefined || state.res.writableFinished || !state.res.headersSent) {
+      const line = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' ? '413 Payload Too Large' : '400 Bad Request';
+      socket.write(`HTTP/1.1 ${line}\r\nConnection: close\r\n\r\n`);
+    }
+    socket.destroy(error);
   }
 }

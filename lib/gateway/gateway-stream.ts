@@ -1,6 +1,6 @@
 import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
-import { ProtocolError, RequestAbortedError, TunnelStreamError, type VcsAgentError } from '../errors.js';
+import { BodyIdleTimeoutError, ProtocolError, RequestAbortedError, TunnelStreamError, type VcsAgentError } from '../errors.js';
 import { FrameParser, FrameType, encodeHead, endFrame, writeBodyFrame, type ResponseHead } from '../protocol/frame.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 
@@ -38,6 +38,10 @@ export class GatewayStream {
   private bytesIn = 0;
   private bytesOut = 0;
   private body: Readable | undefined;
+  /** The body-idle bound of the current request (ExchangeRequest.bodyIdleTimeoutMs). */
+  private bodyIdleTimer: NodeJS.Timeout | undefined;
+  private lastBodyAt = 0;
+  private bodyWaitsForDrain = false;
   private closed = false;
   /** Set by the owner when the connection drains: close instead of going idle. */
   retire = false;
@@ -106,6 +110,31 @@ export class GatewayStream {
     body.on('end', this.onBodyEnd);
     body.on('error', this.onBodyError);
     body.on('close', this.onBodyClose);
+    const idleMs = request.bodyIdleTimeoutMs ?? 0;
+    if (idleMs > 0) {
+      this.lastBodyAt = performance.now();
+      // Checked four times per bound: a silence is noticed within 1.25 × the bound, without
+      // re-arming a timer on every chunk.
+      this.bodyIdleTimer = setInterval(() => this.checkBodyIdle(request, idleMs), Math.max(5, Math.floor(idleMs / 4)));
+      this.bodyIdleTimer.unref();
+    }
+  }
+
+  /** Fails the exchange when its body sent nothing for `idleMs` while we were ready to read it. */
+  private checkBodyIdle(request: ExchangeRequest, idleMs: number): void {
+    if (this.request !== request || this.body === undefined) return this.stopBodyIdle();
+    const now = performance.now();
+    if (this.bodyWaitsForDrain) this.lastBodyAt = now; // our own backpressure, not the caller's silence
+    else if (now - this.lastBodyAt >= idleMs) {
+      this.detachBody();
+      this.fail(new BodyIdleTimeoutError(idleMs), h2constants.NGHTTP2_CANCEL);
+    }
+  }
+
+  private stopBodyIdle(): void {
+    if (this.bodyIdleTimer === undefined) return;
+    clearInterval(this.bodyIdleTimer);
+    this.bodyIdleTimer = undefined;
   }
 
   /** A body destroyed without an error emits neither 'end' nor 'error', only 'close'. */
@@ -138,13 +167,17 @@ export class GatewayStream {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (buffer.length === 0) return;
     this.bytesOut += buffer.length;
+    this.lastBodyAt = performance.now();
     if (!writeBodyFrame(this.stream, buffer)) {
       this.body?.pause();
+      this.bodyWaitsForDrain = true;
       this.stream.once('drain', this.drainBody);
     }
   };
 
   private readonly drainBody = (): void => {
+    this.bodyWaitsForDrain = false;
+    this.lastBodyAt = performance.now();
     this.body?.resume();
   };
 
@@ -161,6 +194,8 @@ export class GatewayStream {
   };
 
   private detachBody(): void {
+    this.stopBodyIdle();
+    this.bodyWaitsForDrain = false;
     const body = this.body;
     if (body === undefined) return;
     this.body = undefined;

@@ -80,6 +80,13 @@ export interface GatewayOptions {
    * its in-flight requests and stops routing to it. `false` turns the check off.
    */
   keepalive?: { intervalMs?: number; timeoutMs?: number } | false;
+  /**
+   * Longest silence of a streamed `Gateway.request()` body while the gateway is sending it
+   * (time queued for a stream or paused by a full stream does not count); then the request
+   * fails with `BodyIdleTimeoutError` (`VCS_BODY_IDLE_TIMEOUT`) and frees its stream.
+   * Default: off (the caller owns the body; a `signal` bounds the whole request).
+   */
+  requestBodyIdleTimeoutMs?: number;
 }
 
 /** Why the gateway closed an agent connection itself. */
@@ -165,6 +172,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly queueTimeoutMs: number;
   private readonly maxQueue: number;
   private readonly disconnectGraceMs: number;
+  // issue 13 bug 5 (branch core): idle bound on request() bodies, enforced by GatewayStream.
+  private readonly bodyBound: { bodyIdleTimeoutMs?: number };
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
@@ -181,6 +190,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.queueTimeoutMs = positiveInteger(options.queueTimeoutMs, DEFAULT_QUEUE_TIMEOUT_MS, 'queueTimeoutMs');
     this.maxQueue = positiveInteger(options.maxQueue, DEFAULT_MAX_QUEUE, 'maxQueue');
     this.disconnectGraceMs = positiveInteger(options.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 'disconnectGraceMs');
+    this.bodyBound = options.requestBodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: positiveInteger(options.requestBodyIdleTimeoutMs, 0, 'requestBodyIdleTimeoutMs') };
     if (options.revalidateIntervalMs !== undefined) {
       const interval = positiveInteger(options.revalidateIntervalMs, 0, 'revalidateIntervalMs');
       this.revalidateTimer = setInterval(() => {
@@ -333,7 +343,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const signal = init.signal;
     if (signal?.aborted) return Promise.reject(new RequestAbortedError('The request was aborted before it was sent', { cause: signal.reason }));
     const control = this.dispatch(
-      { id: randomUUID(), pool: target.pool, method, path: target.path, rawHeaders: rawHeaderList(init.headers), body: requestBody(init.body), startedAt: performance.now() },
+      { id: randomUUID(), pool: target.pool, method, path: target.path, rawHeaders: rawHeaderList(init.headers), body: requestBody(init.body), startedAt: performance.now(), ...this.bodyBound },
       collector,
     );
     collector.resumeStream = () => control.resume();
