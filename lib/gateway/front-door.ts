@@ -2,6 +2,7 @@ import { randomUUID, createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidOptionError, RequestAbortedError, VcsAgentError } from '../errors.js';
+import { errorAnswer } from '../protocol/error-response.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import type { ExchangeHandler } from './exchange.js';
 import type { ExchangeControl, Gateway } from './gateway.js';
@@ -10,20 +11,6 @@ import { listenServer } from '../util/listen-server.js';
 
 /** How much of a response may wait for the caller's socket before the tunnel stream pauses. */
 const SINK_BUFFER_BYTES = 1024 * 1024;
-
-/** HTTP status the front door answers for each failure before or during a request. */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  VCS_INVALID_URL: 400,
-  VCS_INVALID_OPTION: 400,
-  VCS_POOL_NOT_FOUND: 404,
-  VCS_NO_AGENT: 503,
-  VCS_POOL_BUSY: 503,
-  VCS_CLOSED: 503,
-  VCS_STREAM_RESET: 502,
-  VCS_UPSTREAM_FAILED: 502,
-  VCS_PROTOCOL_ERROR: 502,
-  VCS_ABORTED: 499,
-};
 
 /** Writes one tunnelled response onto an HTTP/1.1 response. */
 class FrontDoorExchange implements ExchangeHandler {
@@ -82,16 +69,9 @@ class FrontDoorExchange implements ExchangeHandler {
 }
 
 function sendError(res: ServerResponse, error: VcsAgentError): void {
-  const status = STATUS_BY_CODE[error.code] ?? 502;
-  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'vcs-gateway-error': error.code,
-  };
-  if (error.code === 'VCS_POOL_BUSY' || error.code === 'VCS_NO_AGENT' || error.code === 'VCS_CLOSED') headers['retry-after'] = 1;
-  res.writeHead(status, headers);
-  res.end(body);
+  const answer = errorAnswer(error, { header: 'vcs-gateway-error' });
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
 }
 
 /**
@@ -152,9 +132,9 @@ export class FrontDoor {
     const url = req.url ?? '';
     if (!this.authorized(req)) {
       req.resume();
-      const body = JSON.stringify({ error: { code: 'VCS_UNAUTHORIZED', message: 'A valid front-door bearer token is required' } });
-      res.writeHead(407, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'proxy-authenticate': 'Bearer', 'vcs-gateway-error': 'VCS_UNAUTHORIZED' });
-      res.end(body);
+      const answer = errorAnswer(new VcsAgentError('VCS_UNAUTHORIZED', 'A valid front-door bearer token is required'), { header: 'vcs-gateway-error' });
+      res.writeHead(answer.status, { ...answer.headers, 'proxy-authenticate': 'Bearer' });
+      res.end(answer.body);
       return;
     }
     let target;
