@@ -18,6 +18,8 @@ const NO_RESULT = { status: 0, bytesIn: 0, bytesOut: 0 } as const;
  */
 export class LoggedExchange implements RoutedHandler<AgentConnection> {
   private logged = false;
+  /** The code of an answer the agent made itself (`vcs-agent-error`: a denial, an unreachable VCS). */
+  private agentError: string | undefined;
 
   constructor(
     private readonly request: ExchangeRequest,
@@ -26,6 +28,8 @@ export class LoggedExchange implements RoutedHandler<AgentConnection> {
   ) {}
 
   onHeaders(status: number, rawHeaders: string[]): void {
+    // Only error answers can carry it; a success costs no header scan.
+    if (status >= 400) this.agentError = agentErrorCode(rawHeaders);
     this.inner.onHeaders(status, rawHeaders);
   }
 
@@ -71,6 +75,14 @@ export class LoggedExchange implements RoutedHandler<AgentConnection> {
       record.agentId = connection.agentId;
     }
     if (result.error !== undefined) record.errorCode = result.error.code;
+    else if (this.agentError !== undefined) record.errorCode = escapeLogValue(this.agentError);
     this.sink(record);
   }
+}
+
+function agentErrorCode(rawHeaders: readonly string[]): string | undefined {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === 'vcs-agent-error') return (rawHeaders[i + 1] as string).slice(0, 64);
+  }
+  return undefined;
 }
