@@ -8,6 +8,11 @@
  * Prints a table and writes bench/results/latest.json. Environment knobs:
  *   BENCH_BIG_MIB (256), BENCH_RSS_MIB (1024), BENCH_SMALL_COUNT (1000),
  *   BENCH_DURATION_S (5), BENCH_CONNECTIONS (16), BENCH_PARALLELISM (16)
+ *
+ * WAN mode (bench/wan.ts): a second agent reaches the same gateway through a delaying TCP
+ * relay (bench/delay-relay.ts, RTT/2 each way, unbounded buffers), next to one plain TCP
+ * connection through the same relay as the ceiling. Knobs: BENCH_WAN_RTT_MS (40; 0 skips
+ * WAN mode), BENCH_WAN_MIB (256), BENCH_WAN_ONLY=1 (skip the loopback paths).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -15,6 +20,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { plainTcp, startTcpEndpoint } from './wan.js';
 
 const MiB = 1024 * 1024;
 const BIG = Number(process.env.BENCH_BIG_MIB ?? 256) * MiB;
@@ -23,6 +29,9 @@ const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? 1000);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const PARALLELISM = Number(process.env.BENCH_PARALLELISM ?? 16);
+const WAN_RTT_MS = Number(process.env.BENCH_WAN_RTT_MS ?? 40);
+const WAN_SIZE = Number(process.env.BENCH_WAN_MIB ?? 256) * MiB;
+const WAN_ONLY = process.env.BENCH_WAN_ONLY === '1';
 const ROOT = new URL('..', import.meta.url).pathname;
 const PROJECT = '/api/v4/projects/bench%2Frepo';
 
@@ -161,6 +170,52 @@ function requestsPerSecond(base: string): { rps: number; errors: number; non2xx:
   return { rps: result.requests.average, errors: result.errors, non2xx: result.non2xx, total: result.requests.total };
 }
 
+function printWan(wan: Record<string, number>): void {
+  const rows = [
+    [`WAN ${WAN_RTT_MS} ms RTT (agent ↔ gateway)`, 'plain TCP via relay', 'tunnel', 'tunnel vs plain'],
+    [`${WAN_SIZE / MiB} MiB GET (MiB/s)`, wan.plainGetMiBps!.toFixed(1), wan.tunnelGetMiBps!.toFixed(1), `${(wan.tunnelGetMiBps! / wan.plainGetMiBps!).toFixed(2)}×`],
+    [`${WAN_SIZE / MiB} MiB upload (MiB/s)`, wan.plainUploadMiBps!.toFixed(1), wan.tunnelUploadMiBps!.toFixed(1), `${(wan.tunnelUploadMiBps! / wan.plainUploadMiBps!).toFixed(2)}×`],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log('');
+  console.log(line(rows[0]!));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows.slice(1)) console.log(line(row));
+}
+
+/** WAN mode: tunnel and plain TCP through the delaying relay (see the header). */
+async function runWan(store: string, gwPort: number, fdPort: number): Promise<Record<string, number>> {
+  const relay = start('wan-relay', ['--import', 'tsx', join(ROOT, 'bench/delay-relay.ts'), String(gwPort), String(WAN_RTT_MS)]);
+  const relayPort = Number((await waitForFile(relay.logFile, /^(\d+)$/m))[1]);
+  const token = execFileSync(process.execPath, [join(ROOT, 'dist/cli/vcs-gateway.js'), 'pool', 'create', '--store', store, '--name', 'wan', '--gateway-url', `http://127.0.0.1:${relayPort}`], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).trim();
+  const vcsBase = `http://127.0.0.1:${wanVcsPort}`;
+  const agent = start('agent-wan', [join(ROOT, 'dist/cli/vcs-agent.js'), '--target-base-endpoint', vcsBase, '--token', token, '--vendor', 'gitlab', '--parallelism', String(PARALLELISM)]);
+  const tunnel = `http://127.0.0.1:${fdPort}/wan`;
+  await waitForTunnel(tunnel, agent.logFile, 30_000);
+  await latency(tunnel, 20);
+  const out: Record<string, number> = {};
+  log(`WAN ${WAN_RTT_MS} ms: ${WAN_SIZE / MiB} MiB GET through the tunnel`);
+  out.tunnelGetMiBps = await throughputGet(tunnel, WAN_SIZE);
+  log(`WAN ${WAN_RTT_MS} ms: ${WAN_SIZE / MiB} MiB upload through the tunnel`);
+  out.tunnelUploadMiBps = await throughputUpload(tunnel, WAN_SIZE);
+  agent.child.kill('SIGKILL');
+  const endpoint = await startTcpEndpoint(WAN_SIZE);
+  const plainRelay = start('wan-relay-plain', ['--import', 'tsx', join(ROOT, 'bench/delay-relay.ts'), String(endpoint.port), String(WAN_RTT_MS)]);
+  const plainPort = Number((await waitForFile(plainRelay.logFile, /^(\d+)$/m))[1]);
+  log(`WAN ${WAN_RTT_MS} ms: plain TCP through the same relay`);
+  out.plainGetMiBps = await plainTcp(plainPort, WAN_SIZE, 'D');
+  out.plainUploadMiBps = await plainTcp(plainPort, WAN_SIZE, 'U');
+  endpoint.server.close();
+  return out;
+}
+
+/** The VCS port, for the WAN agent (set in main). */
+let wanVcsPort = 0;
+
 async function main(): Promise<void> {
   if (!existsSync(join(ROOT, 'dist/cli/vcs-agent.js'))) {
     log('building dist/ (npm run build)');
@@ -169,6 +224,7 @@ async function main(): Promise<void> {
   const vcs = start('vcs', ['--import', 'tsx', join(ROOT, 'bench/vcs-server.ts')]);
   const vcsPort = Number((await waitForFile(vcs.logFile, /^(\d+)$/m))[1]);
   const direct = `http://127.0.0.1:${vcsPort}`;
+  wanVcsPort = vcsPort;
   const hop = start('plain-hop', ['--import', 'tsx', join(ROOT, 'bench/plain-hop.ts'), String(vcsPort)]);
   const hopBase = `http://127.0.0.1:${Number((await waitForFile(hop.logFile, /^(\d+)$/m))[1])}`;
 
@@ -184,6 +240,7 @@ async function main(): Promise<void> {
   const tunnel = `http://127.0.0.1:${fdPort}/bench`;
   await waitForTunnel(tunnel, agent.logFile);
   log(`vcs :${vcsPort}, gateway :${gwPort}, front door :${fdPort}, agent parallelism ${PARALLELISM}`);
+  if (WAN_ONLY) return printWan(await runWan(store, gwPort, fdPort));
 
   // RSS once connected, before any body: the floor the streaming figure builds on.
   // (The plain hop's RSS is not shown: it runs under the tsx loader, which the built CLIs do not.)
@@ -228,6 +285,7 @@ async function main(): Promise<void> {
     results[name]!.errors = rps.errors + rps.non2xx;
   }
   const rssEnd = { gateway: rssOf(gateway.child.pid as number), agent: rssOf(agent.child.pid as number) };
+  const wan = WAN_RTT_MS > 0 ? await runWan(store, gwPort, fdPort) : undefined;
 
   const d = results.direct!;
   const h = results.hop!;
@@ -246,7 +304,7 @@ async function main(): Promise<void> {
       `hop ${h.cpuHopUs!.toFixed(0)} + vcs ${h.cpuVcsUs!.toFixed(0)}`,
       `gw ${t.cpuGatewayUs!.toFixed(0)} + agent ${t.cpuAgentUs!.toFixed(0)} + vcs ${t.cpuVcsUs!.toFixed(0)}`,
       '',
-      '',
+      `gw+agent ${ratio(t.cpuGatewayUs! + t.cpuAgentUs!, h.cpuHopUs!)} hop`,
     ],
     [
       'RSS idle, connected (MiB)',
@@ -271,11 +329,12 @@ async function main(): Promise<void> {
   console.log(line(rows[0]!));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows.slice(1)) console.log(line(row));
+  if (wan !== undefined) printWan(wan);
 
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench/results/latest.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, parallelism: PARALLELISM, connections: CONNECTIONS, results, rssIdle, rssAfterBig, rssEnd, rssThroughput }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, parallelism: PARALLELISM, connections: CONNECTIONS, results, rssIdle, rssAfterBig, rssEnd, rssThroughput, wan, wanRttMs: WAN_RTT_MS }, null, 2)}\n`,
   );
 }
 

@@ -114,10 +114,14 @@ async function worker(): Promise<void> {
   while (!stopped && next < TOTAL) await one(next++);
 }
 
+function registry(): { sessions: Map<unknown, AgentConnection | undefined>; evict(c: AgentConnection, reason: 'key_expired'): boolean } {
+  return (gateway as unknown as { registry: ReturnType<typeof registry> }).registry;
+}
+
 function liveConnections(): AgentConnection[] {
   // The gateway's own eviction path (drain, GOAWAY, control stream closed), as pool deletion
   // and key expiry use it; reached through its private members, this being a soak harness.
-  const sessions = (gateway as unknown as { sessions: Map<unknown, AgentConnection | undefined> }).sessions;
+  const sessions = registry().sessions;
   return [...sessions.values()].filter((c): c is AgentConnection => c !== undefined && !c.draining);
 }
 
@@ -137,7 +141,7 @@ const injector = setInterval(() => {
   } else if (turn === 2) {
     const connection = liveConnections()[0];
     if (connection !== undefined) {
-      (gateway as unknown as { evict(c: AgentConnection, reason: string): boolean }).evict(connection, 'key_expired');
+      registry().evict(connection, 'key_expired');
       faults['gateway GOAWAY']++;
     }
   } else if (faultTurn % 8 === 0) {

@@ -7,7 +7,8 @@ import { checkRequestFraming } from './request-framing.js';
 import { redirectAction } from './follow-redirects.js';
 import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js';
 import { STREAM_PATH } from '../protocol/constants.js';
-import { FrameParser, FrameType, encodeHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
+import { agentErrorResponse } from '../protocol/error-response.js';
+import { FrameParser, FrameType, decodeRequestHead, encodeResponseHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 
 /** One line of the agent's request log. */
@@ -154,14 +155,7 @@ export class AgentStream {
 
   private onHead(type: FrameType, raw: unknown): void {
     if (type !== FrameType.RequestHead || this.head !== undefined) throw new ProtocolError('Unexpected head frame from the gateway');
-    const head = raw as RequestHead;
-    if (
-      typeof head !== 'object' || head === null || typeof head.id !== 'string' || typeof head.method !== 'string' ||
-      typeof head.path !== 'string' || !Array.isArray(head.headers) || head.headers.length % 2 !== 0 ||
-      !head.headers.every((item) => typeof item === 'string') || typeof head.body !== 'boolean'
-    ) {
-      throw new ProtocolError('Malformed request head from the gateway');
-    }
+    const head = decodeRequestHead(raw);
     this.head = head;
     this.startedAt = performance.now();
     this.context.onDebug?.({ type: 'request', id: head.id, method: head.method, path: head.path, headers: head.headers });
@@ -300,7 +294,7 @@ export class AgentStream {
     }
     if (!hasBody) {
       response.resume();
-      this.endResponse(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: false }));
+      this.endResponse(encodeResponseHead({ status: this.status, headers, body: false }));
       return;
     }
     const length = Number(response.headers['content-length']);
@@ -313,10 +307,10 @@ export class AgentStream {
         const body = Buffer.concat(this.coalesced ?? []);
         this.coalesced = undefined;
         this.bytesOut = body.length;
-        this.endResponse(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }, body));
+        this.endResponse(encodeResponseHead({ status: this.status, headers, body: true }, body));
       });
     } else {
-      this.write(encodeHead(FrameType.ResponseHead, { status: this.status, headers, body: true }));
+      this.write(encodeResponseHead({ status: this.status, headers, body: true }));
       response.on('data', (chunk: Buffer) => {
         this.bytesOut += chunk.length;
         if (this.bytesOut > this.context.maxResponseBodyBytes) {
@@ -382,17 +376,10 @@ export class AgentStream {
 
   /** Answers the gateway without the VCS (denial, VCS unreachable): one coalesced write. */
   private respondLocally(status: number, code: string, message: string): void {
-    const body = Buffer.from(JSON.stringify({ error: { code, message } }));
+    const { headers, body } = agentErrorResponse(code, message);
     this.status = status;
     this.bytesOut = body.length;
-    this.endResponse(
-      encodeHead(
-        FrameType.ResponseHead,
-        { status, headers: ['content-type', 'application/json', 'content-length', String(body.length), 'vcs-agent-error', code], body: true },
-        body,
-      ),
-      status === 502 ? message : undefined,
-    );
+    this.endResponse(encodeResponseHead({ status, headers, body: true }, body), status === 502 ? message : undefined);
   }
 
   /** Writes the response's last frame(s) and completes the response. */

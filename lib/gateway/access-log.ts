@@ -51,8 +51,8 @@ export const OUTCOMES: readonly AccessOutcome[] = ['completed', 'failed', 'abort
 export function decisionOf(record: AccessLogRecord): AccessDecision {
   if (record.errorCode === 'VCS_DENIED') return 'deny';
   if (record.connectionId === undefined || record.status === 0) return 'none';
-  // The agent answers a denial with 403 + `vcs-agent-error: VCS_DENIED`; the gateway's record
-  // does not carry response headers, so a 403 through an agent counts as a denial.
+  // The gateway records the agent's `vcs-agent-error` code (VCS_DENIED above); a record
+  // without one (written by an older gateway) still counts a 403 through an agent as a denial.
   return record.status === 403 ? 'deny' : 'allow';
 }
 

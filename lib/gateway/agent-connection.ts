@@ -1,60 +1,85 @@
 import type { ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import { ControlChannel } from '../protocol/control-channel.js';
 import type { ExchangeRequest } from './exchange.js';
 import type { ExchangeResult, GatewayStream, GatewayStreamOwner } from './gateway-stream.js';
 import type { PoolRoute } from './pool-route.js';
 
-export type ExchangeListener = (connection: AgentConnection, request: ExchangeRequest, result: ExchangeResult) => void;
-
-/** What the gateway shows about one live agent connection. */
-export interface AgentConnectionInfo {
+/** Who an agent connection is, as established by the connect stream. */
+export interface AgentIdentity {
   readonly id: string;
   readonly poolId: string;
   readonly poolName: string;
   readonly agentId: string;
   readonly agentVersion: string;
   readonly vendor: string;
-  readonly remoteAddress: string;
-  readonly connectedAt: string;
   readonly metadata: Readonly<Record<string, string>>;
+  readonly remoteAddress: string;
+  /** Which pool key generation authenticated this connection. */
+  readonly keyGeneration: number;
+}
+
+/** What the gateway shows about one live agent connection. */
+export interface AgentConnectionInfo extends AgentIdentity {
+  readonly connectedAt: string;
   readonly streamsBusy: number;
   readonly streamsIdle: number;
   readonly requestsServed: number;
   readonly draining: boolean;
-  /** Which pool key generation authenticated it (1 until the pool's key is first rotated). */
-  readonly keyGeneration: number;
 }
 
-/** An authenticated agent session and its tunnel streams. */
+export type GatewayRoute = PoolRoute<AgentConnection, GatewayStream>;
+
+/**
+ * The gateway's end of one authenticated agent session: its control channel and tunnel
+ * streams (the agent's `GatewayConnection` is the other end). Routing state (idle, busy,
+ * served) lives in the pool's route, not here.
+ */
 export class AgentConnection implements GatewayStreamOwner {
   readonly streams = new Set<GatewayStream>();
-  readonly idle: GatewayStream[] = [];
-  busy = 0;
-  requestsServed = 0;
+  readonly control: ControlChannel;
   draining = false;
   readonly connectedAt = new Date();
-  /** Which pool key generation authenticated this connection (set once, at authentication). */
-  keyGeneration = 1;
 
   constructor(
-    readonly id: string,
+    readonly identity: AgentIdentity,
     readonly session: ServerHttp2Session,
-    readonly control: ServerHttp2Stream,
-    readonly poolId: string,
-    readonly poolName: string,
-    readonly agentId: string,
-    readonly agentVersion: string,
-    readonly vendor: string,
-    readonly metadata: Readonly<Record<string, string>>,
-    readonly remoteAddress: string,
-    readonly route: PoolRoute,
-    private readonly onExchange: ExchangeListener,
-  ) {}
+    controlStream: ServerHttp2Stream,
+    readonly route: GatewayRoute,
+  ) {
+    this.control = new ControlChannel(controlStream, {
+      onDrain: () => {
+        this.drain();
+        this.control.send({ type: 'drain-ack' });
+      },
+      onProtocolError: () => session.destroy(),
+    });
+    // The control stream lives as long as the connection; if it goes, so does the session.
+    controlStream.once('close', () => {
+      if (!session.closed) session.close();
+    });
+  }
+
+  get id(): string {
+    return this.identity.id;
+  }
+
+  get poolName(): string {
+    return this.identity.poolName;
+  }
+
+  get agentId(): string {
+    return this.identity.agentId;
+  }
+
+  get keyGeneration(): number {
+    return this.identity.keyGeneration;
+  }
 
   /** Adds a freshly opened tunnel stream and offers it to the pool. */
   addStream(stream: GatewayStream): void {
     this.streams.add(stream);
     if (this.draining) stream.close();
-    else this.route.offer(stream, this);
+    else this.route.offer(this, stream);
   }
 
   /** Stops new work: idle streams close now, busy ones when their exchange ends. */
@@ -62,42 +87,38 @@ export class AgentConnection implements GatewayStreamOwner {
     if (this.draining) return;
     this.draining = true;
     for (const stream of this.streams) stream.retire = true;
-    for (const stream of this.idle.splice(0)) stream.close();
+    for (const stream of this.route.takeIdleStreams(this)) stream.close();
+  }
+
+  /** The session is gone: the route lets go of it and its streams close. */
+  closed(): void {
+    this.route.removeConnection(this);
+    for (const stream of this.streams) stream.close();
   }
 
   onStreamIdle(stream: GatewayStream): void {
-    this.route.offer(stream, this);
+    this.route.offer(this, stream);
   }
 
   onStreamClosed(stream: GatewayStream): void {
     this.streams.delete(stream);
-    const index = this.idle.indexOf(stream);
-    if (index !== -1) this.idle.splice(index, 1);
+    this.route.release(this, stream);
   }
 
-  onExchangeDone(_stream: GatewayStream, request: ExchangeRequest, result: ExchangeResult): void {
+  onExchangeDone(stream: GatewayStream, _request: ExchangeRequest, result: ExchangeResult): void {
     // Every assigned exchange ends here exactly once, whether the stream goes idle or dies.
-    this.busy--;
-    this.requestsServed++;
-    this.onExchange(this, request, result);
+    this.route.settle(stream, result);
   }
 
   info(): AgentConnectionInfo {
+    const load = this.route.load(this);
     return {
-      id: this.id,
-      poolId: this.poolId,
-      poolName: this.poolName,
-      agentId: this.agentId,
-      agentVersion: this.agentVersion,
-      vendor: this.vendor,
-      remoteAddress: this.remoteAddress,
+      ...this.identity,
       connectedAt: this.connectedAt.toISOString(),
-      metadata: this.metadata,
-      streamsBusy: this.busy,
-      streamsIdle: this.idle.length,
-      requestsServed: this.requestsServed,
+      streamsBusy: load.busy,
+      streamsIdle: load.idle,
+      requestsServed: load.served,
       draining: this.draining,
-      keyGeneration: this.keyGeneration,
     };
   }
 }

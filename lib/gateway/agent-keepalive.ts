@@ -1,3 +1,4 @@
+import { probeLiveness } from '../protocol/liveness.js';
 import type { AgentConnection } from './agent-connection.js';
 
 /** How often the gateway checks that an agent connection still answers, and how long it waits. */
@@ -44,22 +45,11 @@ export class AgentKeepalive {
       const session = connection.session;
       if (this.pending.has(connection) || session.closed || session.destroyed) continue;
       this.pending.add(connection);
-      const timer = setTimeout(() => {
-        if (!this.pending.has(connection)) return;
+      probeLiveness(session, this.options.timeoutMs, (result) => {
         this.pending.delete(connection);
-        if (!session.closed && !session.destroyed) this.onUnresponsive(connection);
-      }, this.options.timeoutMs);
-      timer.unref();
-      try {
-        // An error in the callback means the session went away first (ERR_HTTP2_PING_CANCEL):
-        // its own 'close' handling takes it out of the routes, so either way the wait is over.
-        session.ping(() => {
-          this.pending.delete(connection);
-          clearTimeout(timer);
-        });
-      } catch {
-        // The session is closing, or too many pings are outstanding: the timer decides.
-      }
+        // 'gone': the session's own 'close' takes it out of the routes.
+        if (result === 'silent') this.onUnresponsive(connection);
+      });
     }
   }
 }

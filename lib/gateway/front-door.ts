@@ -10,6 +10,7 @@ import {
   RequestTimeoutError,
   VcsAgentError,
 } from '../errors.js';
+import { errorAnswer } from '../protocol/error-response.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import type { ExchangeHandler } from './exchange.js';
 import type { ExchangeControl, Gateway } from './gateway.js';
@@ -43,23 +44,6 @@ const LINGER_MS = 2_000;
 
 /** Codes answered with 408 and a closed connection: the caller was too slow to send its request. */
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['VCS_HEADERS_TIMEOUT', 'VCS_BODY_IDLE_TIMEOUT', 'VCS_REQUEST_TIMEOUT']);
-
-/** HTTP status the front door answers for each failure before or during a request. */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  VCS_INVALID_URL: 400,
-  VCS_INVALID_OPTION: 400,
-  VCS_POOL_NOT_FOUND: 404,
-  VCS_HEADERS_TIMEOUT: 408,
-  VCS_BODY_IDLE_TIMEOUT: 408,
-  VCS_REQUEST_TIMEOUT: 408,
-  VCS_NO_AGENT: 503,
-  VCS_POOL_BUSY: 503,
-  VCS_CLOSED: 503,
-  VCS_STREAM_RESET: 502,
-  VCS_UPSTREAM_FAILED: 502,
-  VCS_PROTOCOL_ERROR: 502,
-  VCS_ABORTED: 499,
-};
 
 /** What the front door's own answers and bounds need of the request being served on a connection. */
 interface RequestState {
@@ -139,21 +123,10 @@ class FrontDoorExchange implements ExchangeHandler {
   private readonly resume = (): void => this.control?.resume();
 }
 
-function errorBody(error: VcsAgentError): string {
-  return JSON.stringify({ error: { code: error.code, message: error.message } });
-}
-
 function sendError(res: ServerResponse, error: VcsAgentError): void {
-  const status = STATUS_BY_CODE[error.code] ?? 502;
-  const body = errorBody(error);
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'vcs-gateway-error': error.code,
-  };
-  if (error.code === 'VCS_POOL_BUSY' || error.code === 'VCS_NO_AGENT' || error.code === 'VCS_CLOSED') headers['retry-after'] = 1;
-  res.writeHead(status, headers);
-  res.end(body);
+  const answer = errorAnswer(error, { header: 'vcs-gateway-error' });
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
 }
 
 /** A whole-number option in milliseconds; `allowZero` when 0 turns the bound off. */
@@ -296,9 +269,9 @@ export class FrontDoor {
     if (hasBody && this.bodyIdleTimeoutMs > 0) this.watchBody(state);
     const url = req.url ?? '';
     if (!this.authorized(req)) {
-      const body = JSON.stringify({ error: { code: 'VCS_UNAUTHORIZED', message: 'A valid front-door bearer token is required' } });
-      res.writeHead(407, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'proxy-authenticate': 'Bearer', 'vcs-gateway-error': 'VCS_UNAUTHORIZED' });
-      res.end(body);
+      const answer = errorAnswer(new VcsAgentError('VCS_UNAUTHORIZED', 'A valid front-door bearer token is required'), { header: 'vcs-gateway-error' });
+      res.writeHead(answer.status, { ...answer.headers, 'proxy-authenticate': 'Bearer' });
+      res.end(answer.body);
       this.answered(state);
       return;
     }
@@ -384,7 +357,7 @@ export class FrontDoor {
     // A closing connection has had its answer already.
     if (this.closing.has(socket) || socket.destroyed) return;
     if (socket.writable) {
-      const body = errorBody(error);
+      const { body } = errorAnswer(error);
       socket.write(
         `HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
           `vcs-gateway-error: ${error.code}\r\nconnection: close\r\n\r\n${body}`,

@@ -1,7 +1,7 @@
 import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { BodyIdleTimeoutError, ProtocolError, RequestAbortedError, TunnelStreamError, type VcsAgentError } from '../errors.js';
-import { FrameParser, FrameType, encodeHead, endFrame, writeBodyFrame, type ResponseHead } from '../protocol/frame.js';
+import { FrameParser, FrameType, decodeResponseHead, encodeRequestHead, endFrame, writeBodyFrame } from '../protocol/frame.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 
 /** What a stream tells its owner about its life. */
@@ -87,24 +87,24 @@ export class GatewayStream {
     const head = { id: request.id, method: request.method, path: request.path, headers: request.rawHeaders, body: body !== null };
     if (body === null) {
       this.requestDone = true;
-      this.stream.write(encodeHead(FrameType.RequestHead, head));
+      this.stream.write(encodeRequestHead(head));
       return;
     }
     this.requestDone = false;
     if (Buffer.isBuffer(body)) {
       this.bytesOut = body.length;
       // Head, whole body and end in one write: the caller handed us the body whole already.
-      this.stream.write(encodeHead(FrameType.RequestHead, head, body));
+      this.stream.write(encodeRequestHead(head, body));
       this.requestDone = true;
       return;
     }
     if (body.destroyed || body.readableEnded) {
       // Nothing will ever come out of it: fail now rather than wait for the VCS to time out.
-      this.stream.write(encodeHead(FrameType.RequestHead, head));
+      this.stream.write(encodeRequestHead(head));
       this.onBodyError(new Error('The request body stream was already destroyed or consumed'));
       return;
     }
-    this.stream.write(encodeHead(FrameType.RequestHead, head));
+    this.stream.write(encodeRequestHead(head));
     this.body = body;
     body.on('data', this.onBodyData);
     body.on('end', this.onBodyEnd);
@@ -210,13 +210,7 @@ export class GatewayStream {
     if (type !== FrameType.ResponseHead || this.handler === undefined || this.responseStarted) {
       throw new ProtocolError('Unexpected head frame from the agent');
     }
-    const head = raw as ResponseHead;
-    if (
-      typeof head !== 'object' || head === null || !Number.isInteger(head.status) || head.status < 100 || head.status > 599 ||
-      !Array.isArray(head.headers) || head.headers.length % 2 !== 0 || typeof head.body !== 'boolean'
-    ) {
-      throw new ProtocolError('Malformed response head from the agent');
-    }
+    const head = decodeResponseHead(raw);
     this.responseStarted = true;
     this.status = head.status;
     this.handler.onHeaders(head.status, head.headers);

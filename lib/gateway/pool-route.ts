@@ -1,25 +1,54 @@
 import { NoAgentError, PoolBusyError, RequestAbortedError, type VcsAgentError } from '../errors.js';
-import type { AgentConnection } from './agent-connection.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
-import type { GatewayStream } from './gateway-stream.js';
+import type { ExchangeResult } from './gateway-stream.js';
+
+/** What the router needs of a tunnel stream. */
+export interface RouteStream {
+  assign(request: ExchangeRequest, handler: ExchangeHandler): void;
+  abort(request: ExchangeRequest, error?: VcsAgentError): void;
+  resume(request: ExchangeRequest): void;
+}
+
+/** What the router needs of an agent connection. */
+export interface RouteConnection {
+  /** A draining connection takes no new work. */
+  readonly draining: boolean;
+}
+
+/** A handler the router can tell how a dispatched exchange ended, and on which connection. */
+export interface RoutedHandler<C> extends ExchangeHandler {
+  onSettled(connection: C, result: ExchangeResult): void;
+}
+
+/** Per-connection routing state. */
+export interface ConnectionLoad {
+  busy: number;
+  idle: number;
+  served: number;
+}
+
+interface Slot<S> {
+  readonly idle: S[];
+  busy: number;
+  served: number;
+}
 
 export interface PoolRouteOptions {
   queueTimeoutMs: number;
   maxQueue: number;
-  /** A request failed before any stream took it (no agent, busy, aborted while queued). */
-  onRejected(request: ExchangeRequest, error: VcsAgentError): void;
 }
 
 /** A request the caller can still abort or resume, wherever it is (queued or on a stream). */
-export class PendingExchange {
-  stream: GatewayStream | undefined;
+export class PendingExchange<C extends RouteConnection, S extends RouteStream> {
+  stream: S | undefined;
+  connection: C | undefined;
   timer: NodeJS.Timeout | undefined;
   done = false;
 
   constructor(
     readonly request: ExchangeRequest,
-    readonly handler: ExchangeHandler,
-    private readonly route: PoolRoute,
+    readonly handler: RoutedHandler<C>,
+    private readonly route: PoolRoute<C, S>,
   ) {}
 
   /** Resumes the tunnel stream after the handler returned false from onData. */
@@ -31,21 +60,22 @@ export class PendingExchange {
     if (this.done) return;
     this.done = true;
     if (this.stream !== undefined) this.stream.abort(this.request, error);
-    else {
-      this.route.unqueue(this);
-      this.route.reject(this, error);
-    }
+    else this.route.dropQueued(this, error);
   }
 }
 
 /**
- * Routing for one pool: its live connections, their idle streams and a bounded wait
- * queue. A request goes to the least-busy connection that has an idle stream (ties go
- * round-robin), so load spreads across agents and connections rather than filling one.
+ * Routing for one pool, and the one owner of its state: which connections serve it, which
+ * of their streams are idle, how many are busy, and the bounded queue of requests waiting
+ * for a stream. A request goes to the least-busy connection that has an idle stream (ties
+ * go round-robin), so load spreads across agents and connections rather than filling one.
  */
-export class PoolRoute {
-  readonly connections: AgentConnection[] = [];
-  private queue: PendingExchange[] = [];
+export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
+  readonly connections: C[] = [];
+  private readonly slots = new WeakMap<C, Slot<S>>();
+  /** The exchange each busy stream carries, until it settles. */
+  private readonly active = new Map<S, PendingExchange<C, S>>();
+  private queue: PendingExchange<C, S>[] = [];
   private queueHead = 0;
   private next = 0;
 
@@ -59,50 +89,48 @@ export class PoolRoute {
     return this.queue.length - this.queueHead;
   }
 
-  dispatch(request: ExchangeRequest, handler: ExchangeHandler): PendingExchange {
+  /** Busy and idle streams and exchanges served of one connection (also after it left the route). */
+  load(connection: C): ConnectionLoad {
+    const slot = this.slots.get(connection);
+    return slot === undefined ? { busy: 0, idle: 0, served: 0 } : { busy: slot.busy, idle: slot.idle.length, served: slot.served };
+  }
+
+  dispatch(request: ExchangeRequest, handler: RoutedHandler<C>): PendingExchange<C, S> {
     const pending = new PendingExchange(request, handler, this);
-    const stream = this.takeIdle();
-    if (stream !== undefined) {
-      pending.stream = stream;
-      stream.assign(request, handler);
-      return pending;
-    }
+    if (this.takeIdle(pending)) return pending;
     if (!this.connections.some((connection) => !connection.draining)) {
       pending.done = true;
-      this.reject(pending, new NoAgentError(this.name));
+      handler.onError(new NoAgentError(this.name));
       return pending;
     }
     if (this.queued >= this.options.maxQueue) {
       pending.done = true;
-      this.reject(pending, new PoolBusyError(this.name, `All streams of pool "${this.name}" are busy and ${this.options.maxQueue} requests are already waiting`, 1));
+      handler.onError(new PoolBusyError(this.name, `All streams of pool "${this.name}" are busy and ${this.options.maxQueue} requests are already waiting`, 1));
       return pending;
     }
     pending.timer = setTimeout(() => {
       if (pending.done) return;
       pending.done = true;
-      this.unqueue(pending);
-      this.reject(pending, new PoolBusyError(this.name, `All streams of pool "${this.name}" stayed busy for ${this.options.queueTimeoutMs} ms`, 1));
+      this.dropQueued(pending, new PoolBusyError(this.name, `All streams of pool "${this.name}" stayed busy for ${this.options.queueTimeoutMs} ms`, 1));
     }, this.options.queueTimeoutMs);
     pending.timer.unref();
     this.queue.push(pending);
     return pending;
   }
 
-  reject(pending: PendingExchange, error: VcsAgentError): void {
-    this.options.onRejected(pending.request, error);
-    pending.handler.onError(error);
-  }
-
-  unqueue(pending: PendingExchange): void {
+  /** Takes a waiting request out of the queue and fails it. */
+  dropQueued(pending: PendingExchange<C, S>, error: VcsAgentError): void {
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     const index = this.queue.indexOf(pending, this.queueHead);
     if (index !== -1) this.queue.splice(index, 1);
+    pending.handler.onError(error);
   }
 
-  /** A stream became available: give it to the oldest waiter, or park it. */
-  offer(stream: GatewayStream, connection: AgentConnection): void {
+  /** A stream of `connection` can take work (fresh or finished): give it to the oldest waiter, or park it. */
+  offer(connection: C, stream: S): void {
+    const slot = this.slotOf(connection);
     while (this.queueHead < this.queue.length) {
-      const pending = this.queue[this.queueHead] as PendingExchange;
+      const pending = this.queue[this.queueHead] as PendingExchange<C, S>;
       this.queueHead++;
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.queueHead);
@@ -110,12 +138,34 @@ export class PoolRoute {
       }
       if (pending.done) continue;
       if (pending.timer !== undefined) clearTimeout(pending.timer);
-      pending.stream = stream;
-      connection.busy++;
-      stream.assign(pending.request, pending.handler);
+      this.start(pending, connection, slot, stream);
       return;
     }
-    connection.idle.push(stream);
+    slot.idle.push(stream);
+  }
+
+  /** The exchange on `stream` ended (completed, failed or aborted): exactly once per dispatched exchange. */
+  settle(stream: S, result: ExchangeResult): void {
+    const pending = this.active.get(stream);
+    if (pending === undefined) return;
+    this.active.delete(stream);
+    const connection = pending.connection as C;
+    const slot = this.slotOf(connection);
+    slot.busy--;
+    slot.served++;
+    pending.handler.onSettled(connection, result);
+  }
+
+  /** The stream is gone: it is no longer idle. */
+  release(connection: C, stream: S): void {
+    const idle = this.slots.get(connection)?.idle;
+    const index = idle === undefined ? -1 : idle.indexOf(stream);
+    if (index !== -1) idle?.splice(index, 1);
+  }
+
+  /** Takes every idle stream of `connection` away (it drains); the caller closes them. */
+  takeIdleStreams(connection: C): S[] {
+    return this.slots.get(connection)?.idle.splice(0) ?? [];
   }
 
   /** Fails every queued request (no agent left, or the gateway is shutting down). */
@@ -127,31 +177,54 @@ export class PoolRoute {
       if (pending.done) continue;
       pending.done = true;
       if (pending.timer !== undefined) clearTimeout(pending.timer);
-      this.reject(pending, error());
+      pending.handler.onError(error());
     }
   }
 
-  addConnection(connection: AgentConnection): void {
+  addConnection(connection: C): void {
+    this.slotOf(connection);
     this.connections.push(connection);
   }
 
-  removeConnection(connection: AgentConnection): void {
+  removeConnection(connection: C): void {
     const index = this.connections.indexOf(connection);
     if (index !== -1) this.connections.splice(index, 1);
     if (!this.connections.some((c) => !c.draining)) this.failQueued(() => new NoAgentError(this.name));
   }
 
-  private takeIdle(): GatewayStream | undefined {
+  private slotOf(connection: C): Slot<S> {
+    let slot = this.slots.get(connection);
+    if (slot === undefined) {
+      slot = { idle: [], busy: 0, served: 0 };
+      this.slots.set(connection, slot);
+    }
+    return slot;
+  }
+
+  private takeIdle(pending: PendingExchange<C, S>): boolean {
     const connections = this.connections;
     const count = connections.length;
-    let best: AgentConnection | undefined;
+    let best: C | undefined;
+    let bestSlot: Slot<S> | undefined;
     for (let i = 0; i < count; i++) {
-      const connection = connections[(this.next + i) % count] as AgentConnection;
-      if (connection.idle.length > 0 && !connection.draining && (best === undefined || connection.busy < best.busy)) best = connection;
+      const connection = connections[(this.next + i) % count] as C;
+      const slot = this.slots.get(connection) as Slot<S>;
+      if (slot.idle.length > 0 && !connection.draining && (bestSlot === undefined || slot.busy < bestSlot.busy)) {
+        best = connection;
+        bestSlot = slot;
+      }
     }
-    if (best === undefined) return undefined;
+    if (best === undefined || bestSlot === undefined) return false;
     this.next = (this.next + 1) % count;
-    best.busy++;
-    return best.idle.pop();
+    this.start(pending, best, bestSlot, bestSlot.idle.pop() as S);
+    return true;
+  }
+
+  private start(pending: PendingExchange<C, S>, connection: C, slot: Slot<S>, stream: S): void {
+    pending.stream = stream;
+    pending.connection = connection;
+    slot.busy++;
+    this.active.set(stream, pending);
+    stream.assign(pending.request, pending.handler);
   }
 }

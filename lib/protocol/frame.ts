@@ -90,6 +90,67 @@ export function encodeHead(type: FrameType, head: RequestHead | ResponseHead | C
   return out;
 }
 
+/** A RequestHead frame, optionally coalesced with the whole (small) body and End. */
+export function encodeRequestHead(head: RequestHead, body?: Buffer): Buffer {
+  return encodeHead(FrameType.RequestHead, head, body);
+}
+
+/** A ResponseHead frame, optionally coalesced with the whole (small) body and End. */
+export function encodeResponseHead(head: ResponseHead, body?: Buffer): Buffer {
+  return encodeHead(FrameType.ResponseHead, head, body);
+}
+
+/** A Control frame for the connect stream. */
+export function encodeControl(message: ControlMessage): Buffer {
+  return encodeHead(FrameType.Control, message);
+}
+
+function isHeaderList(value: unknown): value is string[] {
+  if (!Array.isArray(value) || value.length % 2 !== 0) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false;
+  return true;
+}
+
+/** Checks a parsed RequestHead payload; a `ProtocolError` when it is not one. */
+export function decodeRequestHead(raw: unknown): RequestHead {
+  const head = raw as RequestHead;
+  if (
+    typeof head !== 'object' || head === null || typeof head.id !== 'string' || typeof head.method !== 'string' ||
+    typeof head.path !== 'string' || !isHeaderList(head.headers) || typeof head.body !== 'boolean'
+  ) {
+    throw new ProtocolError('Malformed request head from the gateway');
+  }
+  return head;
+}
+
+/** Checks a parsed ResponseHead payload; a `ProtocolError` when it is not one. */
+export function decodeResponseHead(raw: unknown): ResponseHead {
+  const head = raw as ResponseHead;
+  if (
+    typeof head !== 'object' || head === null || !Number.isInteger(head.status) || head.status < 100 || head.status > 599 ||
+    !isHeaderList(head.headers) || typeof head.body !== 'boolean'
+  ) {
+    throw new ProtocolError('Malformed response head from the agent');
+  }
+  return head;
+}
+
+/** Checks a parsed Control payload: a known message, or undefined for one this version does not know (ignored, § Versioning). */
+export function decodeControl(raw: unknown): ControlMessage | undefined {
+  if (typeof raw !== 'object' || raw === null) throw new ProtocolError('Malformed control message');
+  const message = raw as { type?: unknown; id?: unknown };
+  switch (message.type) {
+    case 'drain':
+    case 'drain-ack':
+      return { type: message.type };
+    case 'ping':
+    case 'pong':
+      return { type: message.type, id: typeof message.id === 'number' ? message.id : 0 };
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Writes one Body frame: header and payload corked together so they leave as one write
  * (one HTTP/2 DATA frame) without copying the payload. Returns the stream's backpressure

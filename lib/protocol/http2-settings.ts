@@ -8,7 +8,8 @@ import type { Settings } from 'node:http2';
  * - Connection window 4 MiB: set with setLocalWindowSize() once the session has connected
  *   (it throws before that, nodejs/node#38427). Larger windows bought nothing on loopback and
  *   deadlocked full-duplex bulk transfers at 32/64 MiB, because Node stops reading a socket
- *   while a write is pending; spec/tunnel/full-duplex.spec.ts proves 4 MiB does not.
+ *   while a write is pending; spec/end-to-end/full-duplex.spec.ts proves 4 MiB does not.
+ *   These are the base windows; flow-window.ts grows them with the measured BDP.
  * - maxSessionMemory 64 (MB): the default 10 resets streams with ENHANCE_YOUR_CALM when
  *   many streams write 1 MiB chunks at once.
  * - Frame size 128 KiB: a socket read from the VCS is up to 64 KiB and goes out as one
@@ -23,6 +24,12 @@ import type { Settings } from 'node:http2';
  */
 export const STREAM_WINDOW_SIZE = 1024 * 1024;
 export const CONNECTION_WINDOW_SIZE = 4 * 1024 * 1024;
+/*
+ * The largest window the BDP estimator grants (flow-window.ts), per stream and for the
+ * connection: 16 MiB, gRPC's bound too. At 40 ms RTT it carries ~400 MiB/s on one stream;
+ * it is granted only to one-way bulk, never while data flows both ways (see bdp-estimator.ts).
+ */
+export const MAX_WINDOW_SIZE = 16 * 1024 * 1024;
 export const MAX_SESSION_MEMORY_MB = 64;
 export const MAX_FRAME_SIZE = 128 * 1024;
 export const MAX_CONCURRENT_STREAMS = 1024;

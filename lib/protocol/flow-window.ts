@@ -1,0 +1,75 @@
+import type { Http2Session } from 'node:http2';
+import { BdpEstimator, type BdpBounds, type WindowSizes } from './bdp-estimator.js';
+import { CONNECTION_WINDOW_SIZE, MAX_WINDOW_SIZE, STREAM_WINDOW_SIZE } from './http2-settings.js';
+
+const BOUNDS: BdpBounds = { streamWindow: STREAM_WINDOW_SIZE, connectionWindow: CONNECTION_WINDOW_SIZE, maxWindow: MAX_WINDOW_SIZE };
+
+/** How often the session's byte counters are looked at to start a measurement. */
+const POLL_MS = 25;
+/** A link quiet for this long goes back to the base windows (the next transfer measures again). */
+const IDLE_RESET_MS = 5_000;
+
+interface ByteCounters {
+  readonly bytesRead?: number;
+  readonly bytesWritten?: number;
+}
+
+/**
+ * Opens the session's receive windows once it is connected (both roles) and keeps them sized
+ * to the measured bandwidth-delay product (bdp-estimator.ts). The connection window is only
+ * settable after 'connect' (nodejs/node#38427); stream windows change through SETTINGS,
+ * which RFC 9113 §6.9.2 applies to open streams as well.
+ */
+export function openWindows(session: Http2Session): void {
+  if (!apply(session, { streamWindow: STREAM_WINDOW_SIZE, connectionWindow: CONNECTION_WINDOW_SIZE }, false)) return;
+  // Reading the counters through the session's socket proxy is allowed (only manipulation
+  // throws, ERR_HTTP2_NO_SOCKET_MANIPULATION); a socket without them gets fixed windows.
+  const socket = session.socket as unknown as ByteCounters | undefined;
+  if (typeof socket?.bytesRead !== 'number' || typeof socket.bytesWritten !== 'number') return;
+  const estimator = new BdpEstimator(BOUNDS);
+  let lastRead = socket.bytesRead;
+  let quietMs = 0;
+  let pinging = false;
+  const timer = setInterval(() => {
+    if (session.destroyed || session.closed) return clearInterval(timer);
+    const read = socket.bytesRead as number;
+    if (read === lastRead) {
+      quietMs += POLL_MS;
+      if (quietMs >= IDLE_RESET_MS) {
+        quietMs = 0;
+        const sizes = estimator.reset();
+        if (sizes !== undefined) apply(session, sizes, true);
+      }
+      return;
+    }
+    lastRead = read;
+    quietMs = 0;
+    if (pinging) return;
+    pinging = true;
+    const read0 = read;
+    const written0 = socket.bytesWritten as number;
+    try {
+      session.ping((error, durationMs) => {
+        pinging = false;
+        if (error !== null || session.destroyed) return;
+        const sizes = estimator.sample((socket.bytesRead as number) - read0, (socket.bytesWritten as number) - written0, durationMs);
+        if (sizes !== undefined) apply(session, sizes, true);
+      });
+    } catch {
+      pinging = false; // too many outstanding pings, or closing: try on the next poll
+    }
+  }, POLL_MS);
+  timer.unref();
+  session.once('close', () => clearInterval(timer));
+}
+
+function apply(session: Http2Session, sizes: WindowSizes, streams: boolean): boolean {
+  try {
+    session.setLocalWindowSize(sizes.connectionWindow);
+    if (streams) session.settings({ initialWindowSize: sizes.streamWindow });
+    return true;
+  } catch {
+    // The session died while connecting, or is closing: its 'close' follows.
+    return false;
+  }
+}

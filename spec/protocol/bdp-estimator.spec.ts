@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { BdpEstimator } from '../../lib/protocol/bdp-estimator.js';
+
+const MiB = 1024 * 1024;
+const bounds = { streamWindow: 1 * MiB, connectionWindow: 4 * MiB, maxWindow: 16 * MiB };
+
+describe('protocol: BDP estimator (windows that follow the bandwidth-delay product)', () => {
+  it('starts at the base windows', () => {
+    expect(new BdpEstimator(bounds).sizes).to.deep.equal({ streamWindow: 1 * MiB, connectionWindow: 4 * MiB });
+  });
+
+  it('grows to twice what arrived in one round trip while the window is what limits, up to the bound', () => {
+    const estimator = new BdpEstimator(bounds);
+    // 40 ms RTT, one stream filling its window every round trip.
+    expect(estimator.sample(1 * MiB, 0, 40)).to.deep.equal({ streamWindow: 2 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(2 * MiB, 0, 40)).to.deep.equal({ streamWindow: 4 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(4 * MiB, 0, 40)).to.deep.equal({ streamWindow: 8 * MiB, connectionWindow: 8 * MiB });
+    expect(estimator.sample(8 * MiB, 0, 40)).to.deep.equal({ streamWindow: 16 * MiB, connectionWindow: 16 * MiB });
+    expect(estimator.sample(16 * MiB, 0, 40)).to.equal(undefined);
+    expect(estimator.sizes.streamWindow).to.equal(16 * MiB);
+  });
+
+  it('does not grow while the link, not the window, limits (under 2/3 of the window per round trip)', () => {
+    const estimator = new BdpEstimator(bounds);
+    expect(estimator.sample(600 * 1024, 0, 40)).to.equal(undefined);
+    expect(estimator.sizes.streamWindow).to.equal(1 * MiB);
+  });
+
+  it('does not take a longer round trip from queueing for more bandwidth', () => {
+    const estimator = new BdpEstimator(bounds);
+    expect(estimator.sample(1 * MiB, 0, 10)).to.not.equal(undefined);
+    // Same bytes per round trip, but the round trip grew: the bandwidth did not rise.
+    expect(estimator.sample(2 * MiB, 0, 200)).to.equal(undefined);
+  });
+
+  it('goes back to the base windows when bulk data flows both ways (the full-duplex deadlock)', () => {
+    const estimator = new BdpEstimator(bounds);
+    estimator.sample(1 * MiB, 0, 40);
+    estimator.sample(2 * MiB, 0, 40);
+    expect(estimator.sample(3 * MiB, 2 * MiB, 40)).to.deep.equal({ streamWindow: 1 * MiB, connectionWindow: 4 * MiB });
+    // And it does not grow while both directions stay busy.
+    expect(estimator.sample(1 * MiB, 1 * MiB, 40)).to.equal(undefined);
+    expect(estimator.sizes.streamWindow).to.equal(1 * MiB);
+  });
+
+  it('keeps growing with small control traffic going the other way (WINDOW_UPDATEs, acks)', () => {
+    const estimator = new BdpEstimator(bounds);
+    expect(estimator.sample(1 * MiB, 64 * 1024, 40)).to.deep.equal({ streamWindow: 2 * MiB, connectionWindow: 4 * MiB });
+  });
+
+  it('resets on request and refuses inconsistent bounds', () => {
+    const estimator = new BdpEstimator(bounds);
+    expect(estimator.reset()).to.equal(undefined);
+    estimator.sample(1 * MiB, 0, 40);
+    expect(estimator.reset()).to.deep.equal({ streamWindow: 1 * MiB, connectionWindow: 4 * MiB });
+    expect(() => new BdpEstimator({ streamWindow: 4, connectionWindow: 2, maxWindow: 8 })).to.throw(RangeError);
+  });
+
+  it('smooths the round trip', () => {
+    const estimator = new BdpEstimator(bounds);
+    estimator.sample(0, 0, 10);
+    estimator.sample(0, 0, 30);
+    expect(estimator.rtt).to.equal(20);
+  });
+});
