@@ -1,17 +1,23 @@
 /*
- * Receive windows that follow the bandwidth-delay product, as gRPC sizes them (grpc-go
- * internal/transport/bdp_estimator.go): while data arrives, one HTTP/2 PING at a time
- * measures a round trip and counts the bytes that arrived during it. That count is what the
- * link delivered in one RTT; when it reaches 2/3 of the window, the window is what limits
- * the transfer, and it doubles to twice the sample, as long as the measured bandwidth still
- * rises (a growing RTT from queueing, "bufferbloat", does not count as more bandwidth).
+ * Receive windows that follow the bandwidth-delay product, measured the way gRPC measures it
+ * (grpc-go internal/transport/bdp_estimator.go): while data arrives, one HTTP/2 PING at a time
+ * measures a round trip and counts the bytes that arrived during it. When that count reaches
+ * half the window, the window is what limits the transfer, and it grows to twice the
+ * bandwidth-delay product, up to a bound.
  *
- * Full duplex is the exception. Node stops reading a socket while one of its writes is
- * pending, so two peers that may each have more in flight than the socket buffers hold can
- * both block in a write with neither reading: 32/64 MiB windows deadlocked 4×64 MiB echoed
- * both ways (docs/performance.md). A sample that shows bulk data leaving as well as
- * arriving therefore puts the window back to its base size, whose worst case the full-duplex
- * spec proves, and windows only grow for one-way bulk (a clone, an archive, an upload).
+ * The delay in that product is the smallest round trip seen lately, not the sample's own (as
+ * BBR separates the path's propagation delay from queueing). A round trip stretched by data
+ * queued in the peers' own buffers is not more path to fill: on loopback, pings queued behind
+ * bulk data took milliseconds, and gRPC's rule then grew the windows there too, which
+ * reintroduced the full-duplex deadlock. Node stops reading a socket while one of its writes
+ * is pending, so two peers that may each have more in flight than the socket buffers hold can
+ * both block in a write with neither reading (32/64 MiB windows deadlocked 4×64 MiB echoed
+ * both ways; spec/end-to-end/full-duplex.spec.ts). With the minimum RTT, a link whose base
+ * windows already cover its BDP never grows them.
+ *
+ * As a second guard, a sample that shows bulk data leaving as well as arriving puts the
+ * windows back to their base sizes: windows grow for one-way bulk (a clone, an archive, an
+ * upload) on links with a real round trip.
  */
 
 /** Bounds of an estimator: the base windows (never less) and the largest window it grants. */
@@ -30,14 +36,26 @@ export interface WindowSizes {
   readonly connectionWindow: number;
 }
 
+/*
+ * Window-limited at half the window, not gRPC's 2/3: nghttp2 returns credit only once half a
+ * window has been consumed (nghttp2_should_send_window_update), so a sender the window holds
+ * back has between half and all of it in flight; at 2/3 growth often stalled on a 40 ms link.
+ * The minimum-RTT product, not this threshold, is what stops growth.
+ */
+const WINDOW_LIMITED_SHARE = 0.5;
+
+/** How many round trips the minimum is taken over (a path that got longer is seen within these). */
+const RTT_HISTORY = 16;
+
 /** Bulk both ways: what was sent during the RTT is at least this share of what arrived. */
 const DUPLEX_SHARE = 0.25;
 
 export class BdpEstimator {
   private window: number;
-  private bandwidthMax = 0;
   private rttMs = 0;
   private samples = 0;
+  /** The latest round trips, for the minimum (the path's delay without queueing). */
+  private readonly recentRtts: number[] = [];
 
   constructor(readonly bounds: BdpBounds) {
     if (!(bounds.streamWindow > 0 && bounds.connectionWindow >= bounds.streamWindow && bounds.maxWindow >= bounds.connectionWindow)) {
@@ -65,13 +83,13 @@ export class BdpEstimator {
     // Average the first ten, then an exponential moving average (alpha 0.1, like gRPC).
     this.samples++;
     this.rttMs = this.samples <= 10 ? this.rttMs + (rtt - this.rttMs) / this.samples : this.rttMs * 0.9 + rtt * 0.1;
+    this.recentRtts.push(rtt);
+    if (this.recentRtts.length > RTT_HISTORY) this.recentRtts.shift();
     const floor = this.bounds.streamWindow / 4;
     if (received >= floor && sent >= floor && sent >= received * DUPLEX_SHARE) return this.reset();
-    if (received < (this.window * 2) / 3) return undefined;
-    const bandwidth = received / this.rttMs;
-    if (bandwidth <= this.bandwidthMax) return undefined;
-    this.bandwidthMax = bandwidth;
-    const next = Math.min(this.bounds.maxWindow, Math.max(this.window, Math.ceil(2 * received)));
+    if (received < this.window * WINDOW_LIMITED_SHARE) return undefined;
+    const bdp = (received / rtt) * Math.min(...this.recentRtts);
+    const next = Math.min(this.bounds.maxWindow, Math.ceil(2 * bdp));
     if (next <= this.window) return undefined;
     this.window = next;
     return this.sizes;
@@ -79,7 +97,6 @@ export class BdpEstimator {
 
   /** Back to the base windows (full duplex, or the link went quiet); undefined when already there. */
   reset(): WindowSizes | undefined {
-    this.bandwidthMax = 0;
     if (this.window === this.bounds.streamWindow) return undefined;
     this.window = this.bounds.streamWindow;
     return this.sizes;

@@ -7,12 +7,12 @@ import { testPolicy } from '../helpers/test-policy.js';
 import { digestStream, generatedBody, generatedDigest } from '../helpers/bodies.js';
 
 const MiB = 1024 * 1024;
-const ONE_WAY_MS = 5;
+const ONE_WAY_MS = 20;
 /** What the emulated link holds per direction before it stops reading (like socket buffers). */
 const LINK_BUFFER = 2 * MiB;
 
 /*
- * A link with a round trip (10 ms) and bounded buffers, unlike the bench's relay: it stops
+ * A link with a round trip (40 ms) and bounded buffers, unlike the bench's relay: it stops
  * reading once LINK_BUFFER waits in one direction, so a peer that stops reading pushes back
  * on the other one, as kernel buffers do. Over it the BDP estimator grows the windows for
  * one-way bulk, and full duplex afterwards must still complete (docs/protocol.md § 6).
@@ -82,7 +82,7 @@ describe('BDP-sized windows over a link with a round trip', function () {
   const agentSession = (): ClientHttp2Session => (harness.client as unknown as { current: { session: ClientHttp2Session } }).current.session;
 
   it('grows the gateway\'s window for a download, then still completes full duplex on every stream', async () => {
-    const down = 96 * MiB;
+    const down = 64 * MiB;
     const response = await harness.stream(`/allowed/down?size=${down}`);
     const downloaded = await digestStream(response.body);
     expect(downloaded).to.deep.equal({ bytes: down, digest: generatedDigest(down) });

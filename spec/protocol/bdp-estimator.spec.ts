@@ -20,9 +20,17 @@ describe('protocol: BDP estimator (windows that follow the bandwidth-delay produ
     expect(estimator.sizes.streamWindow).to.equal(16 * MiB);
   });
 
-  it('does not grow while the link, not the window, limits (under 2/3 of the window per round trip)', () => {
+  it('does not grow while the link, not the window, limits (under half the window per round trip)', () => {
     const estimator = new BdpEstimator(bounds);
-    expect(estimator.sample(600 * 1024, 0, 40)).to.equal(undefined);
+    expect(estimator.sample(400 * 1024, 0, 40)).to.equal(undefined);
+    expect(estimator.sizes.streamWindow).to.equal(1 * MiB);
+  });
+
+  it('never grows where the base window covers the path (a round trip that is mostly queueing, as on loopback)', () => {
+    const estimator = new BdpEstimator(bounds);
+    expect(estimator.sample(0, 0, 0.1)).to.equal(undefined);
+    // A full window arrived, but during a ping delayed 30× by queued data: the path holds 1/30 of it.
+    expect(estimator.sample(1 * MiB, 0, 3)).to.equal(undefined);
     expect(estimator.sizes.streamWindow).to.equal(1 * MiB);
   });
 
