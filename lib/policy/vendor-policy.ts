@@ -185,8 +185,10 @@ export function createPolicyFromDefinition(vendor: VendorDefinition, options: Ve
       // Project rules' hooks refuse encoded slashes in names; a global or cross-project rule
       // has no such hook, and a server that decodes %2F before routing would see other
       // segments than the ones matched (Tomcat ALLOW_ENCODED_SLASH, IIS).
-      for (const value of Object.values(match.params)) {
-        if (value.includes('/') || value.includes('\\')) return deny(`an encoded '/' or '\\' is not allowed in the path of a ${match.scope} rule`);
+      // Checked on the decoded segments, not on parameter values: a trailing `*name` joins
+      // its segments with real '/' separators, which are not encoded slashes.
+      for (const segment of target.decodedSegments) {
+        if (segment.includes('/') || segment.includes('\\')) return deny(`an encoded '/' or '\\' is not allowed in the path of a ${match.scope} rule`);
       }
     }
     if (collectionOf !== undefined && allowedCollections !== undefined) {

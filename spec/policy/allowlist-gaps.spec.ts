@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { InvalidOptionError } from '../../lib/errors.js';
 import type { PolicyDecision } from '../../lib/policy/request-policy.js';
+import { defineVendor } from '../../lib/policy/define-vendor.js';
 import { createVendorPolicy, type VendorRule } from '../../lib/vendors/index.js';
 
 /* Regression specs for the allowlist gaps of issue 13: each of these reached the VCS before. */
@@ -142,6 +143,14 @@ describe('allowlist gaps (issue 13)', () => {
         reason: "an encoded '/' or '\\' is not allowed in the path of a global rule",
       });
       expect(createVendorPolicy('bitbucket_datacenter').evaluate({ method: 'GET', path: '/rest/api/1.0/users/jdoe', rawHeaders: [] }).allow).to.equal(true);
+    });
+
+    it('let a trailing *name span real segments, and still refuse an encoded slash among them', () => {
+      const vendor = defineVendor({ name: 'tails', rules: [{ method: 'GET', path: '/files/*rest', description: 'Get a file', scope: 'global' }] });
+      const policy = createVendorPolicy(vendor);
+      expect(policy.evaluate({ method: 'GET', path: '/files/a/b/c', rawHeaders: [] })).to.include({ allow: true });
+      expect(policy.evaluate({ method: 'GET', path: '/files/a/b%2Fc', rawHeaders: [] })).to.deep.include({ allow: false, reason: "an encoded '/' or '\\' is not allowed in the path of a global rule" });
+      expect(policy.evaluate({ method: 'GET', path: '/files/a/b%5cc', rawHeaders: [] }).allow).to.equal(false);
     });
   });
 
