@@ -94,7 +94,9 @@ function get(base: string, path: string): Promise<{ status: number; bytes: numbe
 }
 
 function upload(base: string, size: number): Promise<{ status: number; body: string }> {
-  const url = new URL(`${base}${PROJECT}/repository/commits`);
+  // A git fetch negotiation body: the one large upload every vendor streams (GitLab's JSON API
+  // bodies are read whole, up to 8 MiB, to check their keys — docs/policy.md).
+  const url = new URL(`${base}/bench/repo.git/git-upload-pack`);
   const chunk = Buffer.alloc(64 * 1024, 'u');
   let left = size;
   const body = new Readable({
@@ -107,7 +109,7 @@ function upload(base: string, size: number): Promise<{ status: number; body: str
   });
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': size } },
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/x-git-upload-pack-request', 'content-length': size } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -1,7 +1,8 @@
 /*
  * The benchmark's VCS: one process, answering GitLab-shaped paths.
  *   GET  …/archive?size=N  → N bytes, streamed from one reused 64 KiB buffer
- *   POST …/commits         → consumes the body, answers with its length
+ *   POST anything          → consumes the body, answers with its length (the bench posts
+ *                            to …/git-upload-pack)
  *   GET  anything else     → a small JSON document (like "get a project")
  * Prints its port on stdout once listening.
  */
