@@ -44,7 +44,7 @@ import { AgentStream, type AgentRequestRecord, type AgentStreamContext, type Exc
 import { Backoff, type BackoffOptions } from './backoff.js';
 
 /** The library's version, sent to the gateway so operators can see what runs. */
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = '0.2.0';
 
 /** Options of a `TunnelClient`. */
 export interface TunnelClientOptions {
