@@ -35,8 +35,23 @@ export interface SeaBuild {
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const cacheRoot = join(repoRoot, 'node_modules', '.cache', 'vcs-agent');
 
+/** The newest published version of node-linux-<arch> matching a major line ("20"), from the registry's metadata. */
+function newestVersion(arch: SeaArch, major: string): string {
+  const listed = JSON.parse(execFileSync('npm', ['view', '--json', `node-linux-${arch}@${major}`, 'version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as string | string[];
+  const versions = (Array.isArray(listed) ? listed : [listed]).filter((v) => /^\d+\.\d+\.\d+$/.test(v));
+  const key = (v: string): number[] => v.split('.').map(Number);
+  versions.sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    return (x[0]! - y[0]!) || (x[1]! - y[1]!) || (x[2]! - y[2]!);
+  });
+  const newest = versions.at(-1);
+  if (newest === undefined) throw new Error(`build-sea: no node-linux-${arch} version matches ${major}`);
+  return newest;
+}
+
 /** Downloads node-linux-<arch>@<spec> with npm; resolves the exact version and the cached binary. */
-function nodeBinary(arch: SeaArch, spec: string): { version: string; path: string } {
+function nodeBinary(arch: SeaArch, requested: string): { version: string; path: string } {
+  const spec = /^\d+$/.test(requested) ? newestVersion(arch, requested) : requested;
   if (/^\d+\.\d+\.\d+$/.test(spec)) {
     const cachedPath = join(cacheRoot, `node-linux-${arch}-${spec}`, 'node');
     if (existsSync(cachedPath)) return { version: spec, path: cachedPath };
@@ -96,12 +111,25 @@ export async function buildSea(options: { arch?: readonly SeaArch[]; outDir?: st
     for (const name of readdirSync(outDir)) if (name.startsWith('vcs-agent-linux-') || name === 'SHA256SUMS') rmSync(join(outDir, name));
     const binaries: Partial<Record<SeaArch, string>> = {};
     const sums: string[] = [];
+    const blobHash = createHash('sha256').update(blobData).digest('hex').slice(0, 16);
     for (const arch of arches) {
       const node = arch === 'x64' ? host : nodeBinary(arch, host.version);
       const target = join(outDir, `vcs-agent-linux-${arch}`);
-      copyFileSync(node.path, target);
+      // Same blob and Node version give the same executable: reuse one made
+      // earlier (the suite builds on every Node line CI runs) instead of
+      // injecting 100 MB again.
+      const cachedBinary = join(cacheRoot, 'sea', `${host.version}-${arch}-${blobHash}`);
+      if (existsSync(cachedBinary)) {
+        copyFileSync(cachedBinary, target);
+      } else {
+        copyFileSync(node.path, target);
+        chmodSync(target, 0o755);
+        await inject(target, 'NODE_SEA_BLOB', blobData, { sentinelFuse: SEA_FUSE });
+        mkdirSync(join(cacheRoot, 'sea'), { recursive: true });
+        copyFileSync(target, `${cachedBinary}.${process.pid}`);
+        renameSync(`${cachedBinary}.${process.pid}`, cachedBinary);
+      }
       chmodSync(target, 0o755);
-      await inject(target, 'NODE_SEA_BLOB', blobData, { sentinelFuse: SEA_FUSE });
       binaries[arch] = target;
       sums.push(`${createHash('sha256').update(readFileSync(target)).digest('hex')}  vcs-agent-linux-${arch}`);
     }

@@ -20,12 +20,14 @@ chart_url="${CHART_REPO_URL:-https://vcs-agent.example.com/charts}"
 echo "== versions agree (package.json, chart, AGENT_VERSION, CHANGELOG)"
 npx tsx scripts/release-versions.ts
 
+echo "== npm package"
+# prepack rebuilds dist/ from scratch (tsup clean), so pack first, then make ${out}.
+packed="$(mktemp -d)"
+npm pack --silent --pack-destination "${packed}" >/dev/null
 rm -rf "${out}"
 mkdir -p "${out}/chart"
-
-echo "== npm package"
-npm pack --silent --pack-destination "${out}" >/dev/null
-ls "${out}"/vcs-agent-"${version}".tgz >/dev/null
+mv "${packed}/vcs-agent-${version}.tgz" "${out}/"
+rmdir "${packed}"
 
 echo "== Helm chart and repository index"
 eval "$(npx tsx scripts/kubernetes-tools.ts)"
