@@ -39,6 +39,8 @@ export class GatewayStream {
   private bytesOut = 0;
   private body: Readable | undefined;
   private closed = false;
+  private requestSeen: Promise<void> = Promise.resolve();
+  private markRequestSeen: (() => void) | undefined;
   /** Set by the owner when the connection drains: close instead of going idle. */
   retire = false;
 
@@ -66,6 +68,14 @@ export class GatewayStream {
     return this.request !== undefined;
   }
 
+  /**
+   * Settles once the agent has shown it holds the current request (its response head came
+   * back) or the exchange is over: from then on the agent counts the stream as busy.
+   */
+  get seenByAgent(): Promise<void> {
+    return this.requestSeen;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -73,6 +83,9 @@ export class GatewayStream {
   /** Starts an exchange on this (idle) stream. */
   assign(request: ExchangeRequest, handler: ExchangeHandler): void {
     this.request = request;
+    this.requestSeen = new Promise<void>((resolve) => {
+      this.markRequestSeen = resolve;
+    });
     this.handler = handler;
     this.status = 0;
     this.bytesIn = 0;
@@ -183,6 +196,7 @@ export class GatewayStream {
       throw new ProtocolError('Malformed response head from the agent');
     }
     this.responseStarted = true;
+    this.markRequestSeen?.();
     this.status = head.status;
     this.handler.onHeaders(head.status, head.headers);
     if (!head.body) this.onEnd();
@@ -226,6 +240,7 @@ export class GatewayStream {
   private finish(error: VcsAgentError | undefined): void {
     const request = this.request;
     if (request === undefined) return;
+    this.markRequestSeen?.();
     this.request = undefined;
     this.handler = undefined;
     // The finished response may have left the stream paused (its sink was full when its

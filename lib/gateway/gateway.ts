@@ -645,10 +645,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private onControl(connection: AgentConnection, message: ControlMessage): void {
     switch (message?.type) {
-      case 'drain':
+      case 'drain': {
         connection.drain();
-        connection.control.write(encodeHead(FrameType.Control, { type: 'drain-ack' }));
+        // The ack tells the agent that every request sent to it is already in its hands.
+        // HTTP/2 orders frames within a stream only (RFC 9113 §5.1), and Node 24 does put a
+        // request head written earlier on a tunnel stream after an ack on the control stream;
+        // so ack once each busy stream's response has begun (or its exchange ended).
+        const busy = [...connection.streams].filter((stream) => stream.busy).map((stream) => stream.seenByAgent);
+        void Promise.all(busy).then(() => {
+          if (!connection.control.destroyed) connection.control.write(encodeHead(FrameType.Control, { type: 'drain-ack' }));
+        });
         break;
+      }
       case 'ping':
         connection.control.write(encodeHead(FrameType.Control, { type: 'pong', id: message.id }));
         break;
