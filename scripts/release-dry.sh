@@ -66,6 +66,7 @@ else
   echo "skipped: no Docker engine answers here (docker info failed); the workflow builds and pushes the multi-arch image"
 fi
 
-(cd "${out}" && find . -type f ! -name SHA256SUMS -printf '%P\n' | sort | xargs sha256sum -- > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+sums="$(cd "${out}" && find . -type f ! -name SHA256SUMS -printf '%P\n' | sort | xargs sha256sum --)"
+printf '%s\n' "${sums}" > "${out}/SHA256SUMS"
 echo "== ${out}"
 (cd "${out}" && find . -type f -printf '%10s  %P\n' | sort -k2)
