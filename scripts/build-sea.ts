@@ -18,7 +18,6 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'postject';
 import { build } from 'tsup';
 import { repoRoot } from './kubernetes-tools.js';
 
@@ -79,6 +78,8 @@ export async function buildSea(options: { arch?: readonly SeaArch[]; outDir?: st
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new Error(`build-sea: the preparation blob is written by the x64 Node binary, so this runs on linux/x64 only (this is ${process.platform}/${process.arch})`);
   }
+  // Loaded here, not at the top: a checkout without the dev dependency fails only this build.
+  const { inject } = await import('postject');
   const work = mkdtempSync(join(tmpdir(), 'vcs-agent-sea-'));
   try {
     await build({
