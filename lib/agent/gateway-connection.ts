@@ -8,7 +8,7 @@ import { AgentStream, type AgentRequestRecord, type AgentStreamContext } from '.
 import type { TunnelClientConfig } from './tunnel-client-options.js';
 
 /** The library's version, sent to the gateway so operators can see what runs. */
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = '0.2.0';
 
 /** What a connection tells the client that dialled it. */
 export interface GatewayConnectionOwner {

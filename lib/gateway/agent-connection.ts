@@ -49,7 +49,12 @@ export class AgentConnection implements GatewayStreamOwner {
     this.control = new ControlChannel(controlStream, {
       onDrain: () => {
         this.drain();
-        this.control.send({ type: 'drain-ack' });
+        // The ack tells the agent that every request sent to it is already in its hands.
+        // HTTP/2 orders frames within a stream only (RFC 9113 §5.1), and Node 24 does put a
+        // request head written earlier on a tunnel stream after an ack on the control stream;
+        // so ack once each busy stream's response has begun (or its exchange ended).
+        const seen = [...this.streams].filter((stream) => stream.busy).map((stream) => stream.seenByAgent);
+        void Promise.all(seen).then(() => this.control.send({ type: 'drain-ack' }));
       },
       onProtocolError: () => session.destroy(),
     });

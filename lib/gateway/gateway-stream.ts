@@ -43,6 +43,8 @@ export class GatewayStream {
   private lastBodyAt = 0;
   private bodyWaitsForDrain = false;
   private closed = false;
+  private requestSeen: Promise<void> = Promise.resolve();
+  private markRequestSeen: (() => void) | undefined;
   /** Set by the owner when the connection drains: close instead of going idle. */
   retire = false;
 
@@ -70,6 +72,14 @@ export class GatewayStream {
     return this.request !== undefined;
   }
 
+  /**
+   * Settles once the agent has shown it holds the current request (its response head came
+   * back) or the exchange is over: from then on the agent counts the stream as busy.
+   */
+  get seenByAgent(): Promise<void> {
+    return this.requestSeen;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -77,6 +87,9 @@ export class GatewayStream {
   /** Starts an exchange on this (idle) stream. */
   assign(request: ExchangeRequest, handler: ExchangeHandler): void {
     this.request = request;
+    this.requestSeen = new Promise<void>((resolve) => {
+      this.markRequestSeen = resolve;
+    });
     this.handler = handler;
     this.status = 0;
     this.bytesIn = 0;
@@ -212,6 +225,7 @@ export class GatewayStream {
     }
     const head = decodeResponseHead(raw);
     this.responseStarted = true;
+    this.markRequestSeen?.();
     this.status = head.status;
     this.handler.onHeaders(head.status, head.headers);
     if (!head.body) this.onEnd();
@@ -255,6 +269,7 @@ export class GatewayStream {
   private finish(error: VcsAgentError | undefined): void {
     const request = this.request;
     if (request === undefined) return;
+    this.markRequestSeen?.();
     this.request = undefined;
     this.handler = undefined;
     // The finished response may have left the stream paused (its sink was full when its

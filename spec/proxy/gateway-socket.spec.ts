@@ -58,8 +58,11 @@ async function h2Get(target: URL, socket: Duplex, path: string): Promise<{ statu
     stream.setEncoding('utf8');
     let body = '';
     stream.on('data', (chunk: string) => (body += chunk));
+    // Listen for 'end' before awaiting 'response': when HEADERS and DATA+END_STREAM arrive in
+    // one read, 'end' is emitted (nextTick) before the await's continuation would attach it.
+    const ended = once(stream, 'end');
     const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
-    await once(stream, 'end');
+    await ended;
     return { status: Number(headers[':status']), body };
   } finally {
     session.close();
