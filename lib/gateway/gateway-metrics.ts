@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentConnectionInfo } from './agent-connection.js';
-import type { AccessLogRecord, DisconnectReason, Gateway } from './gateway.js';
+import type { AccessLogRecord, DisconnectReason, Gateway, PoolLiveStats } from './gateway.js';
 
 export interface GatewayMetricsOptions {
   /** Also export the process metrics (CPU, memory, event loop lag) of prom-client (default true). */
@@ -24,16 +24,20 @@ export class GatewayMetrics {
   constructor(gateway: Gateway, options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'vcs_gateway_' });
-    new Gauge({
-      name: 'vcs_gateway_connections',
-      help: 'Live agent connections per pool',
-      labelNames: ['pool'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const stats of gateway.poolStats()) this.set({ pool: stats.name }, stats.connections);
-      },
-    });
+    // One gauge per pool-level figure, read from poolStats() at scrape time.
+    const perPool = (name: string, help: string, value: (stats: PoolLiveStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['pool'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const stats of gateway.poolStats()) this.set({ pool: stats.name }, value(stats));
+        },
+      });
+    };
+    perPool('vcs_gateway_connections', 'Live agent connections per pool', (stats) => stats.connections);
     new Gauge({
       name: 'vcs_gateway_streams',
       help: 'Tunnel streams per pool, busy (carrying a request) or idle',
@@ -47,16 +51,7 @@ export class GatewayMetrics {
         }
       },
     });
-    new Gauge({
-      name: 'vcs_gateway_queue_depth',
-      help: 'Requests waiting for an idle stream, per pool',
-      labelNames: ['pool'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const stats of gateway.poolStats()) this.set({ pool: stats.name }, stats.queued);
-      },
-    });
+    perPool('vcs_gateway_queue_depth', 'Requests waiting for an idle stream, per pool', (stats) => stats.queued);
     new Gauge({
       name: 'vcs_gateway_ready',
       help: '1 while the gateway accepts agents and requests, 0 while it shuts down',
