@@ -157,6 +157,17 @@ describe('helm (real Helm v4 binary)', function () {
     expect(Buffer.from(String(lookup(secret, ['data', 'token'])), 'base64').toString('utf8')).to.equal(token);
   });
 
+  it('passes Azure DevOps collections through allowedCollections, and leaves the agent default alone without them', async () => {
+    const withList = await template(helm, { ...seedSetValues, 'credentials.vendor': 'azure_devops' }, ['--set', 'allowedCollections={DefaultCollection,Team Two}']);
+    expect(withList.code, withList.stderr).to.equal(0);
+    expect(env(documents(withList.stdout)).find((e) => e.name === 'SPACELIFT_VCS_AGENT_ALLOWED_COLLECTIONS')?.value).to.equal('DefaultCollection,Team Two');
+    const without = await template(helm, seedSetValues);
+    expect(env(documents(without.stdout)).map((e) => e.name)).to.not.include('SPACELIFT_VCS_AGENT_ALLOWED_COLLECTIONS');
+    const refused = await template(helm, seedSetValues, ['--set', 'allowedCollections={a/b}']);
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.match(/allowedCollections/);
+  });
+
   const combinations: Array<[string, Record<string, string | number | boolean>, (docs: Manifest[]) => void]> = [
     ['an existing Secret with endpoint and vendor in values', {
       'credentials.existingSecret': 'my-creds', 'credentials.vendor': 'github_enterprise', 'credentials.endpoint': 'https://ghe.corp',

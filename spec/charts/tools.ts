@@ -22,6 +22,7 @@ export const agentOptions = [
   ['SPACELIFT_VCS_AGENT_POOL_TOKEN', 'token'],
   ['SPACELIFT_VCS_AGENT_VENDOR', 'vendor'],
   ['SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS', 'allowed-projects'],
+  ['SPACELIFT_VCS_AGENT_ALLOWED_COLLECTIONS', 'allowed-collections'],
   ['SPACELIFT_VCS_AGENT_VENDOR_MODULE', 'vendor-module'],
   ['SPACELIFT_VCS_AGENT_RULES_FILE', 'rules-file'],
   ['SPACELIFT_VCS_AGENT_BUGSNAG_API_KEY', 'bugsnag-api-key'],
