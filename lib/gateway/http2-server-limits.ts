@@ -45,13 +45,24 @@ export const MAX_UNAUTHENTICATED_STREAMS = 4;
 export const STREAM_OPEN_BURST = 2 * (MAX_PARALLELISM + 1);
 export const STREAM_OPENS_PER_SECOND = 200;
 
+/*
+ * Bytes a connection may send before it authenticated. An agent's preface, SETTINGS and
+ * connect-stream headers fit in a few KiB, and MAX_HEADER_LIST_SIZE (256 KiB) bounds what a
+ * header block may decode to, so 1 MiB is generous. It catches header blocks nghttp2
+ * refuses without a 'stream' event (an HPACK bomb is reset with ENHANCE_YOUR_CALM, and
+ * Node 22 does not count those toward maxSessionRejectedStreams as Node 20 does).
+ */
+export const MAX_UNAUTHENTICATED_BYTES = 1024 * 1024;
+/** How often the pre-authentication byte budget is checked (the socket has no per-read event we may hook). */
+const UNAUTHENTICATED_BYTES_CHECK_MS = 20;
+
 /** Why the guard closed a session. */
-export type SessionGuardReason = 'authentication_timeout' | 'unauthenticated_streams' | 'stream_rate';
+export type SessionGuardReason = 'authentication_timeout' | 'unauthenticated_streams' | 'unauthenticated_bytes' | 'stream_rate';
 
 /**
  * Watches one agent session: destroys it when it has not authenticated within
- * `UNAUTHENTICATED_SESSION_TIMEOUT_MS`, opens more than `MAX_UNAUTHENTICATED_STREAMS` before
- * authenticating, or opens streams faster than the bucket allows. `isAuthenticated` tells
+ * `UNAUTHENTICATED_SESSION_TIMEOUT_MS`, opens more than `MAX_UNAUTHENTICATED_STREAMS` or sends
+ * more than `MAX_UNAUTHENTICATED_BYTES` before authenticating, or opens streams faster than the bucket allows. `isAuthenticated` tells
  * whether the gateway accepted its connect stream.
  */
 export function guardSession(session: ServerHttp2Session, isAuthenticated: () => boolean, logger: Logger): void {
@@ -68,6 +79,14 @@ export function guardSession(session: ServerHttp2Session, isAuthenticated: () =>
     if (!isAuthenticated()) close('authentication_timeout');
   }, UNAUTHENTICATED_SESSION_TIMEOUT_MS);
   timer.unref();
+  // Reading the socket proxy's counters is allowed; manipulating the socket is not (Node
+  // throws ERR_HTTP2_NO_SOCKET_MANIPULATION). A socket without them goes unchecked here.
+  const counters = session.socket as unknown as { readonly bytesRead?: number } | undefined;
+  const budget = setInterval(() => {
+    if (isAuthenticated() || session.destroyed) clearInterval(budget);
+    else if ((counters?.bytesRead ?? 0) > MAX_UNAUTHENTICATED_BYTES) close('unauthenticated_bytes');
+  }, UNAUTHENTICATED_BYTES_CHECK_MS);
+  budget.unref();
   let unauthenticatedStreams = 0;
   let tokens = STREAM_OPEN_BURST;
   let refilledAt = performance.now();
@@ -78,5 +97,8 @@ export function guardSession(session: ServerHttp2Session, isAuthenticated: () =>
     refilledAt = now;
     if (--tokens < 0) close('stream_rate');
   });
-  session.once('close', () => clearTimeout(timer));
+  session.once('close', () => {
+    clearTimeout(timer);
+    clearInterval(budget);
+  });
 }
