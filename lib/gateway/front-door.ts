@@ -64,11 +64,12 @@ interface AnswerSink {
 class FrontDoorExchange implements ExchangeHandler {
   control: ExchangeControl | undefined;
   finished = false;
-  private corked = false;
+  private corked: Socket | undefined;
   private readonly res: ServerResponse;
   private readonly uncork = (): void => {
-    this.corked = false;
-    this.res.uncork();
+    const socket = this.corked;
+    this.corked = undefined;
+    socket?.uncork();
   };
 
   constructor(
@@ -87,9 +88,15 @@ class FrontDoorExchange implements ExchangeHandler {
     // nextTick uncork would flush each one alone (a 256 MiB response took ~18 000 writes of
     // ~14 KiB). Uncorking on setImmediate, after this loop turn's I/O callbacks, sends all
     // chunks that arrived in the turn as one writev.
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
+    //
+    // The socket is corked, not the response: since Node 22 a corked ServerResponse
+    // buffers chunks itself, and end() while corked wrote the chunked terminator ahead of
+    // them (curl: "Leftovers after chunking"); socket-level corking keeps each chunk's
+    // framing in order, as on Node 20.
+    const socket = this.res.socket;
+    if (this.corked === undefined && socket !== null) {
+      this.corked = socket;
+      socket.cork();
       setImmediate(this.uncork);
     }
     // Pause the tunnel only past SINK_BUFFER_BYTES, not at the response's 16 KiB mark: every
@@ -103,6 +110,7 @@ class FrontDoorExchange implements ExchangeHandler {
   onComplete(): void {
     this.finished = true;
     this.res.end();
+    this.uncork();
     this.sink.answered(this.state);
   }
 
