@@ -45,7 +45,9 @@ describe('vcs-gateway: young generation kept small', function () {
   it('stops the young generation from growing under allocation churn', async function () {
     const result = await probe();
     expect(result.applied).to.equal(true);
-    expect(result.after).to.be.at.most(result.before);
+    // V8 12 (Node 24) may still round the space up by under a MiB; left alone, this churn
+    // grows it to 16-32 MiB, so a MiB of slack keeps the check meaningful.
+    expect(result.after).to.be.at.most(result.before + 1);
   });
 
   it('leaves V8 alone when the operator chose a size in NODE_OPTIONS (and then it grows)', async function () {
