@@ -9,6 +9,7 @@ import { Agent as HttpAgent } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import { assertNoLeak, leakBaseline } from './helpers/leak-check.js';
 import { newId, startFaultStack } from './helpers/fault-stack.js';
+import { expectUpstreamFailed } from './helpers/outcome.js';
 
 const NAME = 'vcs.does-not-resolve.test';
 
@@ -27,14 +28,8 @@ describe('fault: the VCS name does not resolve', function () {
     const stack = await startFaultStack({ parallelism: 2, client: { target: `http://${NAME}:8080`, upstreamAgent } });
     try {
       const outcomes = await Promise.all(Array.from({ length: 6 }, () => stack.download(newId(), 1000)));
-      for (const outcome of outcomes) {
-        expect(outcome.kind).to.equal('complete');
-        if (outcome.kind !== 'complete') continue;
-        expect(outcome.status).to.equal(502);
-        const error = (JSON.parse(outcome.text) as { error: { code: string; message: string } }).error;
-        expect(error.code).to.equal('VCS_UPSTREAM_FAILED');
-        expect(error.message).to.include(`ENOTFOUND ${NAME}`);
-      }
+      expect(outcomes).to.have.length(6);
+      expectUpstreamFailed(outcomes, new RegExp(`ENOTFOUND ${NAME.replace(/[.]/g, '\\.')}`));
       expect(looked).to.have.length(6);
       expect(new Set(looked)).to.deep.equal(new Set([NAME]));
       expect(stack.vcs.seen).to.deep.equal([]);

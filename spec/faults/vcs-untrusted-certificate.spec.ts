@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Agent as HttpsAgent } from 'node:https';
 import { assertNoLeak, leakBaseline } from './helpers/leak-check.js';
 import { newId, startFaultStack } from './helpers/fault-stack.js';
-import { checkDownload } from './helpers/outcome.js';
+import { checkDownload, expectUpstreamFailed } from './helpers/outcome.js';
 import { tlsFixtures } from '../helpers/tls-fixtures.js';
 
 describe('fault: the VCS presents a certificate the agent does not trust', function () {
@@ -14,14 +14,8 @@ describe('fault: the VCS presents a certificate the agent does not trust', funct
     const stack = await startFaultStack({ parallelism: 2, vcsTls: { key: tls.key, cert: tls.cert } });
     try {
       const outcomes = await Promise.all(Array.from({ length: 4 }, () => stack.download(newId(), 1000)));
-      for (const outcome of outcomes) {
-        expect(outcome.kind).to.equal('complete');
-        if (outcome.kind !== 'complete') continue;
-        expect(outcome.status).to.equal(502);
-        const error = (JSON.parse(outcome.text) as { error: { code: string; message: string } }).error;
-        expect(error.code).to.equal('VCS_UPSTREAM_FAILED');
-        expect(error.message).to.match(/certificate/i);
-      }
+      expect(outcomes).to.have.length(4);
+      expectUpstreamFailed(outcomes, /certificate/i);
       expect(stack.vcs.seen).to.deep.equal([]);
     } finally {
       await stack.close();

@@ -87,3 +87,17 @@ export function expectOutcomes(outcomes: readonly Outcome[], verdicts: readonly 
   });
   if (problems.length > 0) throw new Error(`requests without a valid outcome:\n${problems.join('\n')}`);
 }
+
+/**
+ * Every outcome is the agent's own complete 502 answer, `VCS_UPSTREAM_FAILED`, whose message
+ * matches `message`: the VCS could not be reached before any response byte.
+ */
+export function expectUpstreamFailed(outcomes: readonly Outcome[], message: RegExp): void {
+  for (const outcome of outcomes) {
+    if (outcome.kind !== 'complete') throw new Error(`expected a complete 502 answer, got ${outcome.code} (${outcome.message})`);
+    if (outcome.status !== 502) throw new Error(`expected status 502, got ${outcome.status}`);
+    const error = (JSON.parse(outcome.text) as { error: { code: string; message: string } }).error;
+    if (error.code !== 'VCS_UPSTREAM_FAILED') throw new Error(`expected VCS_UPSTREAM_FAILED, got ${error.code}`);
+    if (!message.test(error.message)) throw new Error(`expected the message to match ${message}, got ${JSON.stringify(error.message)}`);
+  }
+}
