@@ -11,6 +11,8 @@ export type AccessDecision = 'allow' | 'deny' | 'none';
 /** An access log record as kept in the ring and served by the admin API. */
 export interface AccessLogEntry extends AccessLogRecord {
   decision: AccessDecision;
+  /** The replica that served the request, in the shared log of a replicated gateway. */
+  replica?: string;
 }
 
 export type AccessOutcome = AccessLogRecord['outcome'];
@@ -108,13 +110,14 @@ export class AccessLog {
     const limit = filter.limit ?? this.capacity;
     for (let i = 1; i <= this.count && out.length < limit; i++) {
       const entry = this.ring[(this.next - i + this.capacity) % this.capacity] as AccessLogEntry;
-      if (matches(entry, filter)) out.push(entry);
+      if (matchesAccessLogFilter(entry, filter)) out.push(entry);
     }
     return out;
   }
 }
 
-function matches(entry: AccessLogEntry, filter: AccessLogFilter): boolean {
+/** Whether an entry passes `filter` (its `limit` aside). */
+export function matchesAccessLogFilter(entry: AccessLogEntry, filter: AccessLogFilter): boolean {
   if (filter.pool !== undefined && entry.pool !== filter.pool) return false;
   if (filter.decision !== undefined && entry.decision !== filter.decision) return false;
   if (filter.outcome !== undefined && entry.outcome !== filter.outcome) return false;

@@ -3,6 +3,7 @@ import type { VcsAgentError } from '../errors.js';
 import type { PoolStore } from '../pools/pool-store.js';
 import type { Logger } from '../logger.js';
 import type { AgentConnectionInfo } from './agent-connection.js';
+import type { GatewayClusterOptions } from './cluster/gateway-cluster.js';
 
 /*
  * The public shapes of the gateway (options, events, records), apart from the class so the
@@ -11,8 +12,13 @@ import type { AgentConnectionInfo } from './agent-connection.js';
 
 /** Options of a `Gateway`. */
 export interface GatewayOptions {
-  /** Where pools and their key hashes are kept. */
-  store: PoolStore;
+  /** Where pools and their key hashes are kept. Optional with `cluster`: the pools are then in its Redis. */
+  store?: PoolStore;
+  /**
+   * Run as one replica of a replicated gateway: pools, pool changes and the access log are
+   * shared through Redis (docs/scaling.md). Without it the gateway stands alone.
+   */
+  cluster?: GatewayClusterOptions;
   /** Receives connection events and the access log (one `info` line per request). */
   logger?: Logger;
   /** PEM certificate and key: agents then connect with TLS (ALPN h2); without, cleartext h2. */

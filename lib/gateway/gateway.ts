@@ -19,9 +19,11 @@ import { refuseStream } from '../protocol/handshake.js';
 import { MAX_SESSION_MEMORY_MB, gatewaySettings } from '../protocol/http2-settings.js';
 import { listenServer } from '../util/listen-server.js';
 import { positiveInteger } from '../util/positive-integer.js';
+import { decisionOf } from './access-log.js';
 import { LoggedExchange } from './access-record.js';
 import { AgentConnection, type AgentConnectionInfo } from './agent-connection.js';
 import { checkAgentHello } from './agent-handshake.js';
+import { GatewayCluster } from './cluster/gateway-cluster.js';
 import { AgentKeepalive, DEFAULT_AGENT_KEEPALIVE } from './agent-keepalive.js';
 import { AgentRegistry } from './agent-registry.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
@@ -55,8 +57,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly bodyBound: { bodyIdleTimeoutMs?: number };
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
+  /** The replica's link to the shared state, with `GatewayOptions.cluster`. */
+  readonly cluster: GatewayCluster | undefined;
   private readonly recordAccess = (record: AccessLogRecord): void => {
     this.logger.info('access', { ...record });
+    this.cluster?.accessLog.add({ ...record, decision: decisionOf(record) });
     if (this.listenerCount('access') > 0) this.emit('access', record);
   };
   private listening = false;
@@ -64,11 +69,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   constructor(options: GatewayOptions) {
     super();
-    if (options === null || typeof options !== 'object' || options.store === undefined) {
-      throw new InvalidOptionError('store', 'Gateway options must include a pool store (store)');
+    if (options === null || typeof options !== 'object' || (options.store === undefined && options.cluster === undefined)) {
+      throw new InvalidOptionError('store', 'Gateway options must include a pool store (store) or a cluster');
     }
-    this.store = options.store;
     this.logger = options.logger ?? silentLogger;
+    this.cluster = options.cluster === undefined ? undefined : new GatewayCluster(options.cluster, this.logger);
+    this.store = options.store ?? (this.cluster as GatewayCluster).store;
     this.bodyBound = options.requestBodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: positiveInteger(options.requestBodyIdleTimeoutMs, 0, 'requestBodyIdleTimeoutMs') };
     this.registry = new AgentRegistry({
       store: this.store,
@@ -106,6 +112,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Starts accepting agents. Resolves with the bound address (use port 0 for any free port). */
   async listen(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+    // Never rejects for Redis: an unreachable one leaves the replica not ready until it is back.
+    await this.cluster?.start(this);
     const address = await listenServer(this.server, options);
     this.listening = true;
     return address;
@@ -118,7 +126,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Whether `listen()` succeeded and neither `close()` nor `destroy()` was called: what `/readyz` reports. */
   get ready(): boolean {
-    return this.listening && !this.closing;
+    return this.listening && !this.closing && (this.cluster?.health.ready ?? true);
+  }
+
+  /** Why the gateway is not ready (`shutting down`, `redis unreachable since …`), or undefined when it is. */
+  get notReadyReason(): string | undefined {
+    if (this.closing) return 'shutting down';
+    if (!this.listening) return 'not listening';
+    return this.cluster?.health.reason;
   }
 
   /** Whether `close()` or `destroy()` was called. */
@@ -229,12 +244,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     timer.unref();
     await serverClosed;
     clearTimeout(timer);
+    // Last: the requests that finished while draining still reach the shared access log.
+    await this.cluster?.stop();
   }
 
   /** Closes every session and listener at once; in-flight requests fail. */
   destroy(): void {
     this.closing = true;
     this.stopTimers();
+    this.cluster?.stop().catch(() => undefined);
     this.server.close();
     // Next turn, for the same reason as in close().
     setImmediate(() => {

@@ -279,7 +279,8 @@ export class AdminServer {
   }
 
   private async readyz(res: ServerResponse): Promise<void> {
-    if (!this.gateway.ready) return sendJson(res, 503, { status: 'not-ready', reason: this.gateway.isClosing ? 'shutting down' : 'not listening' });
+    const notReady = this.gateway.notReadyReason;
+    if (notReady !== undefined) return sendJson(res, 503, { status: 'not-ready', reason: notReady });
     try {
       await this.store.list();
     } catch {
@@ -390,7 +391,16 @@ export class AdminServer {
       const record = await this.store.get(filter.pool);
       if (record !== undefined) filter.pool = record.name;
     }
-    return [200, { entries: this.accessLog.query(filter), capacity: this.accessLog.capacity }];
+    const shared = this.gateway.cluster?.accessLog;
+    if (shared !== undefined) {
+      try {
+        return [200, { entries: await shared.query(filter), capacity: shared.capacity, scope: 'service' }];
+      } catch (error) {
+        // Redis down: this replica's own records are better than none; `scope` tells which.
+        this.logger.warn('cannot read the shared access log; serving this replica\'s', { error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return [200, { entries: this.accessLog.query(filter), capacity: this.accessLog.capacity, scope: 'replica' }];
   }
 }
 
