@@ -1,16 +1,23 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import yargs, { type Argv } from 'yargs';
 import { InvalidOptionError, VcsAgentError } from '../lib/errors.js';
 import { AccessLog } from '../lib/gateway/access-log.js';
 import { AdminApiError, AdminClient } from '../lib/gateway/admin/admin-client.js';
 import type { AdminServer } from '../lib/gateway/admin/admin-server.js';
 import type { AgentConnectionInfo } from '../lib/gateway/agent-connection.js';
+import type { GatewayCluster } from '../lib/gateway/cluster/gateway-cluster.js';
 import { FrontDoor } from '../lib/gateway/front-door.js';
 import { Gateway } from '../lib/gateway/gateway.js';
 import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
 import type { Logger } from '../lib/logger.js';
+import { createRedisClient, parseRedisUrl, redactRedisUrl } from '../lib/gateway/cluster/redis-client.js';
 import { FilePoolStore } from '../lib/pools/file-pool-store.js';
+import type { PoolStore } from '../lib/pools/pool-store.js';
+import { RedisPoolStore } from '../lib/pools/redis-pool-store.js';
+import { PoolStoreError } from '../lib/errors.js';
 import { createPool, rotatePoolKey, updatePoolDescription, validateGatewayUrl } from '../lib/pools/pool-service.js';
 import { parseHostPort } from './agent-options.js';
 import { ConfigError } from './config-error.js';
@@ -22,8 +29,46 @@ const DEFAULT_ADMIN_LISTEN = '127.0.0.1:8444';
 const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8444';
 const DEFAULT_GRACE_SECONDS = 86_400;
 
-function storeFrom(argv: { store?: string }, env: NodeJS.ProcessEnv): FilePoolStore {
-  return new FilePoolStore(argv.store ?? env.VCS_GATEWAY_STORE ?? DEFAULT_STORE);
+/** Where the pools are: a Redis URL (flag or variable, with the name to blame) or a store file. */
+type StoreChoice = { kind: 'redis'; url: string; option: string } | { kind: 'file'; path: string };
+
+/** `--redis`/`VCS_GATEWAY_REDIS_URL` or `--store`/`VCS_GATEWAY_STORE`; both at once is ambiguous and refused. */
+function storeChoice(argv: { store?: string; redis?: string }, env: NodeJS.ProcessEnv): StoreChoice {
+  const redisOption = argv.redis !== undefined ? '--redis' : (env.VCS_GATEWAY_REDIS_URL ?? '') !== '' ? 'VCS_GATEWAY_REDIS_URL' : undefined;
+  const fileOption = argv.store !== undefined ? '--store' : (env.VCS_GATEWAY_STORE ?? '') !== '' ? 'VCS_GATEWAY_STORE' : undefined;
+  if (redisOption !== undefined && fileOption !== undefined) {
+    throw new ConfigError(`${redisOption} and ${fileOption} go alone: the pools are either in Redis or in a file, give one of them`);
+  }
+  if (redisOption !== undefined) {
+    const url = argv.redis ?? (env.VCS_GATEWAY_REDIS_URL as string);
+    parseRedisUrl(url, redisOption);
+    return { kind: 'redis', url, option: redisOption };
+  }
+  return { kind: 'file', path: argv.store ?? env.VCS_GATEWAY_STORE ?? DEFAULT_STORE };
+}
+
+/** Runs `work` on the chosen store; a Redis connection is opened for it and closed after. */
+async function withStore<T>(argv: { store?: string; redis?: string }, env: NodeJS.ProcessEnv, work: (store: PoolStore) => Promise<T>): Promise<T> {
+  const choice = storeChoice(argv, env);
+  if (choice.kind === 'file') return work(new FilePoolStore(choice.path));
+  const label = redactRedisUrl(parseRedisUrl(choice.url, choice.option));
+  const redis = createRedisClient({ url: choice.url, option: choice.option, connectionName: 'vcs-gateway:cli' });
+  // The failure reaches the user through connect() or the command; the socket's own error says more.
+  let socketError: Error | undefined;
+  redis.on('error', (error: Error) => {
+    socketError ??= error;
+  });
+  try {
+    try {
+      await redis.connect();
+    } catch (error) {
+      const reason = socketError ?? error;
+      throw new PoolStoreError(`Cannot reach the Redis pool store (${label}): ${reason instanceof Error ? reason.message : String(reason)}`, { cause: reason });
+    }
+    return await work(new RedisPoolStore({ redis, label }));
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
 }
 
 function out(text: string): void {
@@ -178,7 +223,11 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   if (!Number.isInteger(adminTokenFailures) || adminTokenFailures < 0) throw new ConfigError('Invalid --admin-token-failure-limit: expected a whole number of wrong tokens per minute (0: no limit)');
   const accessLogSize = Number(argv['access-log-size']);
   if (!Number.isInteger(accessLogSize) || accessLogSize < 1 || accessLogSize > 1_000_000) throw new ConfigError('Invalid --access-log-size: expected a whole number from 1 to 1000000');
-  const store = storeFrom(argv, env);
+  const storeAt = storeChoice(argv as { store?: string; redis?: string }, env);
+  const replicaFlag = argv['replica-id'] as string | undefined;
+  if (replicaFlag !== undefined && storeAt.kind !== 'redis') throw new ConfigError('--replica-id needs --redis: a gateway without Redis is not a replica');
+  const replicaId = replicaFlag ?? `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100) || 'gateway'}-${randomBytes(3).toString('hex')}`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(replicaId)) throw new ConfigError('Invalid --replica-id: expected 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
   // Checked before anything listens, so a bad value exits with code 2 and no port is held.
   if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('Invalid admin token (--admin-token, --admin-token-file or VCS_GATEWAY_ADMIN_TOKEN): expected at least 16 characters');
   if (frontDoorToken !== undefined && frontDoorToken.length < 16) {
@@ -199,8 +248,11 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   const sink = accessLogTarget === undefined ? undefined : (accessStream ?? process.stdout);
   // With its own destination, the access log leaves the structured log: one line per request, not two.
   const gatewayLogger = sink === undefined ? logger : withoutAccessLines(logger);
+  const fileStore = storeAt.kind === 'file' ? new FilePoolStore(storeAt.path) : undefined;
   const gateway = new Gateway({
-    store,
+    ...(storeAt.kind === 'file'
+      ? { store: fileStore }
+      : { cluster: { redisUrl: storeAt.url, redisOption: storeAt.option, replicaId, accessLogSize } }),
     logger: gatewayLogger,
     ...(tls === undefined ? {} : { tls }),
     queueTimeoutMs: Math.round(queueTimeoutMs),
@@ -208,11 +260,15 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
     disconnectGraceMs: graceMs,
     keepalive: keepaliveIntervalMs === 0 ? false : { intervalMs: keepaliveIntervalMs, timeoutMs: keepaliveTimeoutMs },
   });
+  const store: PoolStore = fileStore ?? (gateway.cluster as GatewayCluster).store;
   const accessLog = new AccessLog({ capacity: accessLogSize, ...(sink === undefined ? {} : { sink }) });
   accessLog.attach(gateway);
   // Metrics (prom-client) and the admin server are only loaded with the admin listener:
   // their modules cost ~15 MiB of RSS a gateway without it should not carry.
   let metrics: GatewayMetrics | undefined;
+  if (gateway.cluster !== undefined && storeAt.kind === 'redis') {
+    logger.info('replicated on redis', { redis: redactRedisUrl(parseRedisUrl(storeAt.url, storeAt.option)), replicaId: gateway.cluster.replicaId });
+  }
   const address = await gateway.listen(listen);
   logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
   let frontDoor: FrontDoor | undefined;
@@ -289,6 +345,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       throw new ConfigError(error?.message ?? message);
     })
     .option('store', { type: 'string', describe: `Pool store file  [env: VCS_GATEWAY_STORE]  [default: ${DEFAULT_STORE}]`, global: true, requiresArg: true })
+    .option('redis', {
+      type: 'string',
+      describe: 'Redis URL (redis:// or rediss://, password in the URL): pools and, for serve, the replicated state live there instead of --store  [env: VCS_GATEWAY_REDIS_URL]',
+      global: true,
+      requiresArg: true,
+    })
     .command(
       'serve',
       'Run the gateway: the HTTP/2 listener for agents and, optionally, the HTTP/1.1 front door and the admin listener',
@@ -315,6 +377,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           .option('shutdown-grace', { type: 'number', default: 30, describe: 'Seconds in-flight requests get to finish on SIGTERM (and on a pool deletion or key expiry)', requiresArg: true })
           .option('agent-keepalive-interval', { type: 'number', default: 30, describe: 'Seconds between HTTP/2 PINGs to each agent connection (0: off)', requiresArg: true })
           .option('agent-keepalive-timeout', { type: 'number', default: 10, describe: 'Seconds an agent has to answer a PING before its connection is closed as half-open', requiresArg: true })
+          .option('replica-id', { type: 'string', describe: 'Name of this replica in the shared state (with --redis)  [default: hostname and a random suffix]', requiresArg: true })
           .option('revalidate-interval', { type: 'number', default: 30, describe: 'Seconds between checks that live connections still have a pool and a valid key (changes made by other processes)', requiresArg: true })
           .option('log-format', { choices: LOG_FORMATS, default: 'json' as const })
           .option('log-level', { choices: LOG_LEVELS, default: 'info' as const }),
@@ -334,11 +397,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
               .option('description', { type: 'string', default: '', describe: 'What the pool is for', requiresArg: true })
               .option('gateway-url', { type: 'string', describe: 'URL agents dial, written into the token  [env: VCS_GATEWAY_URL]  [default: http://127.0.0.1:8443]', requiresArg: true }),
           (args) => {
-            result = createPool(storeFrom(args, env), {
-              name: args.name,
-              description: args.description,
-              gatewayUrl: args['gateway-url'] ?? env.VCS_GATEWAY_URL ?? 'http://127.0.0.1:8443',
-            }).then(({ token }) => {
+            result = withStore(args, env, (store) =>
+              createPool(store, {
+                name: args.name,
+                description: args.description,
+                gatewayUrl: args['gateway-url'] ?? env.VCS_GATEWAY_URL ?? 'http://127.0.0.1:8443',
+              }),
+            ).then(({ token }) => {
               out(token);
               return ExitCode.Ok;
             });
@@ -349,8 +414,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           'List pools',
           (c) => c.option('json', { type: 'boolean', default: false, describe: 'JSON output for scripts' }),
           (args) => {
-            result = storeFrom(args, env)
-              .list()
+            result = withStore(args, env, (store) => store.list())
               .then((pools) => {
                 const rows = pools.map(({ id, name, description, createdAt }) => ({ id, name, description, createdAt }));
                 if (args.json) out(JSON.stringify(rows, null, 2));
@@ -377,7 +441,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
             result = (async () => {
               const pool = viaAdminApi(flags, env)
                 ? await (await adminClient(flags, env)).updatePool(args.name, args.description).catch((error: unknown) => adminFailure(error, args.name))
-                : await updatePoolDescription(storeFrom(args, env), args.name, args.description).catch((error: unknown) => {
+                : await withStore(args, env, (store) => updatePoolDescription(store, args.name, args.description)).catch((error: unknown) => {
                     if (error instanceof VcsAgentError && error.code === 'VCS_POOL_NOT_FOUND') throw new ConfigError(`Invalid --name: no pool named "${args.name}"`);
                     throw error;
                   });
@@ -404,11 +468,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
               if (viaAdminApi(flags, env)) {
                 token = (await (await adminClient(flags, env)).rotatePool(args.name, grace).catch((error: unknown) => adminFailure(error, args.name))).token;
               } else {
-                // Straight to the store: a running gateway closes the old key's connections at its next revalidation.
-                const rotated = await rotatePoolKey(storeFrom(args, env), args.name, {
-                  graceMs: Math.round(grace * 1000),
-                  gatewayUrl: args['gateway-url'] ?? env.VCS_GATEWAY_URL ?? 'http://127.0.0.1:8443',
-                }).catch((error: unknown) => {
+                // Straight to the store: a running gateway closes the old key's connections at its next
+                // revalidation (the file store), or at once (Redis publishes the change to every replica).
+                const rotated = await withStore(args, env, (store) =>
+                  rotatePoolKey(store, args.name, {
+                    graceMs: Math.round(grace * 1000),
+                    gatewayUrl: args['gateway-url'] ?? env.VCS_GATEWAY_URL ?? 'http://127.0.0.1:8443',
+                  }),
+                ).catch((error: unknown) => {
                   if (error instanceof VcsAgentError && error.code === 'VCS_POOL_NOT_FOUND') throw new ConfigError(`Invalid --name: no pool named "${args.name}"`);
                   if (error instanceof InvalidOptionError && error.option === 'grace') throw new ConfigError(`Invalid --grace: ${error.message}`);
                   throw error;
@@ -425,8 +492,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           'Delete a pool (by name or id)',
           (c) => c.option('name', { type: 'string', demandOption: true, describe: 'Pool name or id', requiresArg: true }),
           (args) => {
-            result = storeFrom(args, env)
-              .delete(args.name)
+            result = withStore(args, env, (store) => store.delete(args.name))
               .then((removed) => {
                 if (removed === undefined) throw new ConfigError(`Invalid --name: no pool named "${args.name}"`);
                 out(`Deleted pool ${removed.name} (${removed.id}).`);

@@ -51,8 +51,9 @@ export class ClusterHealth extends EventEmitter<HealthEvents> implements HealthR
 
   /** The reasons of the components that are not ok, joined (`undefined` when ready). */
   get reason(): string | undefined {
-    const reasons = [...this.components.values()].filter((state) => !state.ok).map((state) => state.reason as string);
-    return reasons.length === 0 ? undefined : reasons.join('; ');
+    // Both Redis connections usually fail together with the same reason: say it once.
+    const reasons = new Set([...this.components.values()].filter((state) => !state.ok).map((state) => state.reason as string));
+    return reasons.size === 0 ? undefined : [...reasons].join('; ');
   }
 
   /** Every component's state. */
