@@ -149,3 +149,14 @@ export class RequestTimeoutError extends VcsAgentError {
     super('VCS_REQUEST_TIMEOUT', `The whole request did not arrive within ${timeoutMs} ms (requestTimeoutMs)`);
   }
 }
+
+/**
+ * The shared pool store (Redis) cannot be reached now; a retry may succeed. The gateway
+ * fails closed: agents it cannot check are refused and unknown pools answered 503, while
+ * the connections it holds keep serving.
+ */
+export class PoolStoreUnavailableError extends VcsAgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('VCS_STORE_UNAVAILABLE', message, options);
+  }
+}

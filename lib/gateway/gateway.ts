@@ -297,7 +297,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (connection !== undefined) return refuseStream(stream, 409, 'VCS_PROTOCOL_ERROR', 'This connection is already authenticated');
       this.authenticate(stream, headers).catch((error: unknown) => {
         this.logger.error('agent authentication failed', { error: error instanceof Error ? error.message : String(error) });
-        refuseStream(stream, 500, 'VCS_STORE_FAILED', 'The gateway could not check the credentials');
+        // Fail closed either way; 503 tells the agent the store is away for now (Redis down).
+        if (error instanceof VcsAgentError && error.code === 'VCS_STORE_UNAVAILABLE') refuseStream(stream, 503, 'VCS_STORE_UNAVAILABLE', 'The gateway cannot reach its pool store now');
+        else refuseStream(stream, 500, 'VCS_STORE_FAILED', 'The gateway could not check the credentials');
       });
       return;
     }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { PoolExistsError, PoolStoreError } from '../errors.js';
+import { PoolExistsError, PoolStoreError, PoolStoreUnavailableError } from '../errors.js';
 import type { PoolRecord, PoolStore } from './pool-store.js';
 
 /** Options of a {@link RedisPoolStore}. */
@@ -90,6 +90,9 @@ redis.call('SET', p .. 'pool:' .. ARGV[2], ARGV[4])
 redis.call('PUBLISH', p .. 'pool-changes', ARGV[5])
 return 1`;
 
+/** ioredis states in which a command cannot reach Redis before the next reconnect. */
+const UNREACHABLE: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
+
 /**
  * Pools in Redis, for a gateway run as several replicas (`vcs-gateway serve --redis`).
  * Records are the same `PoolRecord`s as in the file store (key hashes, never keys). Names
@@ -137,11 +140,16 @@ export class RedisPoolStore implements PoolStore {
   }
 
   private async run(what: string, script: string, ...args: string[]): Promise<unknown> {
+    // While the client is reconnecting, a command would wait in ioredis's offline queue for the
+    // next attempt: fail at once instead, so an agent's authentication is answered now (503).
+    if (UNREACHABLE.has(this.redis.status)) throw new PoolStoreUnavailableError(`Cannot ${what} the pool store (${this.label}): Redis is unreachable`);
     try {
       return await this.redis.eval(script, 0, this.keyPrefix, ...args);
     } catch (error) {
       // ioredis messages name the address and the failure, never the password.
-      throw new PoolStoreError(`Cannot ${what} the pool store (${this.label}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      const message = `Cannot ${what} the pool store (${this.label}): ${error instanceof Error ? error.message : String(error)}`;
+      if (this.redis.status !== 'ready') throw new PoolStoreUnavailableError(message, { cause: error });
+      throw new PoolStoreError(message, { cause: error });
     }
   }
 

@@ -28,6 +28,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_NO_AGENT: 503,
   VCS_POOL_BUSY: 503,
   VCS_CLOSED: 503,
+  VCS_STORE_UNAVAILABLE: 503,
 };
 
 /** Codes that mean "not now": the answer carries `Retry-After` (seconds). */
@@ -35,6 +36,7 @@ const RETRY_AFTER_BY_CODE: Readonly<Record<string, number>> = {
   VCS_NO_AGENT: 1,
   VCS_POOL_BUSY: 1,
   VCS_CLOSED: 1,
+  VCS_STORE_UNAVAILABLE: 1,
 };
 
 /** The HTTP status for an error code (502 for a code without an entry: the tunnel failed). */

@@ -132,8 +132,13 @@ export function runGatewayCli(args: readonly string[], env: Record<string, strin
 
 /** A GET through a replica's front door (node:http, bounded). */
 export function frontDoorGet(replica: Replica, path: string): Promise<{ status: number; body: string }> {
+  return httpGet(`${replica.frontDoorUrl}${path}`, { 'proxy-authorization': `Bearer ${FRONT_DOOR_TOKEN}` });
+}
+
+/** A GET with node:http, bounded to 5 s. */
+export function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${replica.frontDoorUrl}${path}`, { headers: { 'proxy-authorization': `Bearer ${FRONT_DOOR_TOKEN}` } }, (res) => {
+    const req = request(url, { headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -141,7 +146,7 @@ export function frontDoorGet(replica: Replica, path: string): Promise<{ status: 
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.setTimeout(5000, () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.setTimeout(5000, () => req.destroy(new Error(`GET ${url} timed out`)));
     req.on('error', reject);
     req.end();
   });

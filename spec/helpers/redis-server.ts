@@ -32,6 +32,11 @@ export interface RedisServerOptions {
   password?: string;
   /** Listen on this port (one attempt) instead of a free one: to restart a server where it was. */
   port?: number;
+  /**
+   * Keep the data in this directory (the caller's: never removed). A `SAVE` before `kill()`
+   * and a restart with the same `dir` and `port` finds the data again, like a Redis with persistence.
+   */
+  dir?: string;
 }
 
 /** A private redis-server started by {@link startRedisServer}: never a system instance. */
@@ -96,7 +101,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     if (process.env['CI'] === 'true') throw new Error(`${REDIS_MISSING} (CI=true: redis-server is required)`);
     return null;
   }
-  const dir = await mkdtemp(join(tmpdir(), 'vcs-redis-'));
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'vcs-redis-')));
   let child: ChildProcess | undefined;
   let port = 0;
   let lastError: unknown;
@@ -110,7 +116,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }
   }
   if (child === undefined) {
-    await rm(dir, { recursive: true, force: true });
+    if (ownDir) await rm(dir, { recursive: true, force: true });
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
   }
   const running = child;
@@ -120,7 +126,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const timer = setTimeout(() => running.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await exited(running);
     clearTimeout(timer);
-    await rm(dir, { recursive: true, force: true });
+    if (ownDir) await rm(dir, { recursive: true, force: true });
   };
   return {
     url: `redis://${auth}127.0.0.1:${port}`,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { PoolExistsError, PoolStoreError } from '../../lib/errors.js';
+import { PoolExistsError, PoolStoreError, PoolStoreUnavailableError } from '../../lib/errors.js';
 import { createRedisClient } from '../../lib/gateway/cluster/redis-client.js';
 import { RedisPoolStore, poolChangeChannel, type PoolChange } from '../../lib/pools/redis-pool-store.js';
 import { createPool, rotatePoolKey, updatePoolDescription } from '../../lib/pools/pool-service.js';
@@ -123,16 +123,25 @@ describe('RedisPoolStore', function () {
     expect((await store.get('kept'))?.name).to.equal('kept');
   });
 
-  it('fails with PoolStoreError, keeping the cause and never the password, when Redis refuses', async () => {
+  it('fails with PoolStoreError on a record that is not a pool', async () => {
+    const c = await client();
+    await c.set('bad:pool:01DDDDDDDDDDDDDDDDDDDDDDDD', 'not json');
+    await c.sadd('bad:pool-ids', '01DDDDDDDDDDDDDDDDDDDDDDDD');
+    const store = new RedisPoolStore({ redis: c, keyPrefix: 'bad:' });
+    const error = await rejection(store.list());
+    expect(error).to.be.instanceOf(PoolStoreError);
+    expect((error as PoolStoreError).code).to.equal('VCS_STORE_FAILED');
+  });
+
+  it('fails with PoolStoreUnavailableError (503), never naming the password, when Redis refuses the password', async () => {
     const wrong = createRedisClient({ url: redis.url.replace(encodeURIComponent(PASSWORD), 'wrong-password-x') });
     wrong.on('error', () => {});
     clients.push(wrong);
     await wrong.connect().catch(() => undefined);
     const store = new RedisPoolStore({ redis: wrong, label: 'redis://:***@127.0.0.1' });
     const error = await rejection(store.list());
-    expect(error).to.be.instanceOf(PoolStoreError);
-    expect((error as PoolStoreError).code).to.equal('VCS_STORE_FAILED');
-    expect((error as PoolStoreError).cause).to.be.instanceOf(Error);
+    expect(error).to.be.instanceOf(PoolStoreUnavailableError);
+    expect((error as PoolStoreUnavailableError).code).to.equal('VCS_STORE_UNAVAILABLE');
     expect((error as Error).message).to.not.include(PASSWORD).and.not.include('wrong-password-x');
   });
 });

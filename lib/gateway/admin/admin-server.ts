@@ -59,6 +59,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_POOL_EXISTS: 409,
   VCS_ADMIN_RATE_LIMITED: 429,
   VCS_STORE_FAILED: 500,
+  VCS_STORE_UNAVAILABLE: 503,
 };
 
 /** The pages are static: data only ever comes from the API, which needs the token. */

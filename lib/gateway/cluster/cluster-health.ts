@@ -17,6 +17,15 @@ export interface ComponentHealth {
   reason?: string;
 }
 
+interface StoredHealth extends ComponentHealth {
+  /** The reason as reported, without the time. */
+  bare?: string;
+}
+
+function publicState({ bare: _bare, ...state }: StoredHealth): ComponentHealth {
+  return state;
+}
+
 interface HealthEvents {
   change: [ComponentHealth];
 }
@@ -26,7 +35,7 @@ interface HealthEvents {
  * replica is ready while every component that reported is ok. `/readyz` shows the reasons.
  */
 export class ClusterHealth extends EventEmitter<HealthEvents> implements HealthReporter {
-  private readonly components = new Map<string, ComponentHealth>();
+  private readonly components = new Map<string, StoredHealth>();
 
   constructor(private readonly now: () => number = Date.now) {
     super();
@@ -36,11 +45,11 @@ export class ClusterHealth extends EventEmitter<HealthEvents> implements HealthR
     const previous = this.components.get(component);
     const bare = ok ? undefined : (reason ?? `${component} failing`);
     // A repeated report keeps the time the outage started: that is what the reason tells.
-    if (previous !== undefined && previous.ok === ok && (ok || previous.reason?.startsWith(`${bare} since `) === true)) return;
+    if (previous !== undefined && previous.ok === ok && previous.bare === bare) return;
     const since = previous !== undefined && previous.ok === ok ? previous.since : new Date(this.now()).toISOString();
-    const state: ComponentHealth = ok ? { component, ok, since } : { component, ok, since, reason: `${bare} since ${since}` };
+    const state: StoredHealth = ok ? { component, ok, since } : { component, ok, since, bare, reason: `${bare} since ${since}` };
     this.components.set(component, state);
-    this.emit('change', state);
+    this.emit('change', publicState(state));
   }
 
   /** Whether every component that reported is ok. */
@@ -51,14 +60,19 @@ export class ClusterHealth extends EventEmitter<HealthEvents> implements HealthR
 
   /** The reasons of the components that are not ok, joined (`undefined` when ready). */
   get reason(): string | undefined {
-    // Both Redis connections usually fail together with the same reason: say it once.
-    const reasons = new Set([...this.components.values()].filter((state) => !state.ok).map((state) => state.reason as string));
-    return reasons.size === 0 ? undefined : [...reasons].join('; ');
+    // Both Redis connections usually fail together with the same reason: say it once, from the earliest.
+    const earliest = new Map<string, string>();
+    for (const state of this.components.values()) {
+      if (state.ok || state.bare === undefined) continue;
+      const known = earliest.get(state.bare);
+      if (known === undefined || state.since < known) earliest.set(state.bare, state.since);
+    }
+    return earliest.size === 0 ? undefined : [...earliest].map(([bare, since]) => `${bare} since ${since}`).join('; ');
   }
 
   /** Every component's state. */
   snapshot(): ComponentHealth[] {
-    return [...this.components.values()].map((state) => ({ ...state }));
+    return [...this.components.values()].map(publicState);
   }
 }
 

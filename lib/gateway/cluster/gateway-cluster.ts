@@ -97,7 +97,8 @@ export class GatewayCluster {
     this.accessLog.stop();
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.health.removeAllListeners();
-    await Promise.all([this.subscriber, this.redis].map((client) => client.quit().catch(() => client.disconnect())));
+    // QUIT only on a live connection: while reconnecting it would wait for the next attempt.
+    await Promise.all([this.subscriber, this.redis].map((client) => (client.status === 'ready' ? client.quit().then(() => undefined, () => client.disconnect()) : client.disconnect())));
   }
 }
 
