@@ -54,12 +54,33 @@ export class GatewayMetrics {
     perPool('vcs_gateway_queue_depth', 'Requests waiting for an idle stream, per pool', (stats) => stats.queued);
     new Gauge({
       name: 'vcs_gateway_ready',
-      help: '1 while the gateway accepts agents and requests, 0 while it shuts down',
+      help: '1 while the gateway accepts agents and requests (and, replicated, reaches Redis), 0 while it shuts down or is not ready',
       registers,
       collect() {
         this.set(gateway.ready ? 1 : 0);
       },
     });
+    const cluster = gateway.cluster;
+    if (cluster !== undefined) {
+      new Gauge({
+        name: 'vcs_gateway_redis_up',
+        help: '1 while this replica reaches Redis (pool store, change feed, shared access log), 0 while it does not',
+        registers,
+        collect() {
+          this.set(cluster.health.ready ? 1 : 0);
+        },
+      });
+      // A counter read from the shared log at scrape time: it only ever grows.
+      new Counter({
+        name: 'vcs_gateway_access_log_dropped_total',
+        help: 'Access records this replica could not append to the shared access log (Redis unreachable)',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(cluster.accessLog.dropped);
+        },
+      });
+    }
     const requests = new Counter({
       name: 'vcs_gateway_requests_total',
       help: 'Requests through the gateway by pool, status (0: no response) and outcome',
