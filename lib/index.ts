@@ -57,10 +57,22 @@ export type { AccessLogEntry, AccessLogFilter, AccessLogOptions, AccessLogSink, 
 export { GatewayMetrics } from './gateway/gateway-metrics.js';
 export type { GatewayMetricsOptions } from './gateway/gateway-metrics.js';
 
+// Replicated gateway (Redis)
+export { GatewayCluster } from './gateway/cluster/gateway-cluster.js';
+export type { GatewayClusterOptions } from './gateway/cluster/gateway-cluster.js';
+export { ClusterHealth, watchRedis } from './gateway/cluster/cluster-health.js';
+export type { HealthReporter, ComponentHealth } from './gateway/cluster/cluster-health.js';
+export { PoolChangeFeed } from './gateway/cluster/pool-change-feed.js';
+export type { PoolChangeFeedOptions, PoolChangeTarget } from './gateway/cluster/pool-change-feed.js';
+export { SharedAccessLog } from './gateway/cluster/shared-access-log.js';
+export type { SharedAccessLogOptions } from './gateway/cluster/shared-access-log.js';
+
 // Pools and tokens
 export type { PoolStore, PoolRecord } from './pools/pool-store.js';
 export { FilePoolStore } from './pools/file-pool-store.js';
 export { MemoryPoolStore } from './pools/memory-pool-store.js';
+export { RedisPoolStore, DEFAULT_REDIS_KEY_PREFIX, poolChangeChannel } from './pools/redis-pool-store.js';
+export type { RedisPoolStoreOptions, PoolChange } from './pools/redis-pool-store.js';
 export { createPool, validatePoolName, rotatePoolKey, updatePoolDescription, poolSummary } from './pools/pool-service.js';
 export type { CreatePoolOptions, CreatedPool, RotatePoolKeyOptions, RotatedPool, PoolSummary } from './pools/pool-service.js';
 export { matchPoolKey } from './pools/pool-key-check.js';
@@ -129,6 +141,7 @@ export {
   ProtocolError,
   UpstreamError,
   PoolStoreError,
+  PoolStoreUnavailableError,
   ClosedError,
   HeadersTimeoutError,
   BodyIdleTimeoutError,

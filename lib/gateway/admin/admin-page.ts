@@ -389,7 +389,7 @@ export const ADMIN_SCRIPT = String.raw`'use strict';
         fill('access-table', 'access-empty', results[2].entries.map(function (e) {
           var tr = row([td(time(e.time)), td(e.method, 'mono'), td(e.path, 'mono path'), td(e.status === 0 ? '—' : e.status, 'num status-' + String(e.status).charAt(0)),
             td(e.decision, 'decision-' + e.decision), td(bytes(e.bytesIn) + ' / ' + bytes(e.bytesOut), 'num'), td(e.durationMs.toFixed(1) + ' ms', 'num'),
-            td(e.agentId || '—', 'mono'), td(e.errorCode ? e.outcome + ' · ' + e.errorCode : e.outcome, 'outcome-' + e.outcome), td(e.requestId, 'mono')]);
+            td((e.agentId || '—') + (e.replica ? ' @ ' + e.replica : ''), 'mono'), td(e.errorCode ? e.outcome + ' · ' + e.errorCode : e.outcome, 'outcome-' + e.outcome), td(e.requestId, 'mono')]);
           tr.dataset.requestId = e.requestId;
           return tr;
         }));
