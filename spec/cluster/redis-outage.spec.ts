@@ -113,6 +113,8 @@ describe('cluster: Redis unreachable for 10 s, then restarted (two gateway proce
     expect(statuses.filter((status) => status !== 200), 'every request for the held pool succeeded').to.deep.equal([]);
     expect(resyncMs, `ready again ${resyncMs} ms after Redis came back`).to.be.at.most(10_000);
     // The resync revalidated every pool and found the held one still there: nothing was closed.
+    await waitFor(() => b.logs().some((line) => line.message === 'resynced with redis: every held pool revalidated'), 5000, 'B to resync');
+    expect(b.logs().find((line) => line.message === 'resynced with redis: every held pool revalidated')?.closed).to.equal(0);
     expect(b.logs().filter((line) => line.message === 'agent evicted')).to.deep.equal([]);
     // Access records were dropped, with one warning for the outage, not one per request.
     expect(b.logs().filter((line) => typeof line.message === 'string' && line.message.startsWith('access records are not reaching'))).to.have.length(1);

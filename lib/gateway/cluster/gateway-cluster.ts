@@ -7,6 +7,8 @@ import { PoolChangeFeed, type PoolChangeTarget } from './pool-change-feed.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from './redis-client.js';
 import { SharedAccessLog } from './shared-access-log.js';
 
+const REDIS_COMPONENTS: readonly string[] = ['redis', 'redis-subscriber'];
+
 /**
  * Options of a replicated gateway (`GatewayOptions.cluster`): the shared state lives in
  * Redis. Peer forwarding adds its own fields here.
@@ -42,6 +44,8 @@ export class GatewayCluster {
   private readonly subscriber: Redis;
   private readonly redactedUrl: string;
   private feed: PoolChangeFeed | undefined;
+  /** Set when Redis was lost after start: the next full reconnect resyncs. */
+  private lostRedis = false;
   private readonly cleanups: Array<() => void> = [];
 
   constructor(
@@ -73,9 +77,25 @@ export class GatewayCluster {
     }
     this.cleanups.push(watchRedis(this.redis, this.health, 'redis'), watchRedis(this.subscriber, this.health, 'redis-subscriber'));
     const onChange = (state: { component: string; ok: boolean; reason?: string }): void => {
-      if (!state.component.startsWith('redis')) return;
-      if (state.ok) this.logger.info('redis connected', { component: state.component, redis: this.redactedUrl });
-      else this.logger.warn('redis unreachable: serving the connections held, not ready', { component: state.component, redis: this.redactedUrl, reason: state.reason });
+      if (!REDIS_COMPONENTS.includes(state.component)) return;
+      if (!state.ok) {
+        if (this.feed !== undefined) this.lostRedis = true;
+        this.logger.warn('redis unreachable: serving the connections held, not ready', { component: state.component, redis: this.redactedUrl, reason: state.reason });
+        return;
+      }
+      this.logger.info('redis connected', { component: state.component, redis: this.redactedUrl });
+      // Both connections reconnect on their own schedule: resync once the store and the
+      // subscription are both back, or the revalidation would fail against a half-back Redis.
+      const redisOk = this.health.snapshot().filter((c) => REDIS_COMPONENTS.includes(c.component)).every((c) => c.ok);
+      if (!this.lostRedis || !redisOk || this.feed === undefined) return;
+      this.lostRedis = false;
+      this.feed.resync().then(
+        (closed) => this.logger.info('resynced with redis: every held pool revalidated', { closed }),
+        (error: unknown) => {
+          this.lostRedis = true;
+          this.logger.warn('revalidation after reconnecting to redis failed; periodic revalidation will retry', { error: error instanceof Error ? error.message : String(error) });
+        },
+      );
     };
     this.health.on('change', onChange);
     this.cleanups.push(() => this.health.off('change', onChange));

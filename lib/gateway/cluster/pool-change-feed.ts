@@ -23,8 +23,8 @@ export interface PoolChangeFeedOptions {
  * Applies the pool changes every writer publishes (`RedisPoolStore` does it in the same
  * script as the change) to this replica at once: a deleted pool's connections close and its
  * requests stop, a rotated key's connections are revalidated and the old key's expiry armed.
- * Messages sent while the subscription was down are lost (pub/sub keeps nothing), so every
- * reconnect revalidates every pool; periodic revalidation stays the backstop.
+ * Messages sent while the subscription was down are lost (pub/sub keeps nothing): the owner
+ * calls `resync()` when Redis is back; periodic revalidation stays the backstop.
  */
 export class PoolChangeFeed {
   /** Messages applied so far (for tests and metrics). */
@@ -36,13 +36,9 @@ export class PoolChangeFeed {
     if (channel === this.channel) this.apply(message);
   };
   private readonly onReady = (): void => {
-    if (this.stopped) return;
     // ioredis re-subscribes by itself (autoResubscribe) once a SUBSCRIBE succeeded; one that
-    // failed (Redis down at start) is sent again here. What was published meanwhile is gone.
-    const subscribed = this.subscribedOnce ? Promise.resolve() : this.subscribe();
-    subscribed
-      .then(() => this.options.target.revalidate())
-      .catch((error: unknown) => this.warn('pool revalidation after reconnecting to Redis failed', error));
+    // failed (Redis down at start) is sent again here.
+    if (!this.stopped && !this.subscribedOnce) this.subscribe().catch((error: unknown) => this.warn('subscribing to pool changes failed', error));
   };
 
   constructor(private readonly options: PoolChangeFeedOptions) {
@@ -59,6 +55,15 @@ export class PoolChangeFeed {
   private async subscribe(): Promise<void> {
     await this.options.subscriber.subscribe(this.channel);
     this.subscribedOnce = true;
+  }
+
+  /**
+   * After the link to Redis was lost: what was published meanwhile is gone, so revalidate
+   * every pool held. Call it once both the subscription and the store are back.
+   */
+  async resync(): Promise<number> {
+    if (!this.subscribedOnce) await this.subscribe();
+    return this.options.target.revalidate();
   }
 
   stop(): void {
