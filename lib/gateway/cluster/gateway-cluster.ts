@@ -46,6 +46,7 @@ export class GatewayCluster {
   private feed: PoolChangeFeed | undefined;
   /** Set when Redis was lost after start: the next full reconnect resyncs. */
   private lostRedis = false;
+  private lastError: string | undefined;
   private readonly cleanups: Array<() => void> = [];
 
   constructor(
@@ -70,17 +71,25 @@ export class GatewayCluster {
     this.store = new RedisPoolStore({ redis: this.redis, keyPrefix: this.keyPrefix, label: this.redactedUrl });
     this.accessLog = new SharedAccessLog({ redis: this.redis, replicaId: this.replicaId, capacity: options.accessLogSize ?? 1000, keyPrefix: this.keyPrefix, logger });
     for (const client of [this.redis, this.subscriber]) {
-      // Reported through the health below; an 'error' without a listener would reach the console.
-      const ignore = (): void => {};
-      client.on('error', ignore);
-      this.cleanups.push(() => client.off('error', ignore));
+      // Reported through the health below (an 'error' without a listener would reach the
+      // console); the last one is kept for the warning. ioredis messages never hold the password.
+      const remember = (error: Error): void => {
+        this.lastError = error.message;
+      };
+      client.on('error', remember);
+      this.cleanups.push(() => client.off('error', remember));
     }
     this.cleanups.push(watchRedis(this.redis, this.health, 'redis'), watchRedis(this.subscriber, this.health, 'redis-subscriber'));
     const onChange = (state: { component: string; ok: boolean; reason?: string }): void => {
       if (!REDIS_COMPONENTS.includes(state.component)) return;
       if (!state.ok) {
         if (this.feed !== undefined) this.lostRedis = true;
-        this.logger.warn('redis unreachable: serving the connections held, not ready', { component: state.component, redis: this.redactedUrl, reason: state.reason });
+        this.logger.warn('redis unreachable: serving the connections held, not ready', {
+          component: state.component,
+          redis: this.redactedUrl,
+          reason: state.reason,
+          ...(this.lastError === undefined ? {} : { error: this.lastError }),
+        });
         return;
       }
       this.logger.info('redis connected', { component: state.component, redis: this.redactedUrl });
@@ -110,7 +119,7 @@ export class GatewayCluster {
     await Promise.all([this.redis.connect().catch(() => undefined), this.subscriber.connect().catch(() => undefined)]);
     await this.feed.start().catch(() => undefined);
     const reason = this.health.reason;
-    if (reason !== undefined) this.logger.warn('redis unreachable at start: not ready until it is back', { redis: this.redactedUrl, reason });
+    if (reason !== undefined) this.logger.warn('redis unreachable at start: not ready until it is back', { redis: this.redactedUrl, reason, ...(this.lastError === undefined ? {} : { error: this.lastError }) });
   }
 
   /** Closes both connections. */
