@@ -126,14 +126,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Whether `listen()` succeeded and neither `close()` nor `destroy()` was called: what `/readyz` reports. */
   get ready(): boolean {
-    return this.listening && !this.closing && (this.cluster?.health.ready ?? true);
+    return this.listening && !this.closing && (this.cluster?.notReadyReason === undefined);
   }
 
   /** Why the gateway is not ready (`shutting down`, `redis unreachable since …`), or undefined when it is. */
   get notReadyReason(): string | undefined {
     if (this.closing) return 'shutting down';
     if (!this.listening) return 'not listening';
-    return this.cluster?.health.reason;
+    return this.cluster?.notReadyReason;
   }
 
   /** Whether `close()` or `destroy()` was called. */

@@ -285,7 +285,8 @@ export class AdminServer {
     try {
       await this.store.list();
     } catch {
-      return sendJson(res, 503, { status: 'not-ready', reason: 'the pool store cannot be read' });
+      // A Redis outage fails the read before the client's event has reported it: ask again.
+      return sendJson(res, 503, { status: 'not-ready', reason: this.gateway.notReadyReason ?? 'the pool store cannot be read' });
     }
     return sendJson(res, 200, { status: 'ready' });
   }

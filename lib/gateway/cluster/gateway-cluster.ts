@@ -122,6 +122,18 @@ export class GatewayCluster {
     if (reason !== undefined) this.logger.warn('redis unreachable at start: not ready until it is back', { redis: this.redactedUrl, reason, ...(this.lastError === undefined ? {} : { error: this.lastError }) });
   }
 
+  /**
+   * Why the shared parts are not ready, or undefined. Asks the clients first: ioredis changes
+   * its status at once but tells 'close' on a later tick, so a command can fail (and a probe
+   * ask) before the event has reported the outage.
+   */
+  get notReadyReason(): string | undefined {
+    for (const [client, component] of [[this.redis, 'redis'], [this.subscriber, 'redis-subscriber']] as const) {
+      if (client.status !== 'ready') this.health.report(component, false, 'redis unreachable');
+    }
+    return this.health.reason;
+  }
+
   /** Closes both connections. */
   async stop(): Promise<void> {
     this.feed?.stop();
