@@ -1,9 +1,12 @@
-import { ulid } from 'ulid';
+import { monotonicFactory } from 'ulid';
 import { InvalidOptionError, PoolNotFoundError } from '../errors.js';
 import { encodePoolToken } from '../protocol/token.js';
 import { generatePoolKey, hashPoolKey } from './pool-key.js';
 import { keyGenerationOf } from './pool-key-check.js';
 import type { PoolRecord, PoolStore } from './pool-store.js';
+
+// Monotonic within a millisecond, so ids sort in creation order (the Redis store lists by id).
+const nextPoolId = monotonicFactory();
 
 /** Pool names: what may stand as the host of a `private://` URL and a front-door path segment. */
 const POOL_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -53,7 +56,7 @@ export async function createPool(store: PoolStore, options: CreatePoolOptions): 
   const host = validateGatewayUrl(options.gatewayUrl).href.replace(/\/$/, '');
   const key = generatePoolKey();
   const pool: PoolRecord = {
-    id: ulid(),
+    id: nextPoolId(),
     name: options.name,
     description,
     keyHash: hashPoolKey(key),

@@ -118,7 +118,9 @@ export class RedisPoolStore implements PoolStore {
 
   async list(): Promise<PoolRecord[]> {
     const values = (await this.run('list the pools of', LIST)) as Array<string | null>;
-    return values.filter((value): value is string => value !== null).map((value) => this.parse(value));
+    // A Redis set has no order; ULIDs sort in creation order, as the file store lists them.
+    const records = values.filter((value): value is string => value !== null).map((value) => this.parse(value));
+    return records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async get(idOrName: string): Promise<PoolRecord | undefined> {
