@@ -160,3 +160,19 @@ export class PoolStoreUnavailableError extends VcsAgentError {
     super('VCS_STORE_UNAVAILABLE', message, options);
   }
 }
+
+/**
+ * A whole message does not fit the Spacelift protocol's message limit (gRPC's maximum
+ * message size, 4 MiB by default): that protocol carries each body in one message.
+ */
+export class MessageTooLargeError extends VcsAgentError {
+  constructor(
+    readonly what: 'response' | 'request',
+    readonly limitBytes: number,
+  ) {
+    super(
+      what === 'response' ? 'VCS_RESPONSE_TOO_LARGE' : 'VCS_BODY_TOO_LARGE',
+      `The ${what} is larger than the Spacelift protocol's message limit of ${limitBytes} bytes (a body travels whole in one gRPC message)`,
+    );
+  }
+}

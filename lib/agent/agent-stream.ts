@@ -1,12 +1,12 @@
 import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { constants as h2constants } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { ProtocolError, type VcsAgentError } from '../errors.js';
 import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
 import { checkRequestFraming } from './request-framing.js';
 import { redirectAction } from './follow-redirects.js';
 import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js';
-import { STREAM_PATH } from '../protocol/constants.js';
 import { agentErrorResponse } from '../protocol/error-response.js';
 import { FrameParser, FrameType, decodeRequestHead, encodeResponseHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
@@ -39,6 +39,13 @@ export type ExchangeDebugEvent =
   | { type: 'response-body'; id: string; chunk: Buffer }
   | { type: 'end'; id: string; status: number; error?: string };
 
+/**
+ * The byte stream an exchange runs on: an HTTP/2 tunnel stream, or any transport that
+ * carries the same frames (the Spacelift adapter). `close(code)` resets it; `closeReason`,
+ * when set, says why the transport itself ended an exchange (logged instead of a guess).
+ */
+export type TunnelStreamIO = Duplex & { close(code?: number): void; readonly closeReason?: string };
+
 /** What a stream needs from the client that owns it. */
 export interface AgentStreamContext {
   readonly policy: RequestPolicy;
@@ -57,8 +64,6 @@ export interface AgentStreamContext {
   onStreamClosed(stream: AgentStream, hadError: boolean): void;
   /** A stream finished an exchange (used by draining). */
   onExchangeDone(stream: AgentStream): void;
-  /** The gateway accepted the stream: it can receive requests from now on. */
-  onStreamReady(stream: AgentStream): void;
   /** Set only with --debug-print-all: every exchange event, unredacted (the consumer redacts). */
   readonly onDebug: ((event: ExchangeDebugEvent) => void) | undefined;
 }
@@ -91,7 +96,7 @@ function responseHasBody(method: string, status: number): boolean {
  * and streams the response back as frames. One exchange at a time.
  */
 export class AgentStream {
-  private readonly stream: ClientHttp2Stream;
+  private readonly stream: TunnelStreamIO;
   private readonly parser: FrameParser;
   private head: RequestHead | undefined;
   private decision: PolicyDecision | undefined;
@@ -111,24 +116,18 @@ export class AgentStream {
   private redirects: { url: URL; hops: number; readonly headers: string[] } | undefined;
   /** Final frames written but not yet flushed (see writeLast). */
   private unflushed = 0;
-  /** The gateway answered the stream open with something other than 200. */
+  /** The gateway answered the stream open with something other than 200 (set by the opener). */
   refused = false;
 
   constructor(
-    session: ClientHttp2Session,
+    stream: TunnelStreamIO,
     private readonly context: AgentStreamContext,
   ) {
-    this.stream = session.request({ ':method': 'POST', ':path': STREAM_PATH }, { endStream: false });
+    this.stream = stream;
     this.parser = new FrameParser({
       onHead: (type, head) => this.onHead(type, head),
       onBody: (chunk) => this.onRequestBody(chunk),
       onEnd: () => this.onRequestEnd(),
-    });
-    this.stream.on('response', (headers) => {
-      if (headers[':status'] !== 200) {
-        this.refused = true;
-        this.stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
-      } else this.context.onStreamReady(this);
     });
     this.stream.on('data', (chunk: Buffer) => {
       try {
@@ -477,7 +476,7 @@ export class AgentStream {
     const hadExchange = this.head !== undefined;
     if (hadExchange) {
       // The caller gave up (gateway reset) or the connection died: abort the VCS request.
-      if (!this.responseDone) this.record('The gateway closed the stream before the response was complete');
+      if (!this.responseDone) this.record(this.stream.closeReason ?? 'The gateway closed the stream before the response was complete');
       this.upstream?.destroy();
       this.upstreamResponse?.destroy();
       this.clear();

@@ -1,38 +1,25 @@
 import { constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
-import { GatewayConnectionError, type VcsAgentError } from '../errors.js';
-import { HEADER_CONNECTION_ID } from '../protocol/constants.js';
+import { GatewayConnectionError } from '../errors.js';
+import { HEADER_CONNECTION_ID, STREAM_PATH } from '../protocol/constants.js';
 import { ControlChannel } from '../protocol/control-channel.js';
 import { collectBody, connectRequestHeaders } from '../protocol/handshake.js';
 import { probeLiveness } from '../protocol/liveness.js';
-import { AgentStream, type AgentRequestRecord, type AgentStreamContext } from './agent-stream.js';
+import { AgentStream, type AgentStreamContext } from './agent-stream.js';
 import type { TunnelClientConfig } from './tunnel-client-options.js';
+import type { TunnelConnection, TunnelConnectionOwner } from './tunnel-connection.js';
 
 /** The library's version, sent to the gateway so operators can see what runs. */
 export const AGENT_VERSION = '0.2.0';
 
 /** What a connection tells the client that dialled it. */
-export interface GatewayConnectionOwner {
-  /** The gateway accepted the credentials (200 on the connect stream). */
-  onAuthenticated(connection: GatewayConnection): void;
-  /** Every tunnel stream was accepted: requests can come. */
-  onReady(connection: GatewayConnection): void;
-  onRefused(connection: GatewayConnection, status: number, body: string): void;
-  /** The connection is unusable (closed, silent, every stream refused). */
-  onLost(connection: GatewayConnection, error: VcsAgentError): void;
-  onGoaway(connection: GatewayConnection): void;
-  /** An exchange ended or drain was acknowledged (a drain may be complete). */
-  onExchangeDone(): void;
-  onRecord(record: AgentRequestRecord): void;
-  /** Whether this connection may open (replacement) streams now. */
-  mayOpenStreams(connection: GatewayConnection): boolean;
-}
+export type GatewayConnectionOwner = TunnelConnectionOwner;
 
 /**
  * The agent's end of one gateway session (the gateway's `AgentConnection` is the other
  * end): the connect stream and its control channel, keepalive, and the tunnel streams.
  * All per-connection state lives here, so a new connection starts fresh by construction.
  */
-export class GatewayConnection {
+export class GatewayConnection implements TunnelConnection {
   readonly streams = new Set<AgentStream>();
   connectionId: string | undefined;
   control: ControlChannel | undefined;
@@ -55,7 +42,6 @@ export class GatewayConnection {
       onRecord: (record) => owner.onRecord(record),
       onStreamClosed: (stream) => this.onStreamClosed(stream),
       onExchangeDone: () => owner.onExchangeDone(),
-      onStreamReady: () => this.onStreamReady(),
     };
     session.on('error', (error) => config.logger.debug('gateway session error', { error: error.message }));
     session.once('close', () => {
@@ -65,6 +51,10 @@ export class GatewayConnection {
       if (this.active) owner.onGoaway(this);
     });
     this.authenticate();
+  }
+
+  get openStreams(): number {
+    return this.streams.size;
   }
 
   /** Streams carrying a request now. */
@@ -85,7 +75,8 @@ export class GatewayConnection {
   }
 
   /** GOAWAY: idle streams close, busy ones finish their exchange, then the session closes. */
-  retire(): void {
+  retire(onClosed: () => void): void {
+    this.session.once('close', onClosed);
     this.stop();
     for (const stream of this.streams) if (!stream.busy) stream.close();
     this.session.close();
@@ -195,7 +186,15 @@ export class GatewayConnection {
     const session = this.session;
     if (session.closed || session.destroyed || !this.owner.mayOpenStreams(this)) return;
     try {
-      this.streams.add(new AgentStream(session, this.context));
+      const http2Stream = session.request({ ':method': 'POST', ':path': STREAM_PATH }, { endStream: false });
+      const stream = new AgentStream(http2Stream, this.context);
+      http2Stream.on('response', (headers) => {
+        if (headers[':status'] !== 200) {
+          stream.refused = true;
+          http2Stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+        } else this.onStreamReady();
+      });
+      this.streams.add(stream);
     } catch (error) {
       this.config.logger.warn('could not open a tunnel stream', { error: (error as Error).message });
     }

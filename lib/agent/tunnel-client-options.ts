@@ -8,12 +8,38 @@ import type { RequestPolicy } from '../policy/request-policy.js';
 import { buildOutboundHeaders } from '../policy/outbound-headers.js';
 import { MAX_PARALLELISM } from '../protocol/http2-settings.js';
 import { validateMetadata } from '../protocol/metadata.js';
+import { SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/spacelift/privatevcs-schema.js';
+import { parseSpaceliftTarget, type SpaceliftTarget } from '../protocol/spacelift/spacelift-target.js';
 import { decodePoolToken, type PoolToken } from '../protocol/token.js';
 import type { AgentStreamContext, ExchangeDebugEvent } from './agent-stream.js';
 import type { BackoffOptions } from './backoff.js';
 
+/** The wire protocol a `TunnelClient` speaks to its gateway. */
+export type TunnelProtocol = 'vcs-agent' | 'spacelift';
+
+/** Options of the Spacelift protocol (`protocol: 'spacelift'`). */
+export interface SpaceliftProtocolOptions {
+  /** Dial a `host:port` token host without TLS (Spacelift's `--dial-insecure`). Default false. */
+  dialInsecure?: boolean;
+  /** Largest gRPC message sent or received, which caps each whole body (default 4 MiB, gRPC's default). */
+  maxMessageBytes?: number;
+  /**
+   * The protocol has no acceptance message: a gateway may send nothing until it has a
+   * request. Calls count as accepted on the gateway's response headers or first message,
+   * or once the connection has been up this long without a refusal (default 2 000 ms).
+   */
+  acceptAfterMs?: number;
+}
+
 /** Options of a `TunnelClient`. */
 export interface TunnelClientOptions {
+  /**
+   * Wire protocol: `vcs-agent` (default, docs/protocol.md) or `spacelift`, Spacelift's gRPC
+   * `privatevcs.Gateway/Connect`, for gateways that speak only that (docs/spacelift-compatibility.md).
+   */
+  protocol?: TunnelProtocol;
+  /** Settings of the Spacelift protocol; only with `protocol: 'spacelift'`. */
+  spacelift?: SpaceliftProtocolOptions;
   /** The pool configuration token (base64 JSON), or its decoded form. */
   token: string | PoolToken;
   /** Base URL of the VCS, e.g. `https://gitlab.internal` (a path prefix is kept). */
@@ -69,9 +95,19 @@ export interface TunnelClientOptions {
   onDebug?: (event: ExchangeDebugEvent) => void;
 }
 
+/** The Spacelift protocol's settings, checked. */
+export interface SpaceliftConfig {
+  readonly target: SpaceliftTarget;
+  readonly maxMessageBytes: number;
+  readonly acceptAfterMs: number;
+}
+
 /** The options of a `TunnelClient`, checked and with their defaults. */
 export interface TunnelClientConfig {
   readonly token: PoolToken;
+  readonly protocol: TunnelProtocol;
+  /** Set when `protocol` is `spacelift`. */
+  readonly spacelift: SpaceliftConfig | undefined;
   readonly gatewayUrl: URL;
   readonly policy: RequestPolicy;
   readonly parallelism: number;
@@ -85,13 +121,22 @@ export interface TunnelClientConfig {
   /** Whether the client made the upstream agent (and so destroys it on close). */
   readonly ownsUpstreamAgent: boolean;
   /** What every tunnel stream needs, apart from the callbacks of the connection that owns it. */
-  readonly streamContext: Omit<AgentStreamContext, 'onRecord' | 'onStreamClosed' | 'onExchangeDone' | 'onStreamReady'>;
+  readonly streamContext: Omit<AgentStreamContext, 'onRecord' | 'onStreamClosed' | 'onExchangeDone'>;
 }
 
 /** Checks the options; an `InvalidOptionError` names the first bad one. */
 export function resolveTunnelClientOptions(options: TunnelClientOptions, randomId: () => string): TunnelClientConfig {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'TunnelClient options must be an object');
-  const token = typeof options.token === 'string' ? decodePoolToken(options.token) : decodePoolToken(Buffer.from(JSON.stringify(options.token)).toString('base64'));
+  const protocol = options.protocol ?? 'vcs-agent';
+  if (protocol !== 'vcs-agent' && protocol !== 'spacelift') {
+    throw new InvalidOptionError('protocol', `Invalid protocol ${JSON.stringify(String(protocol)).slice(0, 40)}: expected vcs-agent or spacelift`);
+  }
+  if (options.spacelift !== undefined && protocol !== 'spacelift') {
+    throw new InvalidOptionError('spacelift', 'The spacelift options apply only with protocol: spacelift');
+  }
+  const hostForm = protocol === 'spacelift' ? 'grpc-target' : 'url';
+  const token = decodePoolToken(typeof options.token === 'string' ? options.token : Buffer.from(JSON.stringify(options.token)).toString('base64'), { host: hostForm });
+  const spacelift = protocol === 'spacelift' ? resolveSpacelift(options, token) : undefined;
   const target = parseTarget(options.target);
   if (options.policy === undefined || typeof options.policy.evaluate !== 'function') {
     throw new InvalidOptionError('policy', 'A request policy is required (policy): the agent never allows everything by default');
@@ -101,8 +146,11 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
     throw new InvalidOptionError('parallelism', `Invalid parallelism ${String(options.parallelism)}: expected an integer from 1 to ${MAX_PARALLELISM}`);
   }
   const metadata = validateMetadata(options.metadata ?? {});
-  const keepaliveIntervalMs = positiveMs(options.keepalive?.intervalMs, 20_000, 'keepalive.intervalMs');
-  const keepaliveTimeoutMs = positiveMs(options.keepalive?.timeoutMs, 10_000, 'keepalive.timeoutMs');
+  // gRPC servers refuse pings more often than every 5 minutes unless configured otherwise
+  // (gRPC A8 client-side keepalive; grpc-go's default enforcement policy answers with
+  // GOAWAY too_many_pings), so the Spacelift protocol keeps gRPC's own defaults.
+  const keepaliveIntervalMs = positiveMs(options.keepalive?.intervalMs, spacelift === undefined ? 20_000 : 300_000, 'keepalive.intervalMs');
+  const keepaliveTimeoutMs = positiveMs(options.keepalive?.timeoutMs, spacelift === undefined ? 10_000 : 20_000, 'keepalive.timeoutMs');
   const connectTimeoutMs = positiveMs(options.connectTimeoutMs, 30_000, 'connectTimeoutMs');
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 300_000;
   if (!Number.isInteger(upstreamTimeoutMs) || upstreamTimeoutMs <= 0) {
@@ -114,9 +162,14 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
       ? new HttpsAgent({ keepAlive: true, maxSockets: parallelism, maxFreeSockets: parallelism })
       : new HttpAgentClass({ keepAlive: true, maxSockets: parallelism, maxFreeSockets: parallelism }));
   const buildHeaders = options.outboundHeaders ?? buildOutboundHeaders;
+  if (spacelift !== undefined && options.connect !== undefined) {
+    throw new InvalidOptionError('connect', 'A custom connect() is not supported with protocol: spacelift (grpc-js dials; use proxy or wrapSocket)');
+  }
   return {
     token,
-    gatewayUrl: new URL(token.host),
+    protocol,
+    spacelift,
+    gatewayUrl: spacelift === undefined ? new URL(token.host) : spacelift.target.url,
     policy: options.policy,
     parallelism,
     vendor: options.vendor ?? options.policy.name,
@@ -139,6 +192,19 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
       onDebug: options.onDebug,
     },
   };
+}
+
+function resolveSpacelift(options: TunnelClientOptions, token: PoolToken): SpaceliftConfig {
+  const settings = options.spacelift ?? {};
+  if (typeof settings !== 'object' || settings === null) throw new InvalidOptionError('spacelift', 'The spacelift options must be an object');
+  const dialInsecure = settings.dialInsecure ?? false;
+  if (typeof dialInsecure !== 'boolean') throw new InvalidOptionError('spacelift.dialInsecure', 'Invalid spacelift.dialInsecure: expected true or false');
+  const maxMessageBytes = settings.maxMessageBytes ?? SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES;
+  // 2^31 - 1: gRPC message lengths are 32-bit signed on every implementation.
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024 || maxMessageBytes > 2 ** 31 - 1) {
+    throw new InvalidOptionError('spacelift.maxMessageBytes', 'Invalid spacelift.maxMessageBytes: expected a whole number of bytes from 1024 to 2147483647');
+  }
+  return { target: parseSpaceliftTarget(token.host, dialInsecure), maxMessageBytes, acceptAfterMs: positiveMs(settings.acceptAfterMs, 2_000, 'spacelift.acceptAfterMs') };
 }
 
 function cap(value: number | undefined, option: string): number {

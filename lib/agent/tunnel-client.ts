@@ -7,7 +7,8 @@ import { parseRefusal } from '../protocol/handshake.js';
 import type { AgentRequestRecord } from './agent-stream.js';
 import { Backoff } from './backoff.js';
 import { asConnectionError, dialGateway } from './gateway-dial.js';
-import { GatewayConnection, type GatewayConnectionOwner } from './gateway-connection.js';
+import { GatewayConnection } from './gateway-connection.js';
+import type { TunnelConnection, TunnelConnectionOwner } from './tunnel-connection.js';
 import { resolveTunnelClientOptions, type TunnelClientConfig, type TunnelClientOptions } from './tunnel-client-options.js';
 
 export { AGENT_VERSION } from './gateway-connection.js';
@@ -42,15 +43,15 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private readonly logger: Logger;
   private readonly backoff: Backoff;
   /** The connection requests arrive on (or the one being set up). */
-  private current: GatewayConnection | undefined;
+  private current: TunnelConnection | undefined;
   /** Connections the gateway sent GOAWAY on, finishing their busy exchanges. */
-  private readonly retired = new Set<GatewayConnection>();
+  private readonly retired = new Set<TunnelConnection>();
   private stateValue: TunnelClientState = 'idle';
   private reconnectTimer: NodeJS.Timeout | undefined;
   private startWaiters: { resolve: () => void; reject: (error: Error) => void } | undefined;
   private drainWaiters: Array<() => void> = [];
   /** How this client's connections report to it (kept off the public surface). */
-  private readonly owner: GatewayConnectionOwner = {
+  private readonly owner: TunnelConnectionOwner = {
     onAuthenticated: () => this.onAuthenticated(),
     onReady: (connection) => this.onReady(connection),
     onRefused: (connection, status, body) => this.onRefused(connection, status, body),
@@ -84,7 +85,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   get streamCounts(): { open: number; busy: number } {
     let busy = this.current?.busy ?? 0;
     for (const connection of this.retired) busy += connection.busy;
-    return { open: this.current?.streams.size ?? 0, busy };
+    return { open: this.current?.openStreams ?? 0, busy };
   }
 
   /**
@@ -154,6 +155,25 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private dial(): void {
     if (this.stateValue === 'closed' || this.stateValue === 'draining') return;
     this.stateValue = 'connecting';
+    if (this.config.protocol === 'spacelift') {
+      // Loaded only for this protocol: grpc-js costs RSS an agent of ours need not carry.
+      import('./spacelift/spacelift-connection.js').then(
+        ({ SpaceliftConnection }) => {
+          if (this.stateValue === 'closed' || this.stateValue === 'draining') return;
+          let connection: InstanceType<typeof SpaceliftConnection>;
+          try {
+            connection = new SpaceliftConnection(this.config, this.options, this.owner);
+          } catch (error) {
+            this.onConnectionLost(asConnectionError(error, this.gatewayUrl));
+            return;
+          }
+          this.current = connection;
+          connection.start();
+        },
+        (error: unknown) => this.onConnectionLost(asConnectionError(error, this.gatewayUrl)),
+      );
+      return;
+    }
     dialGateway(this.gatewayUrl, this.options, this.config.connectTimeoutMs).then(
       (session) => this.attach(session),
       (error: unknown) => {
@@ -182,7 +202,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.backoff.succeeded();
   }
 
-  private onReady(connection: GatewayConnection): void {
+  private onReady(connection: TunnelConnection): void {
     const connectionId = connection.connectionId ?? '';
     const streams = this.config.parallelism;
     this.logger.info('connected to gateway', { gateway: this.gatewayUrl.origin, pool: this.config.token.pool_ulid, connectionId, streams });
@@ -191,7 +211,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.startWaiters = undefined;
   }
 
-  private onRefused(connection: GatewayConnection, status: number, body: string): void {
+  private onRefused(connection: TunnelConnection, status: number, body: string): void {
     const refusal = parseRefusal(body);
     const message = refusal.message === undefined ? `The gateway refused the connection with HTTP ${status}` : `The gateway refused the agent: ${refusal.message.slice(0, 200)}`;
     connection.destroy();
@@ -205,19 +225,18 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.rejectStart(error);
   }
 
-  private onLost(connection: GatewayConnection, error: VcsAgentError): void {
+  private onLost(connection: TunnelConnection, error: VcsAgentError): void {
     if (connection === this.current) this.onConnectionLost(error);
   }
 
-  private onGoaway(connection: GatewayConnection): void {
+  private onGoaway(connection: TunnelConnection): void {
     if (connection !== this.current) return;
     // The gateway is going away: let in-flight requests finish on the old session and dial
     // a new one now, so the pool keeps capacity (docs/protocol.md § Shutdown).
     this.logger.info('gateway sent GOAWAY; reconnecting', { gateway: this.gatewayUrl.origin });
     this.current = undefined;
     this.retired.add(connection);
-    connection.session.once('close', () => this.retired.delete(connection));
-    connection.retire();
+    connection.retire(() => this.retired.delete(connection));
     // Redial unless stopping, also when the GOAWAY came before authentication finished.
     if (this.stateValue === 'connected' || this.stateValue === 'connecting') {
       this.stateValue = 'connecting';

@@ -21,7 +21,7 @@ export function encodePoolToken(token: PoolToken): string {
  * Decodes and validates a configuration token. Errors name the field at fault and never
  * echo the token or the key.
  */
-export function decodePoolToken(token: string): PoolToken {
+export function decodePoolToken(token: string, options: { host?: 'url' | 'grpc-target' } = {}): PoolToken {
   const text = token.trim();
   if (text === '') throw new InvalidTokenError('token', 'The pool token is empty: expected the base64 configuration token of a pool');
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
@@ -40,6 +40,11 @@ export function decodePoolToken(token: string): PoolToken {
   const host = stringField(record, 'host');
   const key = stringField(record, 'key');
   const poolUlid = stringField(record, 'pool_ulid');
+  if (!ULID_PATTERN.test(poolUlid)) {
+    throw new InvalidTokenError('pool_ulid', 'The pool token field "pool_ulid" is not a ULID (26 Crockford base32 characters)');
+  }
+  // Spacelift's tokens name a gRPC target (host:port); spacelift-target.ts checks those.
+  if (options.host === 'grpc-target') return { host, key, pool_ulid: poolUlid };
   let url: URL;
   try {
     url = new URL(host);
@@ -51,9 +56,6 @@ export function decodePoolToken(token: string): PoolToken {
   }
   if (url.username !== '' || url.password !== '') {
     throw new InvalidTokenError('host', 'The pool token field "host" must not contain credentials');
-  }
-  if (!ULID_PATTERN.test(poolUlid)) {
-    throw new InvalidTokenError('pool_ulid', 'The pool token field "pool_ulid" is not a ULID (26 Crockford base32 characters)');
   }
   return { host, key, pool_ulid: poolUlid };
 }
