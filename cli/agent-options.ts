@@ -7,6 +7,7 @@ import { parseProxyUrl } from '../lib/proxy/proxy-url.js';
 import { resolveProxy } from '../lib/proxy/resolve-proxy.js';
 import { parseGodebug } from '../lib/trace/godebug.js';
 import { decodePoolToken, type PoolToken } from '../lib/protocol/token.js';
+import { parseSpaceliftTarget } from '../lib/protocol/spacelift/spacelift-target.js';
 import { MAX_PARALLELISM } from '../lib/protocol/http2-settings.js';
 import { VENDOR_NAMES, isVendorName, type VendorName } from '../lib/vendors/index.js';
 import { ConfigError } from './config-error.js';
@@ -38,6 +39,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { flag: 'allowed-collections', env: 'SPACELIFT_VCS_AGENT_ALLOWED_COLLECTIONS', type: 'string', group: POLICY, default: 'DefaultCollection', describe: 'Comma-separated Azure DevOps collections requests may address (case-insensitive)' },
   { flag: 'vendor-module', env: 'SPACELIFT_VCS_AGENT_VENDOR_MODULE', type: 'string', group: POLICY, describe: 'Path of a module exporting a defineVendor() definition (replaces --vendor rules)' },
   { flag: 'rules-file', env: 'SPACELIFT_VCS_AGENT_RULES_FILE', type: 'string', group: POLICY, describe: 'JSON or YAML file of extra rules added to the vendor allowlist' },
+  { flag: 'protocol', env: 'SPACELIFT_VCS_AGENT_PROTOCOL', type: 'string', group: CONNECTION, default: 'vcs-agent', describe: "Wire protocol: vcs-agent, or spacelift (Spacelift's gRPC gateway protocol)" },
+  { flag: 'dial-insecure', env: 'SPACELIFT_VCS_AGENT_DIAL_INSECURE', type: 'boolean', group: CONNECTION, default: 'false', describe: 'With --protocol spacelift: dial a host:port token host without TLS' },
   { flag: 'parallelism', env: 'SPACELIFT_VCS_AGENT_PARALLELISM', type: 'number', group: CONNECTION, default: '4', describe: `Streams to open; each carries one request at a time (1-${MAX_PARALLELISM})` },
   { flag: 'debug-print-all', env: 'SPACELIFT_VCS_AGENT_DEBUG_PRINT_ALL', type: 'boolean', group: OPERATIONS, default: 'false', describe: 'Print every request and response (secrets redacted, bodies truncated)' },
   { flag: 'bugsnag-api-key', env: 'SPACELIFT_VCS_AGENT_BUGSNAG_API_KEY', type: 'string', group: OPERATIONS, describe: 'Report unexpected errors to Bugsnag (nothing is sent without it)', secret: true },
@@ -57,6 +60,12 @@ export interface AgentConfig {
   target: URL;
   token: PoolToken;
   rawToken: string;
+  /** Wire protocol (`--protocol`). */
+  protocol: 'vcs-agent' | 'spacelift';
+  /** `--dial-insecure` (Spacelift protocol only). */
+  dialInsecure: boolean;
+  /** Where the agent dials: the token's host as a URL (for a host:port target, https:// or http://). */
+  gatewayUrl: URL;
   vendor: VendorName;
   allowedProjects: string;
   /** Azure DevOps collections requests may address (`--allowed-collections`). */
@@ -167,12 +176,23 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     throw new ConfigError(`Invalid ${label(spec('target-base-endpoint'))}: expected no query or fragment`);
   }
 
+  const protocol = required('protocol');
+  if (protocol !== 'vcs-agent' && protocol !== 'spacelift') {
+    throw new ConfigError(`Invalid ${label(spec('protocol'))} "${protocol.slice(0, 40)}": expected vcs-agent or spacelift`);
+  }
+  const dialInsecure = parseBoolean(required('dial-insecure'), spec('dial-insecure'));
+  if (dialInsecure && protocol !== 'spacelift') {
+    throw new ConfigError(`${label(spec('dial-insecure'))} applies only with --protocol spacelift (a vcs-agent token's http:// or https:// host already says whether TLS is used)`);
+  }
   const rawToken = required('token');
   let token: PoolToken;
+  let gatewayUrl: URL;
   try {
-    token = decodePoolToken(rawToken);
+    token = decodePoolToken(rawToken, { host: protocol === 'spacelift' ? 'grpc-target' : 'url' });
+    gatewayUrl = protocol === 'spacelift' ? parseSpaceliftTarget(token.host, dialInsecure).url : new URL(token.host);
   } catch (error) {
     if (error instanceof InvalidTokenError) throw new ConfigError(`Invalid ${label(spec('token'))}: ${error.message}`);
+    if (error instanceof InvalidOptionError) throw new ConfigError(`Invalid ${label(spec('dial-insecure'))}: ${error.message}`);
     throw error;
   }
 
@@ -230,7 +250,7 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     // Both proxy variables are checked even when unused, so a typo shows at start-up.
     if (proxyEnv.httpsProxy !== undefined) parseProxyUrl(proxyEnv.httpsProxy, 'HTTPS_PROXY');
     if (proxyEnv.httpProxy !== undefined) parseProxyUrl(proxyEnv.httpProxy, 'HTTP_PROXY');
-    gatewayProxy = resolveProxy(new URL(token.host), proxyEnv);
+    gatewayProxy = resolveProxy(gatewayUrl, proxyEnv);
     targetProxy = resolveProxy(target, proxyEnv);
     http2debug = parseGodebug(env.GODEBUG).http2debug;
   } catch (error) {
@@ -244,6 +264,9 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     target,
     token,
     rawToken,
+    protocol,
+    dialInsecure,
+    gatewayUrl,
     vendor,
     allowedProjects,
     allowedCollections,

@@ -114,6 +114,7 @@ function installCrashHandlers(logger: Logger & { close(): Promise<void> }, repor
 async function clientOptions(config: AgentConfig, logger: Logger): Promise<Omit<TunnelClientOptions, 'policy'>> {
   const options: Omit<TunnelClientOptions, 'policy'> = {
     token: config.rawToken,
+    ...(config.protocol === 'spacelift' ? { protocol: 'spacelift' as const, spacelift: { dialInsecure: config.dialInsecure } } : {}),
     target: config.target,
     parallelism: config.parallelism,
     vendor: config.vendor,
@@ -130,7 +131,7 @@ async function clientOptions(config: AgentConfig, logger: Logger): Promise<Omit<
     const { traceHttp2Socket } = await import('../lib/trace/http2-trace.js');
     const { goLogTimestamp } = await import('../lib/trace/go-log.js');
     const level = config.http2debug;
-    const gateway = new URL(config.token.host);
+    const gateway = config.gatewayUrl;
     const connectionLabel = `${gateway.hostname}:${gateway.port === '' ? (gateway.protocol === 'https:' ? '443' : '80') : gateway.port}`;
     // Only set when tracing: otherwise the data path is the bare socket (docs/tracing.md).
     options.wrapSocket = (socket: Duplex) =>
@@ -215,7 +216,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   };
 
   logger.info('starting vcs-agent', {
-    gateway: new URL(config.token.host).origin,
+    gateway: config.gatewayUrl.origin,
+    protocol: config.protocol,
     pool: config.token.pool_ulid,
     target: config.target.origin,
     vendor: config.vendor,

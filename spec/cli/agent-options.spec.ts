@@ -40,6 +40,7 @@ describe('vcs-agent options (agentParser + resolveAgentConfig)', function () {
       ['vendor-module', './flag.mjs', './env.mjs', (c) => c.vendorModule, './flag.mjs', './env.mjs'],
       ['rules-file', './flag.yaml', './env.yaml', (c) => c.rulesFile, './flag.yaml', './env.yaml'],
       ['parallelism', '8', '16', (c) => c.parallelism, 8, 16],
+      ['protocol', 'spacelift', 'vcs-agent', (c) => c.protocol, 'spacelift', 'vcs-agent'],
       ['bugsnag-api-key', 'a'.repeat(32), 'b'.repeat(32), (c) => c.bugsnagApiKey, 'a'.repeat(32), 'b'.repeat(32)],
       ['health-listen', '127.0.0.1:9100', '[::1]:9200', (c) => c.healthListen, { host: '127.0.0.1', port: 9100 }, { host: '::1', port: 9200 }],
       ['drain-timeout', '5', '0.5', (c) => c.drainTimeoutMs, 5000, 500],
@@ -67,8 +68,22 @@ describe('vcs-agent options (agentParser + resolveAgentConfig)', function () {
       expect((await resolve(['--no-debug-print-all'], { ...BASE_ENV, SPACELIFT_VCS_AGENT_DEBUG_PRINT_ALL: 'true' })).debugPrintAll).to.equal(false);
     });
 
+    it('--dial-insecure / SPACELIFT_VCS_AGENT_DIAL_INSECURE (a boolean, Spacelift protocol only)', async function () {
+      const grpcToken = tokenOf({ host: 'gw.example.com:8443', key: 'k', pool_ulid: ULID });
+      const tls = await resolve(['--protocol', 'spacelift', '--token', grpcToken]);
+      expect(tls.gatewayUrl.href).to.equal('https://gw.example.com:8443/');
+      const plain = await resolve(['--protocol', 'spacelift', '--token', grpcToken], { ...BASE_ENV, SPACELIFT_VCS_AGENT_DIAL_INSECURE: 'true' });
+      expect(plain.dialInsecure).to.equal(true);
+      expect(plain.gatewayUrl.href).to.equal('http://gw.example.com:8443/');
+      expect((await failure(['--dial-insecure'])).message).to.include('--dial-insecure / SPACELIFT_VCS_AGENT_DIAL_INSECURE').and.include('only with --protocol spacelift');
+      expect((await failure(['--protocol', 'spacelift', '--dial-insecure'])).message).to.include('--dial-insecure').and.include('contradicts');
+      expect((await failure(['--protocol', 'grpc'])).message).to.include('--protocol / SPACELIFT_VCS_AGENT_PROTOCOL').and.include('expected vcs-agent or spacelift');
+      // Our protocol still wants a URL; a host:port token is refused naming the token.
+      expect((await failure(['--token', grpcToken])).message).to.include('--token / SPACELIFT_VCS_AGENT_POOL_TOKEN').and.not.include('"k"');
+    });
+
     it('every declared option is covered by this table', function () {
-      const covered = new Set([...cases.map(([flag]) => flag), 'debug-print-all']);
+      const covered = new Set([...cases.map(([flag]) => flag), 'debug-print-all', 'dial-insecure']);
       expect(AGENT_OPTIONS.map((option) => option.flag).filter((flag) => !covered.has(flag))).to.deep.equal([]);
     });
 
