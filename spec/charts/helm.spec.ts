@@ -168,6 +168,20 @@ describe('helm (real Helm v4 binary)', function () {
     expect(refused.stderr).to.match(/allowedCollections/);
   });
 
+  it('a release migrated from Spacelift\'s chart keeps its gateway with protocol: spacelift (and dialInsecure)', async () => {
+    const migrated = await template(helm, seedSetValues, ['--set', 'protocol=spacelift,dialInsecure=true']);
+    expect(migrated.code, migrated.stderr).to.equal(0);
+    const vars = env(documents(migrated.stdout));
+    expect(vars.find((e) => e.name === 'SPACELIFT_VCS_AGENT_PROTOCOL')?.value).to.equal('spacelift');
+    expect(vars.find((e) => e.name === 'SPACELIFT_VCS_AGENT_DIAL_INSECURE')?.value).to.equal('true');
+    const plain = env(documents((await template(helm, seedSetValues)).stdout));
+    expect(plain.find((e) => e.name === 'SPACELIFT_VCS_AGENT_PROTOCOL')?.value).to.equal('vcs-agent');
+    expect(plain.map((e) => e.name)).to.not.include('SPACELIFT_VCS_AGENT_DIAL_INSECURE');
+    const refused = await template(helm, seedSetValues, ['--set', 'protocol=grpc']);
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.match(/protocol/);
+  });
+
   const combinations: Array<[string, Record<string, string | number | boolean>, (docs: Manifest[]) => void]> = [
     ['an existing Secret with endpoint and vendor in values', {
       'credentials.existingSecret': 'my-creds', 'credentials.vendor': 'github_enterprise', 'credentials.endpoint': 'https://ghe.corp',

@@ -26,6 +26,8 @@ export const agentOptions = [
   ['SPACELIFT_VCS_AGENT_VENDOR_MODULE', 'vendor-module'],
   ['SPACELIFT_VCS_AGENT_RULES_FILE', 'rules-file'],
   ['SPACELIFT_VCS_AGENT_BUGSNAG_API_KEY', 'bugsnag-api-key'],
+  ['SPACELIFT_VCS_AGENT_PROTOCOL', 'protocol'],
+  ['SPACELIFT_VCS_AGENT_DIAL_INSECURE', 'dial-insecure'],
   ['SPACELIFT_VCS_AGENT_PARALLELISM', 'parallelism'],
   ['SPACELIFT_VCS_AGENT_DEBUG_PRINT_ALL', 'debug-print-all'],
   ['SPACELIFT_VCS_AGENT_HEALTH_LISTEN', 'health-listen'],
