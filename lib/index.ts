@@ -5,6 +5,7 @@
 // Agent side
 export { TunnelClient, AGENT_VERSION } from './agent/tunnel-client.js';
 export type { TunnelClientOptions, TunnelClientEvents, TunnelClientState } from './agent/tunnel-client.js';
+export type { TunnelProtocol, SpaceliftProtocolOptions } from './agent/tunnel-client-options.js';
 export type { AgentRequestRecord, ExchangeDebugEvent } from './agent/agent-stream.js';
 export type { BackoffOptions } from './agent/backoff.js';
 export { AgentMetrics } from './agent/agent-metrics.js';
@@ -146,4 +147,5 @@ export {
   HeadersTimeoutError,
   BodyIdleTimeoutError,
   RequestTimeoutError,
+  MessageTooLargeError,
 } from './errors.js';
