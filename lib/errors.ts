@@ -160,3 +160,20 @@ export class PoolStoreUnavailableError extends VcsAgentError {
     super('VCS_STORE_UNAVAILABLE', message, options);
   }
 }
+
+/**
+ * A request body is larger than the tunnel can carry: Spacelift's protocol sends a body whole
+ * in one gRPC message, so a body (with its head) over the message limit never reaches the agent.
+ */
+export class BodyTooLargeError extends VcsAgentError {
+  constructor(readonly limitBytes: number) {
+    super('VCS_BODY_TOO_LARGE', `The request does not fit in one ${limitBytes}-byte message of the Spacelift agent protocol`);
+  }
+}
+
+/** A request header cannot travel to the agent as it is: Spacelift's protocol has one value per name and Set-Cookie cannot be joined. */
+export class HeaderNotRepresentableError extends VcsAgentError {
+  constructor(readonly names: readonly string[]) {
+    super('VCS_HEADER_NOT_REPRESENTABLE', `Repeated header ${names.map((name) => `"${name.slice(0, 40)}"`).join(', ')} cannot be sent to a Spacelift agent (one value per name)`);
+  }
+}

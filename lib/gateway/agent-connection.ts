@@ -2,11 +2,18 @@ import type { ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { ControlChannel } from '../protocol/control-channel.js';
 import type { ExchangeRequest } from './exchange.js';
 import type { ExchangeResult, GatewayStream, GatewayStreamOwner } from './gateway-stream.js';
-import type { PoolRoute } from './pool-route.js';
+import { connectionInfo, type GatewayRoute, type TunnelConnection } from './tunnel-connection.js';
+
+export type { GatewayRoute } from './tunnel-connection.js';
+
+/** Which wire protocol an agent connection speaks: ours (HTTP/2 tunnel) or Spacelift's gRPC. */
+export type AgentProtocol = 'vcs-agent' | 'spacelift';
 
 /** Who an agent connection is, as established by the connect stream. */
 export interface AgentIdentity {
   readonly id: string;
+  /** `vcs-agent` for our agents, `spacelift` for Spacelift's own (gRPC) agents. */
+  readonly protocol: AgentProtocol;
   readonly poolId: string;
   readonly poolName: string;
   readonly agentId: string;
@@ -27,14 +34,12 @@ export interface AgentConnectionInfo extends AgentIdentity {
   readonly draining: boolean;
 }
 
-export type GatewayRoute = PoolRoute<AgentConnection, GatewayStream>;
-
 /**
  * The gateway's end of one authenticated agent session: its control channel and tunnel
  * streams (the agent's `GatewayConnection` is the other end). Routing state (idle, busy,
  * served) lives in the pool's route, not here.
  */
-export class AgentConnection implements GatewayStreamOwner {
+export class AgentConnection implements GatewayStreamOwner, TunnelConnection {
   readonly streams = new Set<GatewayStream>();
   readonly control: ControlChannel;
   draining = false;
@@ -80,6 +85,10 @@ export class AgentConnection implements GatewayStreamOwner {
     return this.identity.keyGeneration;
   }
 
+  get open(): boolean {
+    return !this.session.closed && !this.session.destroyed;
+  }
+
   /** Adds a freshly opened tunnel stream and offers it to the pool. */
   addStream(stream: GatewayStream): void {
     this.streams.add(stream);
@@ -93,6 +102,19 @@ export class AgentConnection implements GatewayStreamOwner {
     this.draining = true;
     for (const stream of this.streams) stream.retire = true;
     for (const stream of this.route.takeIdleStreams(this)) stream.close();
+  }
+
+  close(graceMs: number): void {
+    const session = this.session;
+    // GOAWAY first, so the agent takes the control stream's end that follows as part of
+    // the goodbye (it redials at once) rather than as a lost connection; busy streams finish.
+    session.close();
+    if (!this.control.stream.destroyed) this.control.stream.close();
+    const timer = setTimeout(() => {
+      if (!session.destroyed) session.destroy();
+    }, graceMs);
+    timer.unref();
+    session.once('close', () => clearTimeout(timer));
   }
 
   /** The session is gone: the route lets go of it and its streams close. */
@@ -116,14 +138,6 @@ export class AgentConnection implements GatewayStreamOwner {
   }
 
   info(): AgentConnectionInfo {
-    const load = this.route.load(this);
-    return {
-      ...this.identity,
-      connectedAt: this.connectedAt.toISOString(),
-      streamsBusy: load.busy,
-      streamsIdle: load.idle,
-      requestsServed: load.served,
-      draining: this.draining,
-    };
+    return connectionInfo(this.identity, this.connectedAt, this.route.load(this), this.draining);
   }
 }

@@ -27,7 +27,7 @@ export class AgentKeepalive {
   private readonly pending = new WeakSet<AgentConnection>();
 
   constructor(
-    private readonly options: AgentKeepaliveOptions,
+    readonly options: AgentKeepaliveOptions,
     private readonly connections: () => Iterable<AgentConnection>,
     private readonly onUnresponsive: (connection: AgentConnection) => void,
   ) {

@@ -10,7 +10,7 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ulid } from 'ulid';
-import { ClosedError, InvalidOptionError, PoolNotFoundError, RequestAbortedError, VcsAgentError } from '../errors.js';
+import { ClosedError, InvalidOptionError, PoolNotFoundError, VcsAgentError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
 import { CONNECT_PATH, HEADER_CONNECTION_ID, STREAM_PATH } from '../protocol/constants.js';
@@ -26,15 +26,17 @@ import { checkAgentHello } from './agent-handshake.js';
 import { AgentKeepalive, DEFAULT_AGENT_KEEPALIVE } from './agent-keepalive.js';
 import { AgentRegistry } from './agent-registry.js';
 import { GatewayCluster } from './cluster/gateway-cluster.js';
+import { DeferredControl, NOOP_CONTROL } from './deferred-control.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 import { requestThrough } from './gateway-request.js';
 import { GatewayStream } from './gateway-stream.js';
 import { HTTP2_SERVER_LIMITS, guardSession } from './http2-server-limits.js';
+import { SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/spacelift/privatevcs-schema.js';
+import { SpaceliftListener } from './spacelift/spacelift-listener.js';
 import type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats } from './gateway-types.js';
-import type { PendingExchange } from './pool-route.js';
 
-export type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats } from './gateway-types.js';
+export type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats, SpaceliftGatewayOptions } from './gateway-types.js';
 
 const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_QUEUE = 1_000;
@@ -57,6 +59,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly bodyBound: { bodyIdleTimeoutMs?: number };
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
+  private readonly spacelift: SpaceliftListener;
   /** The replica's link to the shared state, with `GatewayOptions.cluster`. */
   readonly cluster: GatewayCluster | undefined;
   private readonly recordAccess = (record: AccessLogRecord): void => {
@@ -101,6 +104,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       const timeoutMs = positiveInteger(options.keepalive?.timeoutMs, DEFAULT_AGENT_KEEPALIVE.timeoutMs, 'keepalive.timeoutMs');
       this.keepalive = new AgentKeepalive({ intervalMs, timeoutMs }, () => this.registry.live(), (connection) => this.registry.dropUnresponsive(connection, timeoutMs));
     }
+    this.spacelift = new SpaceliftListener({
+      store: this.store,
+      registry: this.registry,
+      logger: this.logger,
+      maxMessageBytes: positiveInteger(options.spacelift?.maxMessageBytes, SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES, 'spacelift.maxMessageBytes'),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(this.keepalive === undefined ? {} : { keepalive: this.keepalive.options }),
+      closing: () => this.closing,
+      onConnected: (info) => this.emit('agent-connected', info),
+      onDisconnected: (info) => this.emit('agent-disconnected', info),
+      onRefused: (event) => {
+        if (this.listenerCount('agent-refused') > 0) this.emit('agent-refused', event);
+      },
+    });
     const serverOptions = { ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
     this.server =
       options.tls === undefined
@@ -117,6 +134,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const address = await listenServer(this.server, options);
     this.listening = true;
     return address;
+  }
+
+  /**
+   * Starts accepting Spacelift's own VCS agents (gRPC `privatevcs.Gateway/Connect`, with TLS
+   * when `tls` is set) on a listener of their own; resolves with its bound address.
+   */
+  listenSpacelift(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+    return this.spacelift.listen(options);
   }
 
   /** The live connections, of one pool (by name) or of all. */
@@ -242,7 +267,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     });
     const timer = setTimeout(() => this.destroy(), timeoutMs);
     timer.unref();
-    await serverClosed;
+    await Promise.all([serverClosed, this.spacelift.close(timeoutMs)]);
     clearTimeout(timer);
     // Last: the requests that finished while draining still reach the shared access log.
     await this.cluster?.stop();
@@ -254,6 +279,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.stopTimers();
     this.cluster?.stop().catch(() => undefined);
     this.server.close();
+    this.spacelift.destroy();
     // Next turn, for the same reason as in close().
     setImmediate(() => {
       for (const session of this.registry.sessions.keys()) session.destroy();
@@ -320,37 +346,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (session.closed || session.destroyed || stream.destroyed) return;
     const { record, hello, metadata, keyGeneration } = outcome;
     const route = this.registry.routeFor(record.id, record.name);
-    const identity = { id: ulid(), poolId: record.id, poolName: record.name, agentId: hello.agentId, agentVersion: hello.agentVersion, vendor: hello.vendor, metadata, remoteAddress, keyGeneration };
+    const identity = { id: ulid(), protocol: 'vcs-agent' as const, poolId: record.id, poolName: record.name, agentId: hello.agentId, agentVersion: hello.agentVersion, vendor: hello.vendor, metadata, remoteAddress, keyGeneration };
     const connection = new AgentConnection(identity, session, stream, route);
     this.registry.sessions.set(session, connection);
     route.addConnection(connection);
     stream.respond({ ':status': 200, [HEADER_CONNECTION_ID]: connection.id });
     this.logger.info('agent connected', { pool: record.name, connectionId: connection.id, agentId: connection.agentId, remoteAddress, metadata, keyGeneration });
     this.emit('agent-connected', connection.info());
-  }
-}
-
-const NOOP_CONTROL: ExchangeControl = { abort: () => {}, resume: () => {} };
-
-/** Control for a request whose pool is still being looked up. */
-class DeferredControl implements ExchangeControl {
-  aborted = false;
-  private pending: PendingExchange<AgentConnection, GatewayStream> | undefined;
-
-  constructor(private readonly handler: ExchangeHandler) {}
-
-  attach(pending: PendingExchange<AgentConnection, GatewayStream>): void {
-    this.pending = pending;
-  }
-
-  abort(error: VcsAgentError = new RequestAbortedError()): void {
-    if (this.pending !== undefined) return this.pending.abort(error);
-    if (this.aborted) return;
-    this.aborted = true;
-    this.handler.onError(error);
-  }
-
-  resume(): void {
-    this.pending?.resume();
   }
 }
