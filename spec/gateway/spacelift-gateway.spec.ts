@@ -10,6 +10,7 @@ import { createPool, rotatePoolKey } from '../../lib/pools/pool-service.js';
 import { decodePoolToken } from '../../lib/protocol/token.js';
 import { FakeSpaceliftAgent, type FakeAgentOptions } from '../helpers/spacelift-agent.js';
 import { MemoryLogger } from '../helpers/memory-logger.js';
+import { tlsFixtures } from '../helpers/tls-fixtures.js';
 import { nextEvent, waitFor } from '../helpers/wait-for.js';
 
 const ADMIN_TOKEN = 'admin-token-for-specs-0123456789';
@@ -148,6 +149,19 @@ describe('Spacelift agents on the gateway (privatevcs.Gateway/Connect)', functio
     expect(record).to.include({ pool: 'spacelift-pool', status: 201, outcome: 'completed', connectionId: connection?.id, bytesOut: body.length });
     expect(record.agentId).to.equal('spacelift@127.0.0.1');
     expect(connection?.requestsServed).to.equal(2);
+  });
+
+  it('speaks TLS on the Spacelift listener when the gateway has TLS', async () => {
+    const tls = tlsFixtures();
+    setup = await start({ tls: { cert: tls.cert, key: tls.key } });
+    const plain = setup.agent({ metadata: { team: 'plain' } });
+    setup.agent({ ca: tls.ca });
+    await connected();
+    await waitFor(() => plain.ends.length === 1, 5000, 'the cleartext call to fail');
+    expect(plain.ends[0]?.code).to.equal(GrpcStatus.UNAVAILABLE);
+    const response = await setup.gateway.request('private://spacelift-pool/over-tls');
+    expect(response.status).to.equal(201);
+    expect((JSON.parse(await new Response(response.body as unknown as ReadableStream).text()) as { url: string }).url).to.equal('/over-tls');
   });
 
   it('refuses a wrong key with UNAUTHENTICATED (the key in no message) and routes nothing to it', async () => {

@@ -34,6 +34,8 @@ export interface FakeAgentOptions {
   parallelism?: number;
   /** Default: every request goes to the VCS. */
   onRequest?: RequestHook;
+  /** Dial with TLS, trusting this CA (PEM); without it, insecure like `--dial-insecure`. */
+  ca?: string;
   /** Answer PingRequests (default true). */
   answerPings?: boolean;
 }
@@ -74,7 +76,8 @@ export class FakeSpaceliftAgent {
 
   /** Opens one Connect call, as one run of the Go agent's Run(). */
   open(): void {
-    const client = new GatewayClient(this.options.address, credentials.createInsecure());
+    const ca = this.options.ca;
+    const client = new GatewayClient(this.options.address, ca === undefined ? credentials.createInsecure() : credentials.createSsl(Buffer.from(ca)));
     const metadata = new Metadata();
     metadata.set(SPACELIFT_METADATA_POOL_ULID, this.options.poolId);
     metadata.set(SPACELIFT_METADATA_KEY, this.options.key);
