@@ -2,7 +2,7 @@ import type { ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { ControlChannel } from '../protocol/control-channel.js';
 import type { ExchangeRequest } from './exchange.js';
 import type { ExchangeResult, GatewayStream, GatewayStreamOwner } from './gateway-stream.js';
-import { connectionInfo, type GatewayRoute, type TunnelConnection } from './tunnel-connection.js';
+import { TunnelConnectionBase, type GatewayRoute } from './tunnel-connection.js';
 
 export type { GatewayRoute } from './tunnel-connection.js';
 
@@ -39,18 +39,16 @@ export interface AgentConnectionInfo extends AgentIdentity {
  * streams (the agent's `GatewayConnection` is the other end). Routing state (idle, busy,
  * served) lives in the pool's route, not here.
  */
-export class AgentConnection implements GatewayStreamOwner, TunnelConnection {
-  readonly streams = new Set<GatewayStream>();
+export class AgentConnection extends TunnelConnectionBase<GatewayStream> implements GatewayStreamOwner {
   readonly control: ControlChannel;
-  draining = false;
-  readonly connectedAt = new Date();
 
   constructor(
-    readonly identity: AgentIdentity,
+    identity: AgentIdentity,
     readonly session: ServerHttp2Session,
     controlStream: ServerHttp2Stream,
-    readonly route: GatewayRoute,
+    route: GatewayRoute,
   ) {
+    super(identity, route);
     this.control = new ControlChannel(controlStream, {
       onDrain: () => {
         this.drain();
@@ -69,39 +67,8 @@ export class AgentConnection implements GatewayStreamOwner, TunnelConnection {
     });
   }
 
-  get id(): string {
-    return this.identity.id;
-  }
-
-  get poolName(): string {
-    return this.identity.poolName;
-  }
-
-  get agentId(): string {
-    return this.identity.agentId;
-  }
-
-  get keyGeneration(): number {
-    return this.identity.keyGeneration;
-  }
-
   get open(): boolean {
     return !this.session.closed && !this.session.destroyed;
-  }
-
-  /** Adds a freshly opened tunnel stream and offers it to the pool. */
-  addStream(stream: GatewayStream): void {
-    this.streams.add(stream);
-    if (this.draining) stream.close();
-    else this.route.offer(this, stream);
-  }
-
-  /** Stops new work: idle streams close now, busy ones when their exchange ends. */
-  drain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    for (const stream of this.streams) stream.retire = true;
-    for (const stream of this.route.takeIdleStreams(this)) stream.close();
   }
 
   close(graceMs: number): void {
@@ -123,10 +90,6 @@ export class AgentConnection implements GatewayStreamOwner, TunnelConnection {
     for (const stream of this.streams) stream.close();
   }
 
-  onStreamIdle(stream: GatewayStream): void {
-    this.route.offer(this, stream);
-  }
-
   onStreamClosed(stream: GatewayStream): void {
     this.streams.delete(stream);
     this.route.release(this, stream);
@@ -135,9 +98,5 @@ export class AgentConnection implements GatewayStreamOwner, TunnelConnection {
   onExchangeDone(stream: GatewayStream, _request: ExchangeRequest, result: ExchangeResult): void {
     // Every assigned exchange ends here exactly once, whether the stream goes idle or dies.
     this.route.settle(stream, result);
-  }
-
-  info(): AgentConnectionInfo {
-    return connectionInfo(this.identity, this.connectedAt, this.route.load(this), this.draining);
   }
 }

@@ -1,5 +1,5 @@
 import type { AgentConnectionInfo, AgentIdentity } from './agent-connection.js';
-import type { ConnectionLoad, PoolRoute, RouteConnection, RouteStream } from './pool-route.js';
+import type { PoolRoute, RouteConnection, RouteStream } from './pool-route.js';
 
 /*
  * What the registry, the router, the access log and the admin view need of an agent
@@ -32,14 +32,73 @@ export interface TunnelConnection extends RouteConnection {
 
 export type GatewayRoute = PoolRoute<TunnelConnection, TunnelStream>;
 
-/** The admin view of a connection: its identity and its routing numbers. */
-export function connectionInfo(identity: AgentIdentity, connectedAt: Date, load: ConnectionLoad, draining: boolean): AgentConnectionInfo {
-  return {
-    ...identity,
-    connectedAt: connectedAt.toISOString(),
-    streamsBusy: load.busy,
-    streamsIdle: load.idle,
-    requestsServed: load.served,
-    draining,
-  };
+/** A stream a draining connection marks, so that it closes instead of going idle after its exchange. */
+export interface RetirableStream extends TunnelStream {
+  retire: boolean;
+}
+
+/**
+ * What both protocols' connections share: the identity, the set of streams and how they are
+ * offered to the pool's route, draining, and the admin view. Subclasses say how the
+ * connection is known to be open and how it is closed.
+ */
+export abstract class TunnelConnectionBase<S extends RetirableStream> implements TunnelConnection {
+  readonly streams = new Set<S>();
+  draining = false;
+  readonly connectedAt = new Date();
+
+  constructor(
+    readonly identity: AgentIdentity,
+    readonly route: GatewayRoute,
+  ) {}
+
+  abstract get open(): boolean;
+  abstract close(graceMs: number): void;
+
+  get id(): string {
+    return this.identity.id;
+  }
+
+  get poolName(): string {
+    return this.identity.poolName;
+  }
+
+  get agentId(): string {
+    return this.identity.agentId;
+  }
+
+  get keyGeneration(): number {
+    return this.identity.keyGeneration;
+  }
+
+  /** Adds a freshly opened stream and offers it to the pool. */
+  addStream(stream: S): void {
+    this.streams.add(stream);
+    if (this.draining) stream.close();
+    else this.route.offer(this, stream);
+  }
+
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const stream of this.streams) stream.retire = true;
+    for (const stream of this.route.takeIdleStreams(this)) stream.close();
+  }
+
+  /** The stream finished an exchange and can take the next one. */
+  onStreamIdle(stream: S): void {
+    this.route.offer(this, stream);
+  }
+
+  info(): AgentConnectionInfo {
+    const load = this.route.load(this);
+    return {
+      ...this.identity,
+      connectedAt: this.connectedAt.toISOString(),
+      streamsBusy: load.busy,
+      streamsIdle: load.idle,
+      requestsServed: load.served,
+      draining: this.draining,
+    };
+  }
 }

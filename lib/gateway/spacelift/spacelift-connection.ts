@@ -1,6 +1,6 @@
-import type { AgentConnectionInfo, AgentIdentity } from '../agent-connection.js';
+import type { AgentIdentity } from '../agent-connection.js';
 import type { ExchangeResult } from '../gateway-stream.js';
-import { connectionInfo, type GatewayRoute, type TunnelConnection } from '../tunnel-connection.js';
+import { TunnelConnectionBase, type GatewayRoute } from '../tunnel-connection.js';
 import type { SpaceliftCall, SpaceliftCallOwner } from './spacelift-call.js';
 
 /** What the connection reports to the Spacelift listener. */
@@ -17,58 +17,27 @@ export interface SpaceliftConnectionEvents {
  * instead (pool, key generation, remote IP and metadata tags), see SpaceliftListener.
  * Each call is one tunnel stream; the connection ends when its last call does.
  */
-export class SpaceliftConnection implements TunnelConnection, SpaceliftCallOwner {
-  readonly calls = new Set<SpaceliftCall>();
-  readonly connectedAt = new Date();
-  draining = false;
+export class SpaceliftConnection extends TunnelConnectionBase<SpaceliftCall> implements SpaceliftCallOwner {
   private ended = false;
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly identity: AgentIdentity,
-    readonly route: GatewayRoute,
+    identity: AgentIdentity,
+    route: GatewayRoute,
     private readonly events: SpaceliftConnectionEvents,
-  ) {}
-
-  get id(): string {
-    return this.identity.id;
-  }
-
-  get poolName(): string {
-    return this.identity.poolName;
-  }
-
-  get agentId(): string {
-    return this.identity.agentId;
-  }
-
-  get keyGeneration(): number {
-    return this.identity.keyGeneration;
+  ) {
+    super(identity, route);
   }
 
   get open(): boolean {
     return !this.ended;
   }
 
-  /** Adds a freshly authenticated call and offers it to the pool. */
-  addCall(call: SpaceliftCall): void {
-    this.calls.add(call);
-    if (this.draining) call.close();
-    else this.route.offer(this, call);
-  }
-
-  drain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    for (const call of this.calls) call.retire = true;
-    for (const call of this.route.takeIdleStreams(this)) call.close();
-  }
-
   close(graceMs: number): void {
     this.drain();
     if (this.ended || this.graceTimer !== undefined) return;
     this.graceTimer = setTimeout(() => {
-      for (const call of [...this.calls]) call.destroy('The gateway closed this agent connection');
+      for (const call of [...this.streams]) call.destroy('The gateway closed this agent connection');
     }, graceMs);
     this.graceTimer.unref();
   }
@@ -76,21 +45,13 @@ export class SpaceliftConnection implements TunnelConnection, SpaceliftCallOwner
   /** Ends every call at once (the gateway is destroyed). */
   destroy(): void {
     this.drain();
-    for (const call of [...this.calls]) call.destroy('The gateway is shutting down');
-  }
-
-  info(): AgentConnectionInfo {
-    return connectionInfo(this.identity, this.connectedAt, this.route.load(this), this.draining);
-  }
-
-  onStreamIdle(call: SpaceliftCall): void {
-    this.route.offer(this, call);
+    for (const call of [...this.streams]) call.destroy('The gateway is shutting down');
   }
 
   onStreamClosed(call: SpaceliftCall): void {
-    this.calls.delete(call);
+    this.streams.delete(call);
     this.route.release(this, call);
-    if (this.calls.size > 0 || this.ended) return;
+    if (this.streams.size > 0 || this.ended) return;
     this.ended = true;
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.route.removeConnection(this);

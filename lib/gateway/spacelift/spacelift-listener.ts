@@ -74,7 +74,7 @@ export class SpaceliftListener {
     this.server.addService(privatevcsGatewayService(), { Connect: (call: ConnectCall) => this.onCall(call) });
     if (keepalive !== undefined) {
       this.pingTimer = setInterval(() => {
-        for (const connection of this.connections) for (const call of connection.calls) call.ping(keepalive.timeoutMs);
+        for (const connection of this.connections) for (const call of connection.streams) call.ping(keepalive.timeoutMs);
       }, keepalive.intervalMs);
       this.pingTimer.unref();
     }
@@ -152,7 +152,7 @@ export class SpaceliftListener {
         if (this.options.closing()) return refuse(GrpcStatus.UNAVAILABLE, 'The gateway is shutting down');
         const agentVersion = single(metadata, 'user-agent')?.slice(0, 128) ?? 'unknown';
         const connection = this.connectionFor(outcome, remoteAddress, agentVersion);
-        connection.addCall(new SpaceliftCall(call, connection, this.options.maxMessageBytes));
+        connection.addStream(new SpaceliftCall(call, connection, this.options.maxMessageBytes));
       },
       (error: unknown) => {
         this.options.logger.error('agent authentication failed', { error: error instanceof Error ? error.message : String(error), protocol: 'spacelift' });
