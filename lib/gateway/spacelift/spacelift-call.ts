@@ -180,6 +180,7 @@ export class SpaceliftCall implements TunnelStream {
   }
 
   private onMessage(message: SpaceliftResponse): void {
+    if (this.closed) return;
     if (message.content === 'pingResponse' && message.id === this.pingId) {
       clearTimeout(this.pingTimer);
       this.pingId = undefined;
