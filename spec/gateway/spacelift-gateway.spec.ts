@@ -189,6 +189,40 @@ describe('Spacelift agents on the gateway (privatevcs.Gateway/Connect)', functio
     expect(setup.gateway.connections()).to.have.length(0);
   });
 
+  it('serves concurrent requests over parallel calls, one at a time per call', async () => {
+    setup = await start();
+    let inFlight = 0;
+    let most = 0;
+    vcsAnswer = (req, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      setImmediate(() => {
+        inFlight--;
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`answer ${req.url ?? ''}`);
+      });
+    };
+    setup.agent({ parallelism: 4 });
+    await connected(1, 4);
+    const texts = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const response = await setup.gateway.request(`private://spacelift-pool/item/${i}`);
+        return new Response(response.body as unknown as ReadableStream).text();
+      }),
+    );
+    expect(texts).to.deep.equal(Array.from({ length: 20 }, (_, i) => `answer /item/${i}`));
+    expect(most).to.be.at.most(4);
+    await connected(1, 4);
+    expect(setup.gateway.connections()[0]?.requestsServed).to.equal(20);
+  });
+
+  it('takes a Go agent without metadata tags (JSON null)', async () => {
+    setup = await start();
+    setup.agent({ metadataJson: 'null' });
+    await connected();
+    expect(setup.gateway.connections()[0]?.metadata).to.deep.equal({});
+  });
+
   it('lists the agent in the admin connections API with protocol spacelift, its calls grouped', async () => {
     setup = await start();
     const admin = new AdminServer({ gateway: setup.gateway, store: setup.store, token: ADMIN_TOKEN, gatewayUrl: 'http://127.0.0.1:1' });

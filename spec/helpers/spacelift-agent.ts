@@ -29,6 +29,8 @@ export interface FakeAgentOptions {
   poolId: string;
   key: string;
   metadata?: Record<string, string>;
+  /** The `vcs-agent-metadata` value as sent, instead of `metadata` as JSON (Go sends `null` for a nil map). */
+  metadataJson?: string;
   /** Base URL of the VCS (`http://127.0.0.1:<port>`). */
   target: string;
   parallelism?: number;
@@ -81,7 +83,7 @@ export class FakeSpaceliftAgent {
     const metadata = new Metadata();
     metadata.set(SPACELIFT_METADATA_POOL_ULID, this.options.poolId);
     metadata.set(SPACELIFT_METADATA_KEY, this.options.key);
-    metadata.set(SPACELIFT_METADATA_TAGS, JSON.stringify(this.options.metadata ?? {}));
+    metadata.set(SPACELIFT_METADATA_TAGS, this.options.metadataJson ?? JSON.stringify(this.options.metadata ?? {}));
     const call = (client as unknown as { Connect(metadata: Metadata): ConnectCall }).Connect(metadata);
     const entry = { client, call };
     this.calls.add(entry);

@@ -44,6 +44,12 @@ function single(metadata: Metadata, key: string): string | undefined {
   return values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
 }
 
+/** The tags JSON; Go marshals a nil map as `null`, which means none. */
+function tagsOf(metadata: Metadata): string | undefined {
+  const value = single(metadata, SPACELIFT_METADATA_TAGS);
+  return value === 'null' ? undefined : value;
+}
+
 /** `1.2.3.4:5678` or `[::1]:5678` → the address without the port. */
 function peerHost(peer: string): string {
   const match = /^\[?(.*?)\]?:\d+$/.exec(peer);
@@ -137,7 +143,7 @@ export class SpaceliftListener {
     const presented = {
       poolId: single(metadata, SPACELIFT_METADATA_POOL_ULID),
       key: single(metadata, SPACELIFT_METADATA_KEY),
-      metadata: single(metadata, SPACELIFT_METADATA_TAGS),
+      metadata: tagsOf(metadata),
     };
     checkPoolCredentials(presented, this.options.store).then(
       (outcome) => {
