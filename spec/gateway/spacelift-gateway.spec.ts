@@ -366,7 +366,7 @@ describe('Spacelift agents on the gateway (privatevcs.Gateway/Connect)', functio
   });
 
   it('pings idle calls; a call that does not answer is closed and leaves the route', async () => {
-    setup = await start({ keepalive: { intervalMs: 50, timeoutMs: 100 } });
+    setup = await start({ keepalive: { intervalMs: 50, timeoutMs: 500 } });
     const healthy = setup.agent();
     await connected();
     await waitFor(() => healthy.pingsAnswered >= 2, 5000, 'two answered pings');
