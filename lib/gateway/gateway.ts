@@ -23,7 +23,7 @@ import { decisionOf } from './access-log.js';
 import { LoggedExchange } from './access-record.js';
 import { AgentConnection, type AgentConnectionInfo } from './agent-connection.js';
 import { checkAgentHello } from './agent-handshake.js';
-import { AgentKeepalive, DEFAULT_AGENT_KEEPALIVE } from './agent-keepalive.js';
+import { AgentKeepalive, keepaliveOptions } from './agent-keepalive.js';
 import { AgentRegistry } from './agent-registry.js';
 import { GatewayCluster } from './cluster/gateway-cluster.js';
 import { DeferredControl, NOOP_CONTROL } from './deferred-control.js';
@@ -32,8 +32,7 @@ import type { GatewayResponse } from './gateway-response.js';
 import { requestThrough } from './gateway-request.js';
 import { GatewayStream } from './gateway-stream.js';
 import { HTTP2_SERVER_LIMITS, guardSession } from './http2-server-limits.js';
-import { SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/spacelift/privatevcs-schema.js';
-import { SpaceliftListener } from './spacelift/spacelift-listener.js';
+import type { SpaceliftListener } from './spacelift/spacelift-listener.js';
 import type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats } from './gateway-types.js';
 
 export type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats, SpaceliftGatewayOptions } from './gateway-types.js';
@@ -59,7 +58,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly bodyBound: { bodyIdleTimeoutMs?: number };
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
-  private readonly spacelift: SpaceliftListener;
+  private readonly tls: GatewayOptions['tls'];
+  private readonly spaceliftMaxMessageBytes: number | undefined;
+  private spacelift: SpaceliftListener | undefined;
   /** The replica's link to the shared state, with `GatewayOptions.cluster`. */
   readonly cluster: GatewayCluster | undefined;
   private readonly recordAccess = (record: AccessLogRecord): void => {
@@ -96,28 +97,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       }, interval);
       this.revalidateTimer.unref();
     }
-    if (options.keepalive !== false) {
-      if (options.keepalive !== undefined && (options.keepalive === null || typeof options.keepalive !== 'object')) {
-        throw new InvalidOptionError('keepalive', 'Invalid keepalive: expected { intervalMs, timeoutMs } or false');
-      }
-      const intervalMs = positiveInteger(options.keepalive?.intervalMs, DEFAULT_AGENT_KEEPALIVE.intervalMs, 'keepalive.intervalMs');
-      const timeoutMs = positiveInteger(options.keepalive?.timeoutMs, DEFAULT_AGENT_KEEPALIVE.timeoutMs, 'keepalive.timeoutMs');
-      this.keepalive = new AgentKeepalive({ intervalMs, timeoutMs }, () => this.registry.live(), (connection) => this.registry.dropUnresponsive(connection, timeoutMs));
+    const keepalive = keepaliveOptions(options.keepalive);
+    if (keepalive !== undefined) {
+      this.keepalive = new AgentKeepalive(keepalive, () => this.registry.live(), (connection) => this.registry.dropUnresponsive(connection, keepalive.timeoutMs));
     }
-    this.spacelift = new SpaceliftListener({
-      store: this.store,
-      registry: this.registry,
-      logger: this.logger,
-      maxMessageBytes: positiveInteger(options.spacelift?.maxMessageBytes, SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES, 'spacelift.maxMessageBytes'),
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-      ...(this.keepalive === undefined ? {} : { keepalive: this.keepalive.options }),
-      closing: () => this.closing,
-      onConnected: (info) => this.emit('agent-connected', info),
-      onDisconnected: (info) => this.emit('agent-disconnected', info),
-      onRefused: (event) => {
-        if (this.listenerCount('agent-refused') > 0) this.emit('agent-refused', event);
-      },
-    });
+    const maxMessageBytes = options.spacelift?.maxMessageBytes;
+    this.spaceliftMaxMessageBytes = maxMessageBytes === undefined ? undefined : positiveInteger(maxMessageBytes, 0, 'spacelift.maxMessageBytes');
+    this.tls = options.tls;
     const serverOptions = { ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
     this.server =
       options.tls === undefined
@@ -140,7 +126,24 @@ export class Gateway extends EventEmitter<GatewayEvents> {
    * Starts accepting Spacelift's own VCS agents (gRPC `privatevcs.Gateway/Connect`, with TLS
    * when `tls` is set) on a listener of their own; resolves with its bound address.
    */
-  listenSpacelift(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+  async listenSpacelift(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+    // Loaded on first use: gRPC's modules cost ~18 MiB of RSS a gateway without it should not carry.
+    const { SpaceliftListener } = await import('./spacelift/spacelift-listener.js');
+    if (this.closing) throw new ClosedError('The gateway');
+    this.spacelift ??= new SpaceliftListener({
+      store: this.store,
+      registry: this.registry,
+      logger: this.logger,
+      ...(this.spaceliftMaxMessageBytes === undefined ? {} : { maxMessageBytes: this.spaceliftMaxMessageBytes }),
+      ...(this.tls === undefined ? {} : { tls: this.tls }),
+      ...(this.keepalive === undefined ? {} : { keepalive: this.keepalive.options }),
+      closing: () => this.closing,
+      onConnected: (info) => this.emit('agent-connected', info),
+      onDisconnected: (info) => this.emit('agent-disconnected', info),
+      onRefused: (event) => {
+        if (this.listenerCount('agent-refused') > 0) this.emit('agent-refused', event);
+      },
+    });
     return this.spacelift.listen(options);
   }
 
@@ -267,7 +270,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     });
     const timer = setTimeout(() => this.destroy(), timeoutMs);
     timer.unref();
-    await Promise.all([serverClosed, this.spacelift.close(timeoutMs)]);
+    await Promise.all([serverClosed, this.spacelift?.close(timeoutMs)]);
     clearTimeout(timer);
     // Last: the requests that finished while draining still reach the shared access log.
     await this.cluster?.stop();
@@ -279,7 +282,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.stopTimers();
     this.cluster?.stop().catch(() => undefined);
     this.server.close();
-    this.spacelift.destroy();
+    this.spacelift?.destroy();
     // Next turn, for the same reason as in close().
     setImmediate(() => {
       for (const session of this.registry.sessions.keys()) session.destroy();

@@ -7,6 +7,7 @@ import type { PoolStore } from '../../pools/pool-store.js';
 import {
   SPACELIFT_METADATA_KEY,
   SPACELIFT_METADATA_POOL_ULID,
+  SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES,
   SPACELIFT_METADATA_TAGS,
   privatevcsGatewayService,
 } from '../../protocol/spacelift/privatevcs-schema.js';
@@ -21,7 +22,8 @@ export interface SpaceliftListenerOptions {
   store: PoolStore;
   registry: AgentRegistry;
   logger: Logger;
-  maxMessageBytes: number;
+  /** Default SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES (4 MiB). */
+  maxMessageBytes?: number;
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** PingRequest on idle calls (and gRPC keepalive PINGs on their sessions); undefined: off. */
   keepalive?: { intervalMs: number; timeoutMs: number };
@@ -68,12 +70,14 @@ export class SpaceliftListener {
   private readonly connections = new Set<SpaceliftConnection>();
   private readonly pingTimer: NodeJS.Timeout | undefined;
   private address: AddressInfo | undefined;
+  private readonly maxMessageBytes: number;
 
   constructor(private readonly options: SpaceliftListenerOptions) {
     const keepalive = options.keepalive;
+    this.maxMessageBytes = options.maxMessageBytes ?? SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES;
     const serverOptions: ServerOptions = {
-      'grpc.max_receive_message_length': options.maxMessageBytes,
-      'grpc.max_send_message_length': options.maxMessageBytes,
+      'grpc.max_receive_message_length': this.maxMessageBytes,
+      'grpc.max_send_message_length': this.maxMessageBytes,
       ...(keepalive === undefined ? {} : { 'grpc.keepalive_time_ms': keepalive.intervalMs, 'grpc.keepalive_timeout_ms': keepalive.timeoutMs }),
     };
     this.server = new Server(serverOptions);
@@ -158,7 +162,7 @@ export class SpaceliftListener {
         if (this.options.closing()) return refuse(GrpcStatus.UNAVAILABLE, 'The gateway is shutting down');
         const agentVersion = single(metadata, 'user-agent')?.slice(0, 128) ?? 'unknown';
         const connection = this.connectionFor(outcome, remoteAddress, agentVersion);
-        connection.addStream(new SpaceliftCall(call, connection, this.options.maxMessageBytes));
+        connection.addStream(new SpaceliftCall(call, connection, this.maxMessageBytes));
       },
       (error: unknown) => {
         this.options.logger.error('agent authentication failed', { error: error instanceof Error ? error.message : String(error), protocol: 'spacelift' });
