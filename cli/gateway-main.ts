@@ -107,6 +107,14 @@ function positiveSeconds(value: unknown, flag: string, allowZero = false): numbe
   return seconds;
 }
 
+/** Where Spacelift's own agents connect (`--spacelift-listen` or `VCS_GATEWAY_SPACELIFT_LISTEN`), if anywhere. */
+function spaceliftListenFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): { host: string; port: number } | undefined {
+  const flag = argv['spacelift-listen'] as string | undefined;
+  if (flag !== undefined) return parseHostPort(flag, '--spacelift-listen');
+  const variable = env.VCS_GATEWAY_SPACELIFT_LISTEN;
+  return variable === undefined || variable === '' ? undefined : parseHostPort(variable, 'VCS_GATEWAY_SPACELIFT_LISTEN');
+}
+
 /** The front door's bounds on slow callers, from seconds on the command line to the library's milliseconds. */
 function frontDoorTimeouts(argv: Record<string, unknown>): { headersTimeoutMs: number; bodyIdleTimeoutMs: number; requestTimeoutMs: number } {
   const ms = (flag: string, allowZero: boolean): number => {
@@ -191,6 +199,7 @@ function withoutAccessLines(logger: Logger): Logger {
 async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<number> {
   const listen = parseHostPort(String(argv.listen), '--listen');
   const frontDoorAt = argv['front-door'] === undefined ? undefined : parseHostPort(String(argv['front-door']), '--front-door');
+  const spaceliftListen = spaceliftListenFrom(argv, env);
   const certFile = argv['tls-cert'] as string | undefined;
   const keyFile = argv['tls-key'] as string | undefined;
   if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('--tls-cert and --tls-key go together: give both, or neither for cleartext h2');
@@ -271,6 +280,10 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   }
   const address = await gateway.listen(listen);
   logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
+  if (spaceliftListen !== undefined) {
+    const at = await gateway.listenSpacelift(spaceliftListen);
+    logger.info('gateway listening for spacelift agents', { address: `${at.address}:${at.port}`, tls: tls !== undefined });
+  }
   let frontDoor: FrontDoor | undefined;
   if (frontDoorAt !== undefined) {
     frontDoor = new FrontDoor(gateway, { ...frontDoorBounds, ...(frontDoorToken === undefined ? {} : { token: frontDoorToken }) });
@@ -358,6 +371,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         y
           .option('listen', { type: 'string', default: '127.0.0.1:8443', describe: 'HOST:PORT agents connect to', requiresArg: true })
           .option('front-door', { type: 'string', describe: 'HOST:PORT of the HTTP/1.1 front door (/<pool>/<path>)', requiresArg: true })
+          .option('spacelift-listen', {
+            type: 'string',
+            describe: "HOST:PORT Spacelift's own VCS agents connect to (gRPC privatevcs.Gateway; TLS with --tls-cert)  [env: VCS_GATEWAY_SPACELIFT_LISTEN]",
+            requiresArg: true,
+          })
           .option('tls-cert', { type: 'string', describe: 'PEM certificate for the agent listener (without: cleartext h2)', requiresArg: true })
           .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert', requiresArg: true })
           .option('queue-timeout', { type: 'number', default: 10, describe: 'Seconds a request waits for a free stream before 503', requiresArg: true })

@@ -162,17 +162,28 @@ export class PoolStoreUnavailableError extends VcsAgentError {
 }
 
 /**
- * A whole message does not fit the Spacelift protocol's message limit (gRPC's maximum
- * message size, 4 MiB by default): that protocol carries each body in one message.
+ * A VCS response does not fit one message of the Spacelift protocol (gRPC's maximum message
+ * size, 4 MiB by default): that protocol carries a body whole in one message.
  */
-export class MessageTooLargeError extends VcsAgentError {
-  constructor(
-    readonly what: 'response' | 'request',
-    readonly limitBytes: number,
-  ) {
-    super(
-      what === 'response' ? 'VCS_RESPONSE_TOO_LARGE' : 'VCS_BODY_TOO_LARGE',
-      `The ${what} is larger than the Spacelift protocol's message limit of ${limitBytes} bytes (a body travels whole in one gRPC message)`,
-    );
+export class ResponseTooLargeError extends VcsAgentError {
+  constructor(readonly limitBytes: number) {
+    super('VCS_RESPONSE_TOO_LARGE', `The response is larger than the Spacelift protocol's message limit of ${limitBytes} bytes (a body travels whole in one gRPC message)`);
+  }
+}
+
+/**
+ * A request body is larger than the tunnel can carry: Spacelift's protocol sends a body whole
+ * in one gRPC message, so a body (with its head) over the message limit never reaches the agent.
+ */
+export class BodyTooLargeError extends VcsAgentError {
+  constructor(readonly limitBytes: number) {
+    super('VCS_BODY_TOO_LARGE', `The request does not fit in one ${limitBytes}-byte message of the Spacelift agent protocol`);
+  }
+}
+
+/** A request header cannot travel to the agent as it is: Spacelift's protocol has one value per name and Set-Cookie cannot be joined. */
+export class HeaderNotRepresentableError extends VcsAgentError {
+  constructor(readonly names: readonly string[]) {
+    super('VCS_HEADER_NOT_REPRESENTABLE', `Repeated header ${names.map((name) => `"${name.slice(0, 40)}"`).join(', ')} cannot be sent to a Spacelift agent (one value per name)`);
   }
 }

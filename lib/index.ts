@@ -34,9 +34,9 @@ export type { Http2TraceOptions, GodebugSettings } from './trace/index.js';
 
 // Gateway side
 export { Gateway } from './gateway/gateway.js';
-export type { GatewayOptions, GatewayRequestInit, GatewayEvents, AccessLogRecord, ExchangeControl, DisconnectReason } from './gateway/gateway.js';
+export type { GatewayOptions, GatewayRequestInit, GatewayEvents, AccessLogRecord, ExchangeControl, DisconnectReason, SpaceliftGatewayOptions } from './gateway/gateway.js';
 export type { GatewayResponse } from './gateway/gateway-response.js';
-export type { AgentConnectionInfo } from './gateway/agent-connection.js';
+export type { AgentConnectionInfo, AgentProtocol } from './gateway/agent-connection.js';
 export type { ExchangeHandler, ExchangeRequest } from './gateway/exchange.js';
 export { FrontDoor } from './gateway/front-door.js';
 export type { FrontDoorOptions } from './gateway/front-door.js';
@@ -147,5 +147,7 @@ export {
   HeadersTimeoutError,
   BodyIdleTimeoutError,
   RequestTimeoutError,
-  MessageTooLargeError,
+  ResponseTooLargeError,
+  BodyTooLargeError,
+  HeaderNotRepresentableError,
 } from './errors.js';

@@ -1,10 +1,10 @@
 import { RequestAbortedError, type VcsAgentError } from '../errors.js';
 import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
-import type { AgentConnection } from './agent-connection.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import type { AccessLogRecord } from './gateway-types.js';
 import type { ExchangeResult } from './gateway-stream.js';
 import type { RoutedHandler } from './pool-route.js';
+import type { TunnelConnection } from './tunnel-connection.js';
 
 export type AccessSink = (record: AccessLogRecord) => void;
 
@@ -16,7 +16,7 @@ const NO_RESULT = { status: 0, bytesIn: 0, bytesOut: 0 } as const;
  * any stream took it (`rejected`, or `aborted` while queued) or ended on a stream
  * (`completed`, `failed`, `aborted`), with the connection that carried it.
  */
-export class LoggedExchange implements RoutedHandler<AgentConnection> {
+export class LoggedExchange implements RoutedHandler<TunnelConnection> {
   private logged = false;
   /** The code of an answer the agent made itself (`vcs-agent-error`: a denial, an unreachable VCS). */
   private agentError: string | undefined;
@@ -48,12 +48,12 @@ export class LoggedExchange implements RoutedHandler<AgentConnection> {
     this.inner.onError(error);
   }
 
-  onSettled(connection: AgentConnection, result: ExchangeResult): void {
+  onSettled(connection: TunnelConnection, result: ExchangeResult): void {
     const error = result.error;
     this.log(connection, result, error === undefined ? 'completed' : error instanceof RequestAbortedError ? 'aborted' : 'failed');
   }
 
-  private log(connection: AgentConnection | undefined, result: ExchangeResult, outcome: AccessLogRecord['outcome']): void {
+  private log(connection: TunnelConnection | undefined, result: ExchangeResult, outcome: AccessLogRecord['outcome']): void {
     if (this.logged) return;
     this.logged = true;
     const request = this.request;

@@ -2,11 +2,18 @@ import type { ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { ControlChannel } from '../protocol/control-channel.js';
 import type { ExchangeRequest } from './exchange.js';
 import type { ExchangeResult, GatewayStream, GatewayStreamOwner } from './gateway-stream.js';
-import type { PoolRoute } from './pool-route.js';
+import { TunnelConnectionBase, type GatewayRoute } from './tunnel-connection.js';
+
+export type { GatewayRoute } from './tunnel-connection.js';
+
+/** Which wire protocol an agent connection speaks: ours (HTTP/2 tunnel) or Spacelift's gRPC. */
+export type AgentProtocol = 'vcs-agent' | 'spacelift';
 
 /** Who an agent connection is, as established by the connect stream. */
 export interface AgentIdentity {
   readonly id: string;
+  /** `vcs-agent` for our agents, `spacelift` for Spacelift's own (gRPC) agents. */
+  readonly protocol: AgentProtocol;
   readonly poolId: string;
   readonly poolName: string;
   readonly agentId: string;
@@ -27,25 +34,21 @@ export interface AgentConnectionInfo extends AgentIdentity {
   readonly draining: boolean;
 }
 
-export type GatewayRoute = PoolRoute<AgentConnection, GatewayStream>;
-
 /**
  * The gateway's end of one authenticated agent session: its control channel and tunnel
  * streams (the agent's `GatewayConnection` is the other end). Routing state (idle, busy,
  * served) lives in the pool's route, not here.
  */
-export class AgentConnection implements GatewayStreamOwner {
-  readonly streams = new Set<GatewayStream>();
+export class AgentConnection extends TunnelConnectionBase<GatewayStream> implements GatewayStreamOwner {
   readonly control: ControlChannel;
-  draining = false;
-  readonly connectedAt = new Date();
 
   constructor(
-    readonly identity: AgentIdentity,
+    identity: AgentIdentity,
     readonly session: ServerHttp2Session,
     controlStream: ServerHttp2Stream,
-    readonly route: GatewayRoute,
+    route: GatewayRoute,
   ) {
+    super(identity, route);
     this.control = new ControlChannel(controlStream, {
       onDrain: () => {
         this.drain();
@@ -64,45 +67,27 @@ export class AgentConnection implements GatewayStreamOwner {
     });
   }
 
-  get id(): string {
-    return this.identity.id;
+  get open(): boolean {
+    return !this.session.closed && !this.session.destroyed;
   }
 
-  get poolName(): string {
-    return this.identity.poolName;
-  }
-
-  get agentId(): string {
-    return this.identity.agentId;
-  }
-
-  get keyGeneration(): number {
-    return this.identity.keyGeneration;
-  }
-
-  /** Adds a freshly opened tunnel stream and offers it to the pool. */
-  addStream(stream: GatewayStream): void {
-    this.streams.add(stream);
-    if (this.draining) stream.close();
-    else this.route.offer(this, stream);
-  }
-
-  /** Stops new work: idle streams close now, busy ones when their exchange ends. */
-  drain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    for (const stream of this.streams) stream.retire = true;
-    for (const stream of this.route.takeIdleStreams(this)) stream.close();
+  close(graceMs: number): void {
+    const session = this.session;
+    // GOAWAY first, so the agent takes the control stream's end that follows as part of
+    // the goodbye (it redials at once) rather than as a lost connection; busy streams finish.
+    session.close();
+    if (!this.control.stream.destroyed) this.control.stream.close();
+    const timer = setTimeout(() => {
+      if (!session.destroyed) session.destroy();
+    }, graceMs);
+    timer.unref();
+    session.once('close', () => clearTimeout(timer));
   }
 
   /** The session is gone: the route lets go of it and its streams close. */
   closed(): void {
     this.route.removeConnection(this);
     for (const stream of this.streams) stream.close();
-  }
-
-  onStreamIdle(stream: GatewayStream): void {
-    this.route.offer(this, stream);
   }
 
   onStreamClosed(stream: GatewayStream): void {
@@ -113,17 +98,5 @@ export class AgentConnection implements GatewayStreamOwner {
   onExchangeDone(stream: GatewayStream, _request: ExchangeRequest, result: ExchangeResult): void {
     // Every assigned exchange ends here exactly once, whether the stream goes idle or dies.
     this.route.settle(stream, result);
-  }
-
-  info(): AgentConnectionInfo {
-    const load = this.route.load(this);
-    return {
-      ...this.identity,
-      connectedAt: this.connectedAt.toISOString(),
-      streamsBusy: load.busy,
-      streamsIdle: load.idle,
-      requestsServed: load.served,
-      draining: this.draining,
-    };
   }
 }

@@ -1,4 +1,6 @@
+import { InvalidOptionError } from '../errors.js';
 import { probeLiveness } from '../protocol/liveness.js';
+import { positiveInteger } from '../util/positive-integer.js';
 import type { AgentConnection } from './agent-connection.js';
 
 /** How often the gateway checks that an agent connection still answers, and how long it waits. */
@@ -15,6 +17,18 @@ export interface AgentKeepaliveOptions {
  */
 export const DEFAULT_AGENT_KEEPALIVE: Readonly<AgentKeepaliveOptions> = Object.freeze({ intervalMs: 30_000, timeoutMs: 10_000 });
 
+/** `GatewayOptions.keepalive` checked, defaults filled in; undefined when turned off (`false`). */
+export function keepaliveOptions(option: Partial<AgentKeepaliveOptions> | false | undefined): AgentKeepaliveOptions | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined && (option === null || typeof option !== 'object')) {
+    throw new InvalidOptionError('keepalive', 'Invalid keepalive: expected { intervalMs, timeoutMs } or false');
+  }
+  return {
+    intervalMs: positiveInteger(option?.intervalMs, DEFAULT_AGENT_KEEPALIVE.intervalMs, 'keepalive.intervalMs'),
+    timeoutMs: positiveInteger(option?.timeoutMs, DEFAULT_AGENT_KEEPALIVE.timeoutMs, 'keepalive.timeoutMs'),
+  };
+}
+
 /**
  * The gateway's half-open check on agent connections. An agent whose host froze, or whose
  * NAT entry or route vanished, still looks connected to TCP, and the router would keep
@@ -27,7 +41,7 @@ export class AgentKeepalive {
   private readonly pending = new WeakSet<AgentConnection>();
 
   constructor(
-    private readonly options: AgentKeepaliveOptions,
+    readonly options: AgentKeepaliveOptions,
     private readonly connections: () => Iterable<AgentConnection>,
     private readonly onUnresponsive: (connection: AgentConnection) => void,
   ) {

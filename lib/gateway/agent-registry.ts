@@ -3,9 +3,10 @@ import { PoolNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { keyGenerationAllowed } from '../pools/pool-key-check.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
-import type { AgentConnection, AgentConnectionInfo, GatewayRoute } from './agent-connection.js';
+import type { AgentConnection, AgentConnectionInfo } from './agent-connection.js';
 import type { DisconnectReason, PoolLiveStats } from './gateway-types.js';
 import { PoolRoute } from './pool-route.js';
+import type { GatewayRoute, TunnelConnection } from './tunnel-connection.js';
 
 export interface AgentRegistryOptions {
   store: PoolStore;
@@ -14,7 +15,7 @@ export interface AgentRegistryOptions {
   maxQueue: number;
   disconnectGraceMs: number;
   /** The gateway itself closed a connection. */
-  onEvicted(connection: AgentConnection, reason: DisconnectReason): void;
+  onEvicted(connection: TunnelConnection, reason: DisconnectReason): void;
 }
 
 /**
@@ -139,25 +140,16 @@ export class AgentRegistry {
     connection.session.destroy();
   }
 
-  /** Closes one connection on the gateway's initiative: drain, GOAWAY, destroy after the grace period. */
-  evict(connection: AgentConnection, reason: DisconnectReason): boolean {
-    const session = connection.session;
-    if (session.closed || session.destroyed) return false;
+  /** Closes one connection on the gateway's initiative: drain, goodbye (GOAWAY), destroy after the grace period. */
+  evict(connection: TunnelConnection, reason: DisconnectReason): boolean {
+    if (!connection.open) return false;
     this.options.logger.info('agent evicted', { pool: connection.poolName, connectionId: connection.id, agentId: connection.agentId, reason });
     this.retire(connection, reason);
-    // GOAWAY first, so the agent takes the control stream's end that follows as part of
-    // the goodbye (it redials at once) rather than as a lost connection; busy streams finish.
-    session.close();
-    if (!connection.control.stream.destroyed) connection.control.stream.close();
-    const timer = setTimeout(() => {
-      if (!session.destroyed) session.destroy();
-    }, this.options.disconnectGraceMs);
-    timer.unref();
-    session.once('close', () => clearTimeout(timer));
+    connection.close(this.options.disconnectGraceMs);
     return true;
   }
 
-  private retire(connection: AgentConnection, reason: DisconnectReason): void {
+  private retire(connection: TunnelConnection, reason: DisconnectReason): void {
     connection.drain();
     // No new work goes to a draining connection; the route lets go of it now so requests
     // for the pool are answered from the store (404 once deleted) rather than queued.

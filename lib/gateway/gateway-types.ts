@@ -49,6 +49,19 @@ export interface GatewayOptions {
    * Default: off (the caller owns the body; a `signal` bounds the whole request).
    */
   requestBodyIdleTimeoutMs?: number;
+  /** Settings of the listener for Spacelift's own (gRPC) agents, started by `Gateway.listenSpacelift()`. */
+  spacelift?: SpaceliftGatewayOptions;
+}
+
+/** Settings of the gateway's listener for Spacelift's own VCS agents (`privatevcs.Gateway/Connect`). */
+export interface SpaceliftGatewayOptions {
+  /**
+   * Largest gRPC message either way, in bytes (`grpc.max_receive_message_length` and
+   * `…send…`). Default 4 MiB, gRPC's own default and what the Go agent accepts: a request
+   * whose body and head do not fit is answered 413 (`VCS_BODY_TOO_LARGE`) without reaching
+   * the agent; a larger response fails its call and the caller gets 502 (`VCS_STREAM_RESET`).
+   */
+  maxMessageBytes?: number;
 }
 
 /** Why the gateway closed an agent connection itself. */

@@ -10,7 +10,7 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ulid } from 'ulid';
-import { ClosedError, InvalidOptionError, PoolNotFoundError, RequestAbortedError, VcsAgentError } from '../errors.js';
+import { ClosedError, InvalidOptionError, PoolNotFoundError, VcsAgentError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
 import { CONNECT_PATH, HEADER_CONNECTION_ID, STREAM_PATH } from '../protocol/constants.js';
@@ -23,18 +23,19 @@ import { decisionOf } from './access-log.js';
 import { LoggedExchange } from './access-record.js';
 import { AgentConnection, type AgentConnectionInfo } from './agent-connection.js';
 import { checkAgentHello } from './agent-handshake.js';
-import { AgentKeepalive, DEFAULT_AGENT_KEEPALIVE } from './agent-keepalive.js';
+import { AgentKeepalive, keepaliveOptions } from './agent-keepalive.js';
 import { AgentRegistry } from './agent-registry.js';
 import { GatewayCluster } from './cluster/gateway-cluster.js';
+import { DeferredControl, NOOP_CONTROL } from './deferred-control.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 import { requestThrough } from './gateway-request.js';
 import { GatewayStream } from './gateway-stream.js';
 import { HTTP2_SERVER_LIMITS, guardSession } from './http2-server-limits.js';
+import type { SpaceliftListener } from './spacelift/spacelift-listener.js';
 import type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats } from './gateway-types.js';
-import type { PendingExchange } from './pool-route.js';
 
-export type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats } from './gateway-types.js';
+export type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats, SpaceliftGatewayOptions } from './gateway-types.js';
 
 const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_QUEUE = 1_000;
@@ -57,6 +58,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly bodyBound: { bodyIdleTimeoutMs?: number };
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
+  private readonly tls: GatewayOptions['tls'];
+  private readonly spaceliftMaxMessageBytes: number | undefined;
+  private spacelift: SpaceliftListener | undefined;
   /** The replica's link to the shared state, with `GatewayOptions.cluster`. */
   readonly cluster: GatewayCluster | undefined;
   private readonly recordAccess = (record: AccessLogRecord): void => {
@@ -93,14 +97,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       }, interval);
       this.revalidateTimer.unref();
     }
-    if (options.keepalive !== false) {
-      if (options.keepalive !== undefined && (options.keepalive === null || typeof options.keepalive !== 'object')) {
-        throw new InvalidOptionError('keepalive', 'Invalid keepalive: expected { intervalMs, timeoutMs } or false');
-      }
-      const intervalMs = positiveInteger(options.keepalive?.intervalMs, DEFAULT_AGENT_KEEPALIVE.intervalMs, 'keepalive.intervalMs');
-      const timeoutMs = positiveInteger(options.keepalive?.timeoutMs, DEFAULT_AGENT_KEEPALIVE.timeoutMs, 'keepalive.timeoutMs');
-      this.keepalive = new AgentKeepalive({ intervalMs, timeoutMs }, () => this.registry.live(), (connection) => this.registry.dropUnresponsive(connection, timeoutMs));
+    const keepalive = keepaliveOptions(options.keepalive);
+    if (keepalive !== undefined) {
+      this.keepalive = new AgentKeepalive(keepalive, () => this.registry.live(), (connection) => this.registry.dropUnresponsive(connection, keepalive.timeoutMs));
     }
+    const maxMessageBytes = options.spacelift?.maxMessageBytes;
+    this.spaceliftMaxMessageBytes = maxMessageBytes === undefined ? undefined : positiveInteger(maxMessageBytes, 0, 'spacelift.maxMessageBytes');
+    this.tls = options.tls;
     const serverOptions = { ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
     this.server =
       options.tls === undefined
@@ -117,6 +120,31 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const address = await listenServer(this.server, options);
     this.listening = true;
     return address;
+  }
+
+  /**
+   * Starts accepting Spacelift's own VCS agents (gRPC `privatevcs.Gateway/Connect`, with TLS
+   * when `tls` is set) on a listener of their own; resolves with its bound address.
+   */
+  async listenSpacelift(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+    // Loaded on first use: gRPC's modules cost ~18 MiB of RSS a gateway without it should not carry.
+    const { SpaceliftListener } = await import('./spacelift/spacelift-listener.js');
+    if (this.closing) throw new ClosedError('The gateway');
+    this.spacelift ??= new SpaceliftListener({
+      store: this.store,
+      registry: this.registry,
+      logger: this.logger,
+      ...(this.spaceliftMaxMessageBytes === undefined ? {} : { maxMessageBytes: this.spaceliftMaxMessageBytes }),
+      ...(this.tls === undefined ? {} : { tls: this.tls }),
+      ...(this.keepalive === undefined ? {} : { keepalive: this.keepalive.options }),
+      closing: () => this.closing,
+      onConnected: (info) => this.emit('agent-connected', info),
+      onDisconnected: (info) => this.emit('agent-disconnected', info),
+      onRefused: (event) => {
+        if (this.listenerCount('agent-refused') > 0) this.emit('agent-refused', event);
+      },
+    });
+    return this.spacelift.listen(options);
   }
 
   /** The live connections, of one pool (by name) or of all. */
@@ -242,7 +270,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     });
     const timer = setTimeout(() => this.destroy(), timeoutMs);
     timer.unref();
-    await serverClosed;
+    await Promise.all([serverClosed, this.spacelift?.close(timeoutMs)]);
     clearTimeout(timer);
     // Last: the requests that finished while draining still reach the shared access log.
     await this.cluster?.stop();
@@ -254,6 +282,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.stopTimers();
     this.cluster?.stop().catch(() => undefined);
     this.server.close();
+    this.spacelift?.destroy();
     // Next turn, for the same reason as in close().
     setImmediate(() => {
       for (const session of this.registry.sessions.keys()) session.destroy();
@@ -320,37 +349,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (session.closed || session.destroyed || stream.destroyed) return;
     const { record, hello, metadata, keyGeneration } = outcome;
     const route = this.registry.routeFor(record.id, record.name);
-    const identity = { id: ulid(), poolId: record.id, poolName: record.name, agentId: hello.agentId, agentVersion: hello.agentVersion, vendor: hello.vendor, metadata, remoteAddress, keyGeneration };
+    const identity = { id: ulid(), protocol: 'vcs-agent' as const, poolId: record.id, poolName: record.name, agentId: hello.agentId, agentVersion: hello.agentVersion, vendor: hello.vendor, metadata, remoteAddress, keyGeneration };
     const connection = new AgentConnection(identity, session, stream, route);
     this.registry.sessions.set(session, connection);
     route.addConnection(connection);
     stream.respond({ ':status': 200, [HEADER_CONNECTION_ID]: connection.id });
     this.logger.info('agent connected', { pool: record.name, connectionId: connection.id, agentId: connection.agentId, remoteAddress, metadata, keyGeneration });
     this.emit('agent-connected', connection.info());
-  }
-}
-
-const NOOP_CONTROL: ExchangeControl = { abort: () => {}, resume: () => {} };
-
-/** Control for a request whose pool is still being looked up. */
-class DeferredControl implements ExchangeControl {
-  aborted = false;
-  private pending: PendingExchange<AgentConnection, GatewayStream> | undefined;
-
-  constructor(private readonly handler: ExchangeHandler) {}
-
-  attach(pending: PendingExchange<AgentConnection, GatewayStream>): void {
-    this.pending = pending;
-  }
-
-  abort(error: VcsAgentError = new RequestAbortedError()): void {
-    if (this.pending !== undefined) return this.pending.abort(error);
-    if (this.aborted) return;
-    this.aborted = true;
-    this.handler.onError(error);
-  }
-
-  resume(): void {
-    this.pending?.resume();
   }
 }

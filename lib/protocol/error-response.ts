@@ -10,6 +10,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_INVALID_URL: 400,
   VCS_INVALID_OPTION: 400,
   VCS_BAD_FRAMING: 400,
+  VCS_HEADER_NOT_REPRESENTABLE: 400,
   VCS_AUTH_FAILED: 401,
   VCS_DENIED: 403,
   VCS_REDIRECT_DENIED: 403,
@@ -26,11 +27,17 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_PROTOCOL_ERROR: 502,
   VCS_TOO_MANY_REDIRECTS: 502,
   VCS_RESPONSE_TOO_LARGE: 502,
+  VCS_AGENT_ERROR: 502,
   VCS_NO_AGENT: 503,
   VCS_POOL_BUSY: 503,
   VCS_CLOSED: 503,
   VCS_STORE_UNAVAILABLE: 503,
 };
+
+/** Whether `code` is one of ours (it has a row in the table above). */
+export function isKnownErrorCode(code: string): boolean {
+  return Object.hasOwn(STATUS_BY_CODE, code);
+}
 
 /** Codes that mean "not now": the answer carries `Retry-After` (seconds). */
 const RETRY_AFTER_BY_CODE: Readonly<Record<string, number>> = {

@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import { MessageTooLargeError, ProtocolError } from '../../errors.js';
+import { ProtocolError, ResponseTooLargeError } from '../../errors.js';
 import { FrameParser, FrameType, decodeResponseHead, encodeRequestHead, type ResponseHead } from '../../protocol/frame.js';
 import { mapToRawHeaders, rawHeadersToMap } from '../../protocol/spacelift/header-map.js';
 import type { SpaceliftHttpRequest, SpaceliftResponse } from '../../protocol/spacelift/privatevcs-schema.js';
@@ -125,7 +125,7 @@ export class SpaceliftExchange extends Duplex implements TunnelStreamIO {
   }
 
   private tooLarge(): void {
-    const error = new MessageTooLargeError('response', this.maxMessageBytes);
+    const error = new ResponseTooLargeError(this.maxMessageBytes);
     this.closeReason = error.message;
     this.fail(error.code, error.message);
     // Stop reading the VCS: the rest of the body could not be sent anyway.

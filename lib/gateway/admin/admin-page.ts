@@ -84,7 +84,7 @@ export const ADMIN_HTML = String.raw`<!doctype html>
     <div class="card">
       <h2>Connections</h2>
       <table id="connections-table" class="table">
-        <thead><tr><th>Agent</th><th>Remote address</th><th>Connected since</th><th>Vendor</th><th>Version</th><th>Tags</th><th class="num">Streams busy / idle</th><th class="num">Requests served</th></tr></thead>
+        <thead><tr><th>Agent</th><th>Remote address</th><th>Connected since</th><th>Vendor</th><th>Version</th><th>Tags</th><th class="num">Streams busy / idle</th><th class="num">Requests served</th><th>Protocol</th></tr></thead>
         <tbody></tbody>
       </table>
       <p id="connections-empty" class="empty" hidden>No agent is connected to this pool.</p>
@@ -381,7 +381,7 @@ export const ADMIN_SCRIPT = String.raw`'use strict';
         var agent = td(c.agentId, 'mono');
         if (c.draining) agent.appendChild(el('span', ' draining', 'chip'));
         var tr = row([agent, td(c.remoteAddress, 'mono'), td(time(c.connectedAt)), td(c.vendor), td(c.agentVersion), tags,
-          td(c.streamsBusy + ' / ' + c.streamsIdle, 'num'), td(c.requestsServed, 'num')]);
+          td(c.streamsBusy + ' / ' + c.streamsIdle, 'num'), td(c.requestsServed, 'num'), td(c.protocol || 'vcs-agent')]);
         tr.dataset.connection = c.id;
         return tr;
       }));
