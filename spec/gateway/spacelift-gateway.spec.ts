@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { AdminServer } from '../../lib/gateway/admin/admin-server.js';
 import { FrontDoor } from '../../lib/gateway/front-door.js';
 import { Gateway, type AccessLogRecord, type GatewayOptions } from '../../lib/gateway/gateway.js';
+import { encodedRequestSize } from '../../lib/gateway/spacelift/request-size.js';
 import { MemoryPoolStore } from '../../lib/pools/memory-pool-store.js';
+import { privatevcsGatewayService, type SpaceliftRequest } from '../../lib/protocol/spacelift/privatevcs-schema.js';
 import { createPool, rotatePoolKey } from '../../lib/pools/pool-service.js';
 import { decodePoolToken } from '../../lib/protocol/token.js';
 import { FakeSpaceliftAgent, type FakeAgentOptions } from '../helpers/spacelift-agent.js';
@@ -436,5 +438,22 @@ describe('Spacelift agents on the gateway (privatevcs.Gateway/Connect)', functio
     await connected(1, 2);
     setup.gateway.destroy();
     await waitFor(() => agent.ends.length === 2, 5000, 'both calls to end');
+  });
+});
+
+describe('Spacelift request size (encodedRequestSize)', () => {
+  it('is an upper bound of the protobuf encoding, at most a few bytes over', () => {
+    const serialize = privatevcsGatewayService().Connect?.responseSerialize as (value: SpaceliftRequest) => Buffer;
+    const cases: SpaceliftRequest[] = [
+      { id: 'a', httpRequest: { path: '', method: '', headers: {}, body: Buffer.alloc(0) } },
+      { id: '0c7b0f9e-6a37-4b8e-9f57-0d6c0a7a3b11', httpRequest: { path: '/api/v4/projects?x=é', method: 'POST', headers: { accept: '*/*', 'x-long': 'v'.repeat(300) }, body: Buffer.alloc(200) } },
+      { id: 'b', httpRequest: { path: '/p', method: 'PUT', headers: { a: 'b' }, body: Buffer.alloc(4 * MiB - 100) } },
+    ];
+    for (const request of cases) {
+      const actual = serialize(request).length;
+      const bound = encodedRequestSize(request);
+      expect(bound).to.be.at.least(actual);
+      expect(bound - actual).to.be.at.most(8);
+    }
   });
 });
