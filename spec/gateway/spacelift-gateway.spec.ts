@@ -432,6 +432,18 @@ describe('Spacelift agents on the gateway (privatevcs.Gateway/Connect)', functio
     expect(agent.ends.every((end) => end.code === 0)).to.equal(true);
   });
 
+  it('close() with a call that never answers ends it after the timeout, failing its request', async () => {
+    setup = await start();
+    setup.agent({ onRequest: () => 'hang' });
+    await connected();
+    const inFlight = rejection(setup.gateway.request('private://spacelift-pool/never'));
+    await waitFor(() => setup.gateway.connections()[0]?.streamsBusy === 1, 5000, 'the request on the call');
+    const started = Date.now();
+    await setup.gateway.close({ timeoutMs: 300 });
+    expect(Date.now() - started).to.be.below(3000);
+    expect((await inFlight).code).to.equal('VCS_STREAM_RESET');
+  });
+
   it('destroy() ends the calls at once', async () => {
     setup = await start();
     const agent = setup.agent({ parallelism: 2 });
