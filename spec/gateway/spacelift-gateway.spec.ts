@@ -294,6 +294,37 @@ describe('Spacelift agents on the gateway (privatevcs.Gateway/Connect)', functio
     expect(setup.vcsSeen[0]?.body.length).to.equal(4 * MiB - 1024);
   });
 
+  it('reads a streamed body whole before sending it; a body that stalls fails with VCS_BODY_IDLE_TIMEOUT and frees the call', async () => {
+    setup = await start({ requestBodyIdleTimeoutMs: 100 });
+    const agent = setup.agent();
+    await connected();
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yield Buffer.from(`part-${i};`);
+      }
+    }
+    const response = await setup.gateway.request('private://spacelift-pool/stream', { method: 'PUT', body: chunks() });
+    expect(response.status).to.equal(201);
+    response.body.resume();
+    await waitFor(() => setup.vcsSeen.length === 1, 5000, 'the VCS request');
+    expect(setup.vcsSeen[0]?.body.toString()).to.equal('part-0;part-1;part-2;part-3;part-4;');
+    let stalled: (() => void) | undefined;
+    async function* stall(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('first');
+      await new Promise<void>((resolve) => {
+        stalled = resolve;
+      });
+    }
+    expect((await rejection(setup.gateway.request('private://spacelift-pool/stall', { method: 'PUT', body: stall() }))).code).to.equal('VCS_BODY_IDLE_TIMEOUT');
+    expect(agent.received.filter((m) => m.request === 'httpRequest')).to.have.length(1);
+    stalled?.();
+    await connected();
+    const again = await setup.gateway.request('private://spacelift-pool/after');
+    expect(again.status).to.equal(201);
+    again.body.resume();
+  });
+
   it('refuses a repeated Set-Cookie request header with 400 VCS_HEADER_NOT_REPRESENTABLE', async () => {
     setup = await start();
     setup.agent();
