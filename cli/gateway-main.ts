@@ -179,9 +179,10 @@ function connectionsTable(connections: readonly AgentConnectionInfo[]): string {
     `${c.streamsBusy}/${c.streamsIdle}`,
     String(c.requestsServed),
     `${c.keyGeneration}${c.draining ? ' draining' : ''}`,
+    c.protocol ?? 'vcs-agent',
     Object.entries(c.metadata).map(([key, value]) => `${key}=${value}`).join(','),
   ]);
-  return table(['POOL', 'AGENT', 'REMOTE ADDRESS', 'CONNECTED SINCE', 'VENDOR', 'VERSION', 'BUSY/IDLE', 'SERVED', 'KEY', 'TAGS'], rows);
+  return table(['POOL', 'AGENT', 'REMOTE ADDRESS', 'CONNECTED SINCE', 'VENDOR', 'VERSION', 'BUSY/IDLE', 'SERVED', 'KEY', 'PROTOCOL', 'TAGS'], rows);
 }
 
 /** Drops the logger's per-request 'access' lines when the access log has its own destination. */

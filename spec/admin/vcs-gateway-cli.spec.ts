@@ -138,8 +138,8 @@ describe('vcs-gateway CLI: serve with admin listener, front-door token, access l
     const connections = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
     expect(connections.map((c) => [c.poolName, c.agentId, c.metadata])).to.deep.equal([['build-farm', 'cli-agent', { zone: 'a' }]]);
     expect(table.code, table.stderr).to.equal(0);
-    expect(table.stdout.split('\n')[0]).to.match(/^POOL\s+AGENT\s+REMOTE ADDRESS\s+CONNECTED SINCE\s+VENDOR\s+VERSION\s+BUSY\/IDLE\s+SERVED\s+KEY\s+TAGS$/);
-    expect(table.stdout).to.match(/build-farm\s+cli-agent\s+127\.0\.0\.1:\d+ .* test .*0\/2\s+1\s+1\s+zone=a/);
+    expect(table.stdout.split('\n')[0]).to.match(/^POOL\s+AGENT\s+REMOTE ADDRESS\s+CONNECTED SINCE\s+VENDOR\s+VERSION\s+BUSY\/IDLE\s+SERVED\s+KEY\s+PROTOCOL\s+TAGS$/);
+    expect(table.stdout).to.match(/build-farm\s+cli-agent\s+127\.0\.0\.1:\d+ .* test .*0\/2\s+1\s+1\s+vcs-agent\s+zone=a/);
     expect(update.code, update.stderr).to.equal(0);
     expect((await client.getPool('build-farm')).description).to.equal('CI runners');
     expect(noAdmin.code).to.equal(2);

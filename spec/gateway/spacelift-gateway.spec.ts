@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { AdminServer } from '../../lib/gateway/admin/admin-server.js';
 import { FrontDoor } from '../../lib/gateway/front-door.js';
 import { Gateway, type AccessLogRecord, type GatewayOptions } from '../../lib/gateway/gateway.js';
+import { encodedRequestSize } from '../../lib/gateway/spacelift/request-size.js';
 import { MemoryPoolStore } from '../../lib/pools/memory-pool-store.js';
+import { privatevcsGatewayService, type SpaceliftRequest } from '../../lib/protocol/spacelift/privatevcs-schema.js';
 import { createPool, rotatePoolKey } from '../../lib/pools/pool-service.js';
 import { decodePoolToken } from '../../lib/protocol/token.js';
 import { FakeSpaceliftAgent, type FakeAgentOptions } from '../helpers/spacelift-agent.js';
@@ -292,6 +294,37 @@ describe('Spacelift agents on the gateway (privatevcs.Gateway/Connect)', functio
     expect(setup.vcsSeen[0]?.body.length).to.equal(4 * MiB - 1024);
   });
 
+  it('reads a streamed body whole before sending it; a body that stalls fails with VCS_BODY_IDLE_TIMEOUT and frees the call', async () => {
+    setup = await start({ requestBodyIdleTimeoutMs: 100 });
+    const agent = setup.agent();
+    await connected();
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yield Buffer.from(`part-${i};`);
+      }
+    }
+    const response = await setup.gateway.request('private://spacelift-pool/stream', { method: 'PUT', body: chunks() });
+    expect(response.status).to.equal(201);
+    response.body.resume();
+    await waitFor(() => setup.vcsSeen.length === 1, 5000, 'the VCS request');
+    expect(setup.vcsSeen[0]?.body.toString()).to.equal('part-0;part-1;part-2;part-3;part-4;');
+    let stalled: (() => void) | undefined;
+    async function* stall(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('first');
+      await new Promise<void>((resolve) => {
+        stalled = resolve;
+      });
+    }
+    expect((await rejection(setup.gateway.request('private://spacelift-pool/stall', { method: 'PUT', body: stall() }))).code).to.equal('VCS_BODY_IDLE_TIMEOUT');
+    expect(agent.received.filter((m) => m.request === 'httpRequest')).to.have.length(1);
+    stalled?.();
+    await connected();
+    const again = await setup.gateway.request('private://spacelift-pool/after');
+    expect(again.status).to.equal(201);
+    again.body.resume();
+  });
+
   it('refuses a repeated Set-Cookie request header with 400 VCS_HEADER_NOT_REPRESENTABLE', async () => {
     setup = await start();
     setup.agent();
@@ -430,11 +463,40 @@ describe('Spacelift agents on the gateway (privatevcs.Gateway/Connect)', functio
     expect(agent.ends.every((end) => end.code === 0)).to.equal(true);
   });
 
+  it('close() with a call that never answers ends it after the timeout, failing its request', async () => {
+    setup = await start();
+    setup.agent({ onRequest: () => 'hang' });
+    await connected();
+    const inFlight = rejection(setup.gateway.request('private://spacelift-pool/never'));
+    await waitFor(() => setup.gateway.connections()[0]?.streamsBusy === 1, 5000, 'the request on the call');
+    const started = Date.now();
+    await setup.gateway.close({ timeoutMs: 300 });
+    expect(Date.now() - started).to.be.below(3000);
+    expect((await inFlight).code).to.equal('VCS_STREAM_RESET');
+  });
+
   it('destroy() ends the calls at once', async () => {
     setup = await start();
     const agent = setup.agent({ parallelism: 2 });
     await connected(1, 2);
     setup.gateway.destroy();
     await waitFor(() => agent.ends.length === 2, 5000, 'both calls to end');
+  });
+});
+
+describe('Spacelift request size (encodedRequestSize)', () => {
+  it('is an upper bound of the protobuf encoding, at most a few bytes over', () => {
+    const serialize = privatevcsGatewayService().Connect?.responseSerialize as (value: SpaceliftRequest) => Buffer;
+    const cases: SpaceliftRequest[] = [
+      { id: 'a', httpRequest: { path: '', method: '', headers: {}, body: Buffer.alloc(0) } },
+      { id: '0c7b0f9e-6a37-4b8e-9f57-0d6c0a7a3b11', httpRequest: { path: '/api/v4/projects?x=é', method: 'POST', headers: { accept: '*/*', 'x-long': 'v'.repeat(300) }, body: Buffer.alloc(200) } },
+      { id: 'b', httpRequest: { path: '/p', method: 'PUT', headers: { a: 'b' }, body: Buffer.alloc(4 * MiB - 100) } },
+    ];
+    for (const request of cases) {
+      const actual = serialize(request).length;
+      const bound = encodedRequestSize(request);
+      expect(bound).to.be.at.least(actual);
+      expect(bound - actual).to.be.at.most(8);
+    }
   });
 });
