@@ -208,6 +208,24 @@ describe('helm: charts/vcs-gateway (real Helm v4 binary)', function () {
     });
   }
 
+  it('prints NOTES with the Services to use, and warns about a single replica (helm install --dry-run=client, offline)', async () => {
+    const install = (set: SetValues): Promise<{ code: number; stdout: string; stderr: string }> =>
+      runHelm(helm, ['install', 'vcs-gateway', gatewayChartDir, '--namespace', 'default', '--dry-run=client', ...setArgs(set)]);
+    const three = await install(gatewayInstallValues);
+    expect(three.code, three.stderr).to.equal(0);
+    const notes = three.stdout.slice(three.stdout.indexOf('NOTES:'));
+    expect(notes).to.contain('3 replica(s)');
+    expect(notes).to.contain('http://vcs-gateway-front-door.default.svc:80/<pool>/<path>');
+    expect(notes).to.contain('port-forward svc/vcs-gateway-admin 8444:8444');
+    expect(notes).to.contain('agents.tls.existingSecret is empty');
+    expect(notes).to.not.contain('WARNING');
+    for (const secret of Object.values(gatewayInstallValues).slice(1)) expect(notes).to.not.contain(secret);
+    const one = await install({ ...gatewayInstallValues, replicaCount: 1, 'agents.tls.existingSecret': 'vcs-gateway-tls' });
+    expect(one.code, one.stderr).to.equal(0);
+    expect(one.stdout).to.contain('WARNING: replicaCount is 1');
+    expect(one.stdout).to.not.contain('agents.tls.existingSecret is empty');
+  });
+
   it('packages both charts into one chart repository (helm package, helm repo index)', async function () {
     this.timeout(60_000);
     const out = mkdtempSync(join(tmpdir(), 'vcs-gateway-chart-repo-'));
