@@ -150,6 +150,15 @@ describe('helm: charts/vcs-gateway (real Helm v4 binary)', function () {
       expect(firstContainer(docs).args).to.include('--shutdown-grace=120');
       expect(lookup(single(docs, 'Deployment'), ['spec', 'template', 'spec', 'terminationGracePeriodSeconds'])).to.equal(140);
     }],
+    ['a percentage PDB, load-balancer source ranges and a front door open to one namespace only', {
+      ...gatewayInstallValues, 'podDisruptionBudget.maxUnavailable': '34%', 'agents.service.type': 'LoadBalancer',
+      'agents.service.loadBalancerSourceRanges[0]': '203.0.113.0/24', 'networkPolicy.frontDoor.from[0].namespaceSelector.matchLabels.team': 'platform',
+    }, (docs) => {
+      expect(lookup(single(docs, 'PodDisruptionBudget'), ['spec', 'maxUnavailable'])).to.equal('34%');
+      expect(lookup(single(docs, 'Service', 'vcs-gateway'), ['spec', 'loadBalancerSourceRanges'])).to.deep.equal(['203.0.113.0/24']);
+      const frontDoorRule = (lookup(single(docs, 'NetworkPolicy'), ['spec', 'ingress']) as Manifest[]).find((r) => lookup(r, ['ports', '0', 'port']) === 8080);
+      expect(frontDoorRule?.from).to.deep.equal([{ namespaceSelector: { matchLabels: { team: 'platform' } } }]);
+    }],
     ['one replica (the PDB still lets it be drained)', { ...gatewayInstallValues, replicaCount: 1 }, (docs) => {
       expect(lookup(single(docs, 'Deployment'), ['spec', 'replicas'])).to.equal(1);
       expect(lookup(single(docs, 'PodDisruptionBudget'), ['spec', 'maxUnavailable'])).to.equal(1);
