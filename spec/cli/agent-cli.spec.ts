@@ -98,7 +98,7 @@ describe('vcs-agent CLI (spawned)', function () {
 
     it('keeps two gateway connections by default, --gateway-connections / SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS of them when set, each naming itself in its log line', async function () {
       const connections = async (count: number): Promise<void> => {
-        await waitForAgents(gateway, count);
+        await waitForAgents(gateway, 1, 15_000, count);
         const live = gateway.gateway.connections(gateway.pool);
         expect(live, 'connections on the gateway').to.have.length(count);
         // One agent: every connection carries the same agent id, each its own streams.
