@@ -67,7 +67,8 @@ describe('end to end: our agent on the Spacelift protocol into our gateway\'s Sp
       logger: agentLog,
     });
     await client.start();
-    await waitFor(() => gateway.connections('both-ways').reduce((sum, c) => sum + c.streamsIdle, 0) === 3, 5_000, 'three idle calls');
+    // Two gateway connections (the default), three calls each.
+    await waitFor(() => gateway.connections('both-ways').reduce((sum, c) => sum + c.streamsIdle, 0) === 6, 5_000, 'six idle calls');
   });
   after(async () => {
     client?.destroy();
@@ -75,12 +76,15 @@ describe('end to end: our agent on the Spacelift protocol into our gateway\'s Sp
     await new Promise<void>((resolve) => vcs.close(() => resolve()));
   });
 
-  it('shows one connection with protocol spacelift, the agent\'s calls as its streams and its tags', () => {
+  it('shows one connection with protocol spacelift, the calls of both the agent\'s gateway connections as its streams, and its tags', () => {
+    // The protocol carries no agent or connection id: the listener groups calls by pool,
+    // key, peer host, version and tags, so the agent's two channels show as one connection.
     const connections = gateway.connections('both-ways');
     expect(connections).to.have.length(1);
     const [connection] = connections;
-    expect(connection).to.include({ protocol: 'spacelift', streamsIdle: 3 });
+    expect(connection).to.include({ protocol: 'spacelift', streamsIdle: 6 });
     expect(connection?.metadata).to.deep.equal({ region: 'eu' });
+    expect(client?.connections.map((c) => c.state)).to.deep.equal(['connected', 'connected']);
   });
 
   it('serves allowed requests, with bodies, concurrently over the calls', async () => {
