@@ -1,16 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventEmitter } from 'node:events';
 import type { AgentRequestRecord } from './agent-stream.js';
-import type { TunnelConnectionInfo } from './connection-slot.js';
+import type { HealthSource } from './health-server.js';
 import type { TunnelClientEvents, TunnelClientState } from './tunnel-client.js';
 
-/** What the metrics read from a `TunnelClient`: its events and getters. */
-export interface MetricsSource extends EventEmitter<TunnelClientEvents> {
-  readonly state: TunnelClientState;
-  readonly streamCounts: { open: number; busy: number };
-  /** Each gateway connection (for the `connections_*` gauges; without it they are not exported). */
-  readonly connections?: readonly TunnelConnectionInfo[];
-}
+/**
+ * What the metrics read from a `TunnelClient`: its events, and the getters the health
+ * endpoints read too (without `connections` the `gateway_connections*` gauges are left out).
+ */
+export interface MetricsSource extends EventEmitter<TunnelClientEvents>, HealthSource {}
 
 /** Options of {@link AgentMetrics}. */
 export interface AgentMetricsOptions {
