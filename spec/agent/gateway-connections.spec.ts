@@ -88,7 +88,9 @@ describe('TunnelClient with several gateway connections (gatewayConnections)', f
 
   it('keeps two connections by default, each with parallelism streams and its own TCP connection, both on the gateway, and spreads requests over both', async function () {
     const tunnel = await startClient();
-    await waitFor(() => allConnected(tunnel) && harness.gateway.connections(harness.pool).length === 2, 5_000, 'two connections');
+    // The 'connected to gateway' line comes once the gateway accepted every stream of that connection.
+    const connectedLines = (): Array<Record<string, unknown>> => logger.entries.filter((entry) => entry.message === 'connected to gateway');
+    await waitFor(() => connectedLines().length === 2 && allConnected(tunnel), 5_000, 'two connections ready');
     const onGateway = harness.gateway.connections(harness.pool);
     expect(onGateway.map((connection) => connection.streamsIdle)).to.deep.equal([2, 2]);
     expect(new Set(onGateway.map((connection) => connection.agentId))).to.deep.equal(new Set([tunnel.agentId]));
@@ -106,8 +108,7 @@ describe('TunnelClient with several gateway connections (gatewayConnections)', f
     expect(responses.map((response) => response.status)).to.deep.equal([200, 200, 200, 200]);
     expect(harness.gateway.connections(harness.pool).map((connection) => connection.requestsServed)).to.deep.equal([2, 2]);
     // Each connection's log lines name it.
-    const connectedLines = logger.entries.filter((entry) => entry.message === 'connected to gateway');
-    expect(connectedLines.map((entry) => entry.slot).sort()).to.deep.equal([0, 1]);
+    expect(connectedLines().map((entry) => entry.slot).sort()).to.deep.equal([0, 1]);
   });
 
   it('loses one connection (its gateway replica crashes): the other keeps serving with no failed request, and the lost one redials on its own backoff', async function () {

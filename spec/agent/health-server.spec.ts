@@ -123,6 +123,8 @@ describe('HealthServer and AgentMetrics (real gateway and agent)', function () {
     expect(sample(text, 'vcs_agent_reconnects_total')).to.equal(0);
 
     const port = new URL(harness.gatewayUrl).port;
+    let reconnected = 0;
+    client.on('connected', () => reconnected++);
     harness.gateway.destroy();
     await waitFor(() => client.state === 'connecting', 5_000, 'both connections lost');
     const down = (await get(address, '/metrics')).body;
@@ -132,7 +134,8 @@ describe('HealthServer and AgentMetrics (real gateway and agent)', function () {
     const again = new Gateway({ store: harness.store });
     extraGateways.push(again);
     await again.listen({ host: '127.0.0.1', port: Number(port) });
-    await waitFor(() => client.streamCounts.open === 6, 10_000, 'both connections back with their streams');
+    // 'connected' comes once the gateway accepted every stream of a connection.
+    await waitFor(() => reconnected === 2, 10_000, 'both connections back with their streams');
     const after = (await get(address, '/metrics')).body;
     // One reconnect per connection: each connection's first connect is not one.
     expect(sample(after, 'vcs_agent_reconnects_total')).to.equal(2);

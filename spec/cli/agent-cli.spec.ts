@@ -98,14 +98,15 @@ describe('vcs-agent CLI (spawned)', function () {
 
     it('keeps two gateway connections by default, --gateway-connections / SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS of them when set, each naming itself in its log line', async function () {
       const connections = async (count: number): Promise<void> => {
+        const spawned = agent as SpawnedAgent;
+        // Logged once the gateway accepted every stream of that connection.
+        for (let slot = 0; slot < count; slot++) await spawned.waitForLog((line) => line.message === 'connected to gateway' && line.slot === slot, 15_000, `slot ${slot} connected`);
         await waitForAgents(gateway, 1, 15_000, count);
         const live = gateway.gateway.connections(gateway.pool);
         expect(live, 'connections on the gateway').to.have.length(count);
         // One agent: every connection carries the same agent id, each its own streams.
         expect(new Set(live.map((connection) => connection.agentId)).size).to.equal(1);
         for (const connection of live) expect(connection.streamsIdle + connection.streamsBusy).to.equal(2);
-        const spawned = agent as SpawnedAgent;
-        for (let slot = 0; slot < count; slot++) await spawned.waitForLog((line) => line.message === 'connected to gateway' && line.slot === slot, 5_000, `slot ${slot} connected`);
         spawned.kill('SIGKILL');
         await spawned.exited();
         await waitFor(() => gateway.gateway.connections(gateway.pool).length === 0, 5_000, 'the killed agent\'s connections gone');
