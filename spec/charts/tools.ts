@@ -29,6 +29,7 @@ export const agentOptions = [
   ['SPACELIFT_VCS_AGENT_PROTOCOL', 'protocol'],
   ['SPACELIFT_VCS_AGENT_DIAL_INSECURE', 'dial-insecure'],
   ['SPACELIFT_VCS_AGENT_PARALLELISM', 'parallelism'],
+  ['SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS', 'gateway-connections'],
   ['SPACELIFT_VCS_AGENT_DEBUG_PRINT_ALL', 'debug-print-all'],
   ['SPACELIFT_VCS_AGENT_HEALTH_LISTEN', 'health-listen'],
   ['SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT', 'drain-timeout'],
