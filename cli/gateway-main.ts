@@ -224,7 +224,10 @@ function connectionsTable(connections: readonly AgentConnectionInfo[]): string {
     c.protocol ?? 'vcs-agent',
     Object.entries(c.metadata).map(([key, value]) => `${key}=${value}`).join(','),
   ]);
-  return table(['POOL', 'AGENT', 'REMOTE ADDRESS', 'CONNECTED SINCE', 'VENDOR', 'VERSION', 'BUSY/IDLE', 'SERVED', 'KEY', 'PROTOCOL', 'TAGS'], rows);
+  const header = ['POOL', 'AGENT', 'REMOTE ADDRESS', 'CONNECTED SINCE', 'VENDOR', 'VERSION', 'BUSY/IDLE', 'SERVED', 'KEY', 'PROTOCOL', 'TAGS'];
+  // A replicated gateway names the replica holding each connection, as the first column.
+  if (!connections.some((c) => c.replica !== undefined)) return table(header, rows);
+  return table(['REPLICA', ...header], rows.map((row, i) => [connections[i]?.replica ?? '', ...row]));
 }
 
 /** Drops the logger's per-request 'access' lines when the access log has its own destination. */

@@ -125,6 +125,11 @@ export class LiveRegistry {
     return this.byPool.get(pool) ?? [];
   }
 
+  /** Whether Redis can be asked now (reads on demand fail fast otherwise). */
+  get reachable(): boolean {
+    return this.redis.status === 'ready';
+  }
+
   /** Every other replica's entry as last read. */
   get others(): readonly ReplicaEntry[] {
     return this.replicas;
