@@ -106,6 +106,7 @@ export class GatewayCluster {
       logger,
       ...(timing.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: positiveInteger(timing.refreshIntervalMs, 0, 'registry.refreshIntervalMs') }),
       ...(timing.ttlMs === undefined ? {} : { ttlMs: positiveInteger(timing.ttlMs, 0, 'registry.ttlMs') }),
+      ...(options.peer === undefined ? {} : { health: this.health }),
     });
     this.peer = options.peer === undefined ? undefined : checkPeerOptions(options.peer);
     this.peerUrlOption = options.peer?.urlOption ?? 'peer.url';

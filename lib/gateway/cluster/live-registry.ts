@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../logger.js';
+import type { HealthReporter } from './cluster-health.js';
 import type { AgentConnectionInfo } from '../agent-connection.js';
 import type { PoolLiveStats } from '../gateway-types.js';
 
@@ -55,6 +56,11 @@ export interface LiveRegistryOptions {
   ttlMs?: number;
   /** How often the (larger) connection list is written (default 2 000 ms). */
   connectionsIntervalMs?: number;
+  /**
+   * With peer forwarding: reported not ok (`live-registry`) until the other replicas were read
+   * once, so a replica takes no traffic before it knows where to forward.
+   */
+  health?: HealthReporter;
 }
 
 /*
@@ -102,6 +108,7 @@ export class LiveRegistry {
     this.refreshMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_MS;
     this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     this.connectionsEvery = Math.max(1, Math.round((options.connectionsIntervalMs ?? DEFAULT_CONNECTIONS_MS) / this.refreshMs));
+    options.health?.report('live-registry', false, 'the live registry was not read yet');
   }
 
   /** Starts publishing `source` and reading the others (the first refresh runs now). */
@@ -191,6 +198,8 @@ export class LiveRegistry {
     }
     this.replicas = entries;
     this.byPool = byPool;
+    // Once: afterwards a Redis outage is what the Redis components report.
+    this.options.health?.report('live-registry', true);
   }
 
   /** The other replicas' live entries, read now; ids whose entry expired leave the set. */
