@@ -9,6 +9,7 @@ import { testPolicy } from '../helpers/test-policy.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { call, startClusterVcs, type CallResult, type ClusterVcs } from './cluster-vcs.js';
 import { PEER_TOKEN, runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
+import { untilServed } from './replica-faults.js';
 
 const WRONG_TOKEN = 'cluster-spec-wrong-peer-token-51c9';
 
@@ -57,7 +58,7 @@ describe('cluster: peer forwarding fails closed, bounded in time (replica proces
     expect(created.code, created.stderr).to.equal(0);
     token = created.stdout.trim();
     await agentOn(a, 'agent-on-a');
-    await untilServedThrough(b, 'held');
+    await untilServed(b, 'held');
   });
 
   after(async () => {
@@ -76,19 +77,6 @@ describe('cluster: peer forwarding fails closed, bounded in time (replica proces
     agents.push(agent);
     await agent.start();
     return agent;
-  }
-
-  /**
-   * Bounded: until a GET for `pool` through `replica` succeeds (the live registry is read
-   * every 500 ms). Each try gives up after 700 ms: one that queued behind a busy stream is
-   * cancelled, and the cancel reaches the replica it queued on.
-   */
-  async function untilServedThrough(replica: Replica, pool: string): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while ((await call(replica, `/${pool}/allowed/warm-up`, { timeoutMs: 700 })).status !== 200) {
-      if (Date.now() > deadline) throw new Error(`${replica.id} never served ${pool}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   }
 
   function logLines(replica: Replica, message: string): Array<Record<string, unknown>> {
@@ -198,7 +186,7 @@ describe('cluster: peer forwarding fails closed, bounded in time (replica proces
     const held = call(b, '/held/allowed/hold/frozen', { timeoutMs: 20_000 });
     await waitFor(() => vcs.holding('frozen') === 1, 5000, 'the held request at the VCS');
     await agentOn(c, 'agent-on-c');
-    await untilServedThrough(b, 'held');
+    await untilServed(b, 'held');
     a.child.kill('SIGSTOP');
     const frozenAt = performance.now();
     try {

@@ -5,39 +5,12 @@ import { startTcpBalancer, type TcpBalancer } from '../helpers/tcp-balancer.js';
 import { testPolicy } from '../helpers/test-policy.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { call, startClusterVcs, type CallResult, type ClusterVcs } from './cluster-vcs.js';
-import { httpGet, runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
+import { agentsFor, killHard, untilReady, untilServed } from './replica-faults.js';
+import { runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
 import { SteadyLoad, accountFor } from './steady-load.js';
 
 /** The issue's bound: a dead replica is out of every other replica's choice, and its pools served again, within 2 s. */
 const SERVED_AGAIN_BOUND_MS = 2000;
-
-/** kill -9, resolved once the process is gone; returns when the signal was sent and when the exit was seen. */
-export async function killHard(replica: Replica): Promise<{ sentAt: number; goneAt: number }> {
-  const exited = new Promise<void>((resolve) => replica.child.once('exit', () => resolve()));
-  const sentAt = performance.now();
-  replica.child.kill('SIGKILL');
-  await exited;
-  return { sentAt, goneAt: performance.now() };
-}
-
-/** Bounded: until `replica` answers /readyz with 200 (its registry read once: it knows where to forward). */
-export async function untilReady(replica: Replica): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while ((await httpGet(`${replica.adminUrl}/readyz`).catch(() => ({ status: 0 }))).status !== 200) {
-    if (Date.now() > deadline) throw new Error(`${replica.id} never became ready`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Agents for `pool`, dialling through the balancer, started one after the other (so its round-robin places them). */
-export async function agentsFor(token: string, vcsUrl: string, ids: readonly string[], into: TunnelClient[]): Promise<void> {
-  for (const agentId of ids) {
-    const agent = new TunnelClient({ token, target: vcsUrl, policy: testPolicy, parallelism: 4, agentId, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
-    agent.on('disconnected', () => {});
-    into.push(agent);
-    await agent.start();
-  }
-}
 
 describe('cluster: kill -9 of a replica (three gateway processes, agents behind a TCP balancer)', function () {
   this.timeout(120_000);
@@ -76,15 +49,6 @@ describe('cluster: kill -9 of a replica (three gateway processes, agents behind 
     const created = await runGatewayCli(['pool', 'create', '--redis', redis.url, '--name', name, '--gateway-url', `http://127.0.0.1:${balancer.port}`]);
     expect(created.code, created.stderr).to.equal(0);
     return created.stdout.trim();
-  }
-
-  /** Bounded: until a GET through `replica` for `pool` succeeds; each try gives up after 700 ms (cancelled where it queued). */
-  async function untilServed(replica: Replica, pool: string): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while ((await call(replica, `/${pool}/allowed/warm-up`, { timeoutMs: 700 })).status !== 200) {
-      if (Date.now() > deadline) throw new Error(`${replica.id} never served ${pool}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
   }
 
   it('a request the killed replica had handed to an agent fails with 502 VCS_PEER_FAILED; one still queued there is re-dispatched (GET) or refused as unsafe to resend (POST)', async () => {
@@ -179,7 +143,7 @@ describe('cluster: kill -9 of a replica (three gateway processes, agents behind 
     await waitFor(() => load.results.length >= countAfterKill + 150, 20_000, 'steady load after the kill');
     await load.stop();
 
-    const sorted = accountFor(load.results, a.id, { sentAt, goneAt });
+    const sorted = accountFor(load.results, [{ victim: a.id, sentAt, goneAt }]);
     const redispatched = [b, c].flatMap((replica) => replica.logs()).filter((line) => line.message === 'forwarded request re-dispatched: the peer did not take it' && line.replica === a.id).length;
     console.log(`      measured: ${load.results.length} requests, ${sorted.ok} ok, ${sorted.failedOnVictim} broken at A's front door, ${sorted.forwardedToVictim} forwarded to A and failed with a code, ${redispatched} re-dispatched; served again after ${Math.round(Math.max(...servedAgain))} ms; A out of the registry after ${Math.round(droppedAfter)} ms`);
     expect(sorted.unexplained, JSON.stringify(sorted.unexplained.slice(0, 5))).to.deep.equal([]);

@@ -52,19 +52,28 @@ export class SteadyLoad {
   }
 }
 
+/** One kill -9: of which replica, when the signal was sent and when the process was seen gone. */
+export interface Kill {
+  victim: string;
+  sentAt: number;
+  goneAt: number;
+}
+
 /**
- * Sorts the results around a kill: what may fail is a request in flight on the killed replica,
+ * Sorts the results around kills: what may fail is a request in flight on a killed replica,
  * at its own front door (the connection broke) or forwarded to it (502 with a code naming it).
  */
-export function accountFor(results: readonly LoadResult[], victim: string, kill: { sentAt: number; goneAt: number }): { ok: number; failedOnVictim: number; forwardedToVictim: number; unexplained: LoadResult[] } {
+export function accountFor(results: readonly LoadResult[], kills: readonly Kill[]): { ok: number; failedOnVictim: number; forwardedToVictim: number; unexplained: LoadResult[] } {
   let ok = 0;
   let failedOnVictim = 0;
   let forwardedToVictim = 0;
   const unexplained: LoadResult[] = [];
+  const coded = (result: LoadResult, kill: Kill): boolean =>
+    result.status === 502 && (result.code === 'VCS_PEER_FAILED' || result.code === 'VCS_STREAM_RESET') && (result.message ?? '').includes(kill.victim) && result.startedAt <= kill.goneAt && result.endedAt >= kill.sentAt;
   for (const result of results) {
     if (result.status === 200) ok++;
-    else if (result.replica === victim && result.startedAt <= kill.goneAt && result.endedAt >= kill.sentAt) failedOnVictim++;
-    else if (result.status === 502 && (result.code === 'VCS_PEER_FAILED' || result.code === 'VCS_STREAM_RESET') && (result.message ?? '').includes(victim) && result.startedAt <= kill.goneAt) forwardedToVictim++;
+    else if (kills.some((kill) => result.replica === kill.victim && result.startedAt <= kill.goneAt && result.endedAt >= kill.sentAt)) failedOnVictim++;
+    else if (kills.some((kill) => coded(result, kill))) forwardedToVictim++;
     else unexplained.push(result);
   }
   return { ok, failedOnVictim, forwardedToVictim, unexplained };
