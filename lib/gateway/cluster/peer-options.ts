@@ -32,17 +32,20 @@ export function checkPeerToken(token: unknown, option = 'peer.token'): string {
   return token;
 }
 
-/** Parses a peer URL: `http://HOST:PORT`, nothing else (no credentials, path, query or TLS for now). */
+/**
+ * Parses a peer URL: `http://HOST:PORT`, nothing else (no credentials, path, query or TLS for
+ * now). The message never repeats the value: it might hold credentials.
+ */
 export function parsePeerUrl(value: string, option = 'peer.url'): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch (error) {
-    throw new InvalidOptionError(option, `Invalid ${option} "${value.slice(0, 80)}": expected http://HOST:PORT`, { cause: error });
+    throw new InvalidOptionError(option, `Invalid ${option}: expected http://HOST:PORT`, { cause: error });
   }
   const bare = url.username === '' && url.password === '' && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '';
   if (url.protocol !== 'http:' || url.hostname === '' || url.port === '' || !bare) {
-    throw new InvalidOptionError(option, `Invalid ${option} "${value.slice(0, 80)}": expected http://HOST:PORT (cleartext HTTP/2 between replicas, no path or credentials)`);
+    throw new InvalidOptionError(option, `Invalid ${option}: expected http://HOST:PORT (cleartext HTTP/2 between replicas, no path or credentials)`);
   }
   return `http://${url.host}`;
 }
