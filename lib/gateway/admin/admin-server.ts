@@ -128,8 +128,6 @@ export class AdminServer {
     this.publicMetrics = options.publicMetrics ?? false;
     this.defaultGraceMs = options.defaultGraceMs ?? DEFAULT_GRACE_MS;
     this.logger = options.logger ?? silentLogger;
-    const cluster = this.gateway.cluster;
-    this.view = cluster === undefined ? undefined : new ClusterView(this.gateway, cluster.registry, cluster.replicaId, this.logger);
     if (options.authFailureLimit !== false) {
       const limit = options.authFailureLimit;
       if (limit !== undefined && (limit === null || typeof limit !== 'object')) {
@@ -140,6 +138,8 @@ export class AdminServer {
         windowMs: positiveInteger(limit?.windowMs, DEFAULT_AUTH_FAILURE_THROTTLE.windowMs, 'authFailureLimit.windowMs'),
       });
     }
+    const cluster = this.gateway.cluster;
+    this.view = cluster === undefined ? undefined : new ClusterView(this.gateway, cluster.registry, cluster.replicaId, this.logger);
     if (options.accessLog === undefined) {
       this.accessLog = new AccessLog();
       this.cleanups.push(this.accessLog.attach(this.gateway));
