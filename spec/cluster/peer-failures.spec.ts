@@ -196,6 +196,7 @@ describe('cluster: peer forwarding fails closed, bounded in time (replica proces
         expect(result.durationMs).to.be.lessThan(4000);
       }
       const failed = await held;
+      console.log(`      measured: the frozen replica's request failed ${Math.round(performance.now() - frozenAt)} ms after SIGSTOP; the others took at most ${Math.round(Math.max(...results.map((r) => r.durationMs)))} ms`);
       expect([failed.status, failed.code]).to.deep.equal([502, 'VCS_PEER_FAILED']);
       expect(failed.message).to.include('fail-a');
       // PING every second, 2 s without an answer: the bound on noticing a frozen peer.

@@ -129,6 +129,7 @@ describe('cluster: a request through any replica reaches the replica holding its
       if (Date.now() > deadline) throw new Error('The VCS kept writing');
       last = now;
     }
+    console.log(`      measured: the VCS wrote ${(last / 1048576).toFixed(1)} MiB of ${size / 1048576} MiB while the caller read nothing`);
     expect(last, 'bytes the VCS wrote while the caller read nothing').to.be.lessThan(size / 2);
     req.destroy();
     // The abort crosses both replicas and the agent: the VCS sees its caller go.
