@@ -55,6 +55,12 @@ export async function startClusterVcs(): Promise<ClusterVcs> {
       body.pipe(res);
       return;
     }
+    if (path === '/allowed/reset-mid-body') {
+      // A chunked body (no length: only its terminator tells it complete), then a TCP reset in the middle.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write(BODY_CHUNK, () => setTimeout(() => res.socket?.resetAndDestroy(), 50));
+      return;
+    }
     const slow = /^\/allowed\/slow\/(\d+)$/.exec(path);
     if (slow !== null) {
       setTimeout(() => res.end(`slow ${slow[1]}`), Number(slow[1]));

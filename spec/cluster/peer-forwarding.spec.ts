@@ -7,7 +7,7 @@ import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers
 import { testPolicy } from '../helpers/test-policy.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { BODY_CHUNK, call, startClusterVcs, type ClusterVcs } from './cluster-vcs.js';
-import { FRONT_DOOR_TOKEN, PEER_TOKEN, runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
+import { ADMIN_TOKEN, FRONT_DOOR_TOKEN, PEER_TOKEN, runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
 
 const UPLOAD_BYTES = 24 * 1024 * 1024 + 5;
 const DOWNLOAD_BYTES = 96 * 1024 * 1024 + 3;
@@ -138,12 +138,35 @@ describe('cluster: a request through any replica reaches the replica holding its
     for (const entry of entries.filter((e) => e.path === path)) expect(entry.outcome).to.equal('aborted');
   });
 
+  it('ends a body that broke on A in an error at B\'s caller, never a clean shorter end (VCS_STREAM_RESET)', async () => {
+    const outcome = await new Promise<{ bytes: number; error?: string; ended: boolean }>((resolve) => {
+      let bytes = 0;
+      const req = request(`${b.frontDoorUrl}/only-on-a/allowed/reset-mid-body`, { headers: { 'proxy-authorization': `Bearer ${FRONT_DOOR_TOKEN}` } }, (res) => {
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        res.on('end', () => resolve({ bytes, ended: true }));
+        res.on('error', (error: NodeJS.ErrnoException) => resolve({ bytes, ended: false, error: error.code ?? error.message }));
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+      req.on('error', (error: NodeJS.ErrnoException) => resolve({ bytes, ended: false, error: error.code ?? error.message }));
+      req.end();
+    });
+    expect(outcome.ended, JSON.stringify(outcome)).to.equal(false);
+    expect(outcome.bytes).to.be.at.most(BODY_CHUNK.length);
+    const entries = await recordsOf((list) => list.filter((e) => e.path === '/allowed/reset-mid-body').length === 2, 'both records of the broken body');
+    const origin = entries.find((e) => e.path === '/allowed/reset-mid-body' && e.replica === 'fwd-b');
+    expect(origin).to.include({ outcome: 'failed', errorCode: 'VCS_STREAM_RESET', forwardedTo: 'fwd-a' });
+  });
+
   it('shows A\'s connection, marked with its replica, and the pool\'s numbers through B\'s admin API', async () => {
     const connections = await b.admin.connections('only-on-a');
     expect(connections.map((c) => [c.agentId, c.replica])).to.deep.equal([['agent-on-a', 'fwd-a']]);
     const pool = (await b.admin.listPools()).find((p) => p.name === 'only-on-a');
     expect(pool).to.include({ connections: 1 });
     expect((pool?.streamsIdle ?? 0) + (pool?.streamsBusy ?? 0)).to.equal(4);
+    const table = await runGatewayCli(['connections', '--admin-url', b.adminUrl], { VCS_GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN });
+    expect(table.code, table.stderr).to.equal(0);
+    expect(table.stdout.split('\n')[0]).to.match(/^REPLICA\s+POOL\s+AGENT/);
+    expect(table.stdout).to.match(/fwd-a\s+only-on-a\s+agent-on-a/);
   });
 
   it('never writes the peer token to any log line', () => {

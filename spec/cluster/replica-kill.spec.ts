@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { request } from 'node:http';
+import type { AccessLogEntry } from '../../lib/gateway/access-log.js';
 import { TunnelClient } from '../../lib/agent/tunnel-client.js';
 import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { startTcpBalancer, type TcpBalancer } from '../helpers/tcp-balancer.js';
@@ -6,7 +8,7 @@ import { testPolicy } from '../helpers/test-policy.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { call, startClusterVcs, type CallResult, type ClusterVcs } from './cluster-vcs.js';
 import { agentsFor, killHard, untilReady, untilServed } from './replica-faults.js';
-import { runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
+import { FRONT_DOOR_TOKEN, runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
 import { SteadyLoad, accountFor } from './steady-load.js';
 
 /** The issue's bound: a dead replica is out of every other replica's choice, and its pools served again, within 2 s. */
@@ -91,6 +93,40 @@ describe('cluster: kill -9 of a replica (three gateway processes, agents behind 
     expect(p.message).to.include('not sent twice');
     const redispatched = b.logs().filter((line) => line.message === 'forwarded request re-dispatched: the peer did not take it' && line.replica === a.id);
     expect(redispatched.length).to.be.greaterThanOrEqual(1);
+  });
+
+  it('a download forwarded to a replica killed in the middle ends in an error at the caller, never a clean shorter end (502 VCS_PEER_FAILED in the record)', async () => {
+    const [a, b] = await startThree('m');
+    const token = await createPool('midway');
+    balancer.setBackends([{ host: '127.0.0.1', port: a.ports.agents }]);
+    await agentsFor(token, vcs.url, ['midway-on-a'], agents);
+    await untilServed(b, 'midway');
+    const size = 512 * 1024 * 1024;
+    let received = 0;
+    const outcome = new Promise<{ ended: boolean; error?: string }>((resolve) => {
+      const req = request(`${b.frontDoorUrl}/midway/allowed/download/${size}`, { headers: { 'proxy-authorization': `Bearer ${FRONT_DOOR_TOKEN}` } }, (res) => {
+        res.on('data', (chunk: Buffer) => (received += chunk.length));
+        res.on('end', () => resolve({ ended: true }));
+        res.on('error', (error: NodeJS.ErrnoException) => resolve({ ended: false, error: error.code ?? error.message }));
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error('timed out')));
+      req.on('error', (error: NodeJS.ErrnoException) => resolve({ ended: false, error: error.code ?? error.message }));
+      req.end();
+    });
+    await waitFor(() => received > 8 * 1024 * 1024, 20_000, 'the download under way');
+    await killHard(a);
+    const result = await outcome;
+    expect(result.ended, JSON.stringify(result)).to.equal(false);
+    expect(received).to.be.lessThan(size);
+    const deadline = Date.now() + 5000;
+    let record: AccessLogEntry | undefined;
+    while (record === undefined) {
+      record = (await b.admin.accessLog({ pool: 'midway' })).find((entry) => entry.replica === b.id && entry.path.startsWith('/allowed/download/'));
+      if (record === undefined && Date.now() > deadline) throw new Error('no record of the cut download on B');
+      if (record === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(record).to.include({ outcome: 'failed', forwardedTo: a.id });
+    expect(['VCS_PEER_FAILED', 'VCS_STREAM_RESET']).to.include(record.errorCode);
   });
 
   it('under steady load through every front door: only requests in flight on the killed replica fail, each with a code; every pool is served again within 2 s', async () => {

@@ -6,7 +6,7 @@ import type { ForwardedCarrier, LoggedExchange } from '../access-record.js';
 import type { ExchangeRequest } from '../exchange.js';
 import type { ExchangeControl } from '../gateway-types.js';
 import type { PeerCandidate } from './live-registry.js';
-import { HANDED_STATUS, PEER_BODY_IDLE, PEER_ERROR, PEER_FROM, PEER_HANDED, PEER_HEAD, PEER_PATH, PEER_POOL, PEER_TOKEN, asciiJson, parsePeerError, peerErrorToError, single } from './peer-protocol.js';
+import { HANDED_STATUS, PEER_BODY_IDLE, PEER_END, PEER_ERROR, PEER_FROM, PEER_HANDED, PEER_HEAD, PEER_PATH, PEER_POOL, PEER_TOKEN, asciiJson, parsePeerError, peerErrorToError, single } from './peer-protocol.js';
 
 /** What an attempt needs of the request it belongs to and of the forwarder. */
 export interface AttemptOwner {
@@ -43,11 +43,15 @@ export class PeerAttempt implements ExchangeControl {
   readonly url: string;
   private state: State = 'opening';
   private stream: ClientHttp2Stream | undefined;
+  /** The session `stream` rides on (a stream forgets it once closed). */
+  private session: ClientHttp2Session | undefined;
   private carrier: ForwardedCarrier;
   private status = 0;
   private bytesIn = 0;
   private bytesOut = 0;
   private body: Readable | undefined;
+  /** The peer's `vcs-peer-end` trailer came: the response is whole. */
+  private whole = false;
 
   constructor(
     private readonly owner: AttemptOwner,
@@ -102,6 +106,7 @@ export class PeerAttempt implements ExchangeControl {
     }
     this.state = 'sent';
     this.stream = stream;
+    this.session = session;
     stream.on('error', () => {}); // told through 'close' and its rstCode
     stream.on('headers', (headers: IncomingHttpHeaders) => {
       if (Number(headers[':status']) === HANDED_STATUS && this.state === 'sent') this.handed(headers);
@@ -111,6 +116,9 @@ export class PeerAttempt implements ExchangeControl {
       if (this.state !== 'responding') return;
       this.bytesIn += chunk.length;
       if (!this.owner.handler.onData(chunk)) stream.pause();
+    });
+    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
+      if (single(trailers, PEER_END) === 'complete') this.whole = true;
     });
     stream.on('end', () => this.onEnd());
     stream.on('close', () => this.onClose());
@@ -156,6 +164,8 @@ export class PeerAttempt implements ExchangeControl {
 
   private onEnd(): void {
     if (this.state !== 'responding') return;
+    // Without the trailer the peer cut the response short (see peer-protocol.ts): never a clean end.
+    if (!this.whole) return this.cutShort();
     this.close();
     this.owner.handler.onForwardSettled(this.carrier, { status: this.status, bytesIn: this.bytesIn, bytesOut: this.bytesOut });
     this.owner.handler.onComplete();
@@ -175,13 +185,20 @@ export class PeerAttempt implements ExchangeControl {
       }
       return this.fail(new PeerFailedError(id, `The replica ${id} the request was forwarded to was lost before it told whether an agent had taken it; a ${method.slice(0, 16)} request is not sent twice`));
     }
-    const session = stream.session;
-    const peerAlive = session !== undefined && !session.destroyed && !session.closed;
-    if (this.state === 'responding' && peerAlive && stream.rstCode === h2.NGHTTP2_INTERNAL_ERROR) {
-      return this.fail(new TunnelStreamError(`The response broke off on replica ${id} (its agent stream failed)`));
-    }
-    const when = this.state === 'handed' ? 'after an agent took the request' : 'in the middle of the response';
-    this.fail(new PeerFailedError(id, `The replica ${id} the request was forwarded to was lost ${when} (HTTP/2 code ${stream.rstCode ?? 'none'})`));
+    if (this.state === 'responding') return this.cutShort();
+    this.fail(new PeerFailedError(id, `The replica ${id} the request was forwarded to was lost after an agent took the request (HTTP/2 code ${stream.rstCode ?? 'none'})`));
+  }
+
+  /**
+   * The response stopped before its end: the peer reported its agent stream broke (its session
+   * is alive), or the link to the peer was lost.
+   */
+  private cutShort(): void {
+    const stream = this.stream as ClientHttp2Stream;
+    const id = this.target.replicaId;
+    const session = this.session as ClientHttp2Session;
+    if (!session.destroyed && !session.closed) return this.fail(new TunnelStreamError(`The response broke off on replica ${id} (its agent stream failed)`));
+    this.fail(new PeerFailedError(id, `The replica ${id} the request was forwarded to was lost in the middle of the response (HTTP/2 code ${stream.rstCode ?? 'none'})`));
   }
 
   /** Ends the attempt with `error`: one record here (naming the peer once the request reached it), then the caller hears. */

@@ -9,7 +9,7 @@ import { listenServer } from '../../util/listen-server.js';
 import type { ExchangeHandler, ExchangeRequest } from '../exchange.js';
 import type { ExchangeControl } from '../gateway-types.js';
 import { HTTP2_SERVER_LIMITS } from '../http2-server-limits.js';
-import { HANDED_STATUS, PEER_BODY_IDLE, PEER_FROM, PEER_HANDED, PEER_HEAD, PEER_PATH, PEER_POOL, PEER_TOKEN, answerPeerError, asciiJson, refusedHere, single, type PeerToken } from './peer-protocol.js';
+import { HANDED_STATUS, PEER_BODY_IDLE, PEER_END, PEER_FROM, PEER_HANDED, PEER_HEAD, PEER_PATH, PEER_POOL, PEER_TOKEN, answerPeerError, asciiJson, refusedHere, single, type PeerToken } from './peer-protocol.js';
 
 /** How much of a response may wait in the stream's buffer before the agent stream pauses (as the front door). */
 const SINK_BUFFER_BYTES = 1024 * 1024;
@@ -33,8 +33,14 @@ class PeerAnswer implements ExchangeHandler {
   control: ExchangeControl | undefined;
   finished = false;
   private handed = false;
+  private completed = false;
 
-  constructor(private readonly stream: ServerHttp2Stream) {}
+  constructor(private readonly stream: ServerHttp2Stream) {
+    // Only a completed exchange gets the trailer that tells the origin its response is whole.
+    stream.on('wantTrailers', () => {
+      if (this.completed && !stream.destroyed) stream.sendTrailers({ [PEER_END]: 'complete' });
+    });
+  }
 
   onAssigned(connection: { readonly id: string; readonly agentId: string }): void {
     this.handed = true;
@@ -44,7 +50,7 @@ class PeerAnswer implements ExchangeHandler {
   onHeaders(status: number, rawHeaders: string[]): void {
     if (this.stream.destroyed) return;
     try {
-      this.stream.respond({ ':status': status < 200 ? 502 : status, [PEER_HEAD]: asciiJson({ status, headers: rawHeaders, body: true }) });
+      this.stream.respond({ ':status': status < 200 ? 502 : status, [PEER_HEAD]: asciiJson({ status, headers: rawHeaders, body: true }) }, { waitForTrailers: true });
     } catch {
       // A status HTTP/2 cannot carry as final (1xx): the head says it; the stream fails cleanly.
       this.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
@@ -61,6 +67,7 @@ class PeerAnswer implements ExchangeHandler {
 
   onComplete(): void {
     this.finished = true;
+    this.completed = true;
     if (!this.stream.destroyed) this.stream.end();
   }
 

@@ -15,9 +15,13 @@ import { retryAfterFor, statusForCode } from '../../protocol/error-response.js';
  *   peer → origin   102 + vcs-peer-handed {connectionId, agentId}: an agent stream took the
  *                   request (sent before the agent sees it); only then does the origin send
  *                   the body, so a request the peer refused never had a byte of its body read
- *                   final: vcs-peer-head (ResponseHead) + DATA + END_STREAM, or
+ *                   final: vcs-peer-head (ResponseHead) + DATA + trailer vcs-peer-end, or
  *                   vcs-peer-error {code, message, refused}: the peer's own answer; `refused`
  *                   means it did not hand the request to an agent and another replica may try
+ *
+ * A response is whole only with its `vcs-peer-end` trailer. END_STREAM alone does not say it:
+ * Node's `Http2Stream.close()` ends the writable side (an END_STREAM) before its RST_STREAM
+ * goes out, so a response the peer cut short can arrive looking complete.
  */
 export const PEER_PATH = '/forward';
 export const PEER_TOKEN = 'vcs-peer-token';
@@ -27,6 +31,8 @@ export const PEER_HEAD = 'vcs-peer-head';
 export const PEER_HANDED = 'vcs-peer-handed';
 export const PEER_ERROR = 'vcs-peer-error';
 export const PEER_BODY_IDLE = 'vcs-peer-body-idle-ms';
+/** Trailer that ends a whole response: a stream that ends without it was cut short. */
+export const PEER_END = 'vcs-peer-end';
 /** Names the replicas reserve for themselves: a caller's request carrying one is never forwarded. */
 export const PEER_HEADER_PREFIX = 'vcs-peer-';
 /** RFC 2518 §10.1 "Processing": the request was accepted and is being worked on (by an agent). */
