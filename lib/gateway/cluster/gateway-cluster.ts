@@ -200,8 +200,14 @@ export class GatewayCluster {
     return address;
   }
 
-  /** Graceful: the peer listener stops taking forwarded requests (GOAWAY) and waits for those in flight; no new session to a peer opens. */
+  /**
+   * Graceful, once the gateway is closing: this replica leaves the registry, the peer listener
+   * stops taking forwarded requests (GOAWAY) and waits for those in flight, no new session to a
+   * peer opens.
+   */
   async drainPeers(): Promise<void> {
+    // The gateway is closing: the refresh withdraws this replica's entries now, not at the next tick.
+    void this.registry.refresh();
     this.forwarder?.close();
     await this.listener?.close();
   }
