@@ -1,6 +1,6 @@
 import { constants as h2, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { ForwardLoopError, PeerUnauthorizedError, ProtocolError, RequestAbortedError, VcsAgentError, ClosedError } from '../../errors.js';
+import { ClosedError, ForwardLoopError, PeerUnauthorizedError, ProtocolError, RequestAbortedError, type VcsAgentError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { decodeRequestHead, type RequestHead } from '../../protocol/frame.js';
 import { openWindows } from '../../protocol/flow-window.js';
@@ -92,6 +92,7 @@ class PeerAnswer implements ExchangeHandler {
 export class PeerListener {
   private readonly server: Http2Server;
   private readonly authenticated = new WeakSet<ServerHttp2Session>();
+  private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(private readonly options: PeerListenerOptions) {
     this.server = createServer({ ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB });
@@ -115,8 +116,6 @@ export class PeerListener {
     this.server.close();
     for (const session of this.sessions) session.destroy();
   }
-
-  private readonly sessions = new Set<ServerHttp2Session>();
 
   private onSession(session: ServerHttp2Session): void {
     this.sessions.add(session);
