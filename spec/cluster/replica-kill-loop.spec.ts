@@ -22,6 +22,7 @@ describe('cluster: any pool through any of three replicas while one is killed (S
   /** The live replica in each slot (a restart replaces it, on the same ports). */
   const slots: Replica[] = [];
   const retired: Replica[] = [];
+  let load: SteadyLoad | undefined;
 
   before(async function () {
     if (redisSkipReason() !== undefined) this.skip();
@@ -40,6 +41,7 @@ describe('cluster: any pool through any of three replicas while one is killed (S
   });
 
   after(async () => {
+    await load?.stop();
     await Promise.all(agents.map((agent) => agent.close({ timeoutMs: 1000 }).catch(() => agent.destroy())));
     await Promise.all([...slots, ...retired].map((replica) => replica.stop()));
     await balancer?.close();
@@ -77,16 +79,17 @@ describe('cluster: any pool through any of three replicas while one is killed (S
   }
 
   it(`serves every pool through every live replica across ${CYCLES} kill/restart cycles; only requests in flight on the killed replica fail, each accounted for`, async () => {
-    const load = new SteadyLoad(slots, POOLS, '/allowed/slow/30');
-    load.start(9);
+    const steady = new SteadyLoad(slots, POOLS, '/allowed/slow/30');
+    load = steady;
+    steady.start(9);
     const kills: Kill[] = [];
     const servedAgainMs: number[] = [];
     for (let cycle = 0; cycle < CYCLES; cycle++) {
-      await waitFor(() => load.results.length >= 120 * (cycle + 1), 30_000, `steady load in cycle ${cycle}`);
+      await waitFor(() => steady.results.length >= 120 * (cycle + 1), 30_000, `steady load in cycle ${cycle}`);
       const index = await chooseVictim(cycle);
       const victim = slots[index] as Replica;
       const survivors = slots.filter((replica) => replica !== victim);
-      load.rotation = survivors;
+      steady.rotation = survivors;
       const kill = await killHard(victim);
       kills.push(kill);
       retired.push(victim);
@@ -105,16 +108,16 @@ describe('cluster: any pool through any of three replicas while one is killed (S
       const restarted = await startReplica(redis.url, victim.id, ['--queue-timeout', '5'], { peer: true, ports: victim.ports });
       slots[index] = restarted;
       await untilReady(restarted);
-      load.rotation = [...slots];
+      steady.rotation = [...slots];
     }
-    await waitFor(() => load.results.length >= 120 * (CYCLES + 1), 30_000, 'steady load after the last cycle');
-    await load.stop();
-    const sorted = accountFor(load.results, kills);
+    await waitFor(() => steady.results.length >= 120 * (CYCLES + 1), 30_000, 'steady load after the last cycle');
+    await steady.stop();
+    const sorted = accountFor(steady.results, kills);
     console.log(
-      `      measured: ${CYCLES} cycles, ${load.results.length} requests, ${sorted.ok} ok, ${sorted.failedOnVictim} broken at the killed front door, ${sorted.forwardedToVictim} forwarded to the killed replica and failed with a code; served again after ${servedAgainMs.map((ms) => Math.round(ms)).join(' / ')} ms`,
+      `      measured: ${CYCLES} cycles, ${steady.results.length} requests, ${sorted.ok} ok, ${sorted.failedOnVictim} broken at the killed front door, ${sorted.forwardedToVictim} forwarded to the killed replica and failed with a code; served again after ${servedAgainMs.map((ms) => Math.round(ms)).join(' / ')} ms`,
     );
     expect(sorted.unexplained, JSON.stringify(sorted.unexplained.slice(0, 5))).to.deep.equal([]);
-    expect(sorted.ok + sorted.failedOnVictim + sorted.forwardedToVictim).to.equal(load.results.length);
+    expect(sorted.ok + sorted.failedOnVictim + sorted.forwardedToVictim).to.equal(steady.results.length);
     for (const ms of servedAgainMs) expect(ms).to.be.lessThan(SERVED_AGAIN_BOUND_MS);
     // Every replica, including each restarted one, serves every pool at the end.
     for (const replica of slots) for (const pool of POOLS) expect((await call(replica, `/${pool}/allowed/last`)).status).to.equal(200);

@@ -21,6 +21,7 @@ describe('cluster: kill -9 of a replica (three gateway processes, agents behind 
   let balancer: TcpBalancer;
   const agents: TunnelClient[] = [];
   const replicas: Replica[] = [];
+  let load: SteadyLoad | undefined;
 
   before(async function () {
     if (redisSkipReason() !== undefined) this.skip();
@@ -29,6 +30,8 @@ describe('cluster: kill -9 of a replica (three gateway processes, agents behind 
   });
 
   afterEach(async () => {
+    await load?.stop();
+    load = undefined;
     await Promise.all(agents.splice(0).map((agent) => agent.close({ timeoutMs: 1000 }).catch(() => agent.destroy())));
     await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
     await balancer?.close();
@@ -148,10 +151,11 @@ describe('cluster: kill -9 of a replica (three gateway processes, agents behind 
     }
     for (const replica of [a, b, c]) for (const pool of ['alpha', 'beta']) await untilServed(replica, pool);
 
-    const load = new SteadyLoad([a, b, c], ['alpha', 'beta'], '/allowed/slow/40');
-    load.start(9);
-    await waitFor(() => load.results.length >= 150, 20_000, 'steady load before the kill');
-    load.rotation = [b, c];
+    const steady = new SteadyLoad([a, b, c], ['alpha', 'beta'], '/allowed/slow/40');
+    load = steady;
+    steady.start(9);
+    await waitFor(() => steady.results.length >= 150, 20_000, 'steady load before the kill');
+    steady.rotation = [b, c];
     const { sentAt, goneAt } = await killHard(a);
 
     // How long until each pool is served through each survivor, and until the registry drops A.
@@ -175,13 +179,13 @@ describe('cluster: kill -9 of a replica (three gateway processes, agents behind 
       if (performance.now() - sentAt > 5000) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const countAfterKill = load.results.length;
-    await waitFor(() => load.results.length >= countAfterKill + 150, 20_000, 'steady load after the kill');
-    await load.stop();
+    const countAfterKill = steady.results.length;
+    await waitFor(() => steady.results.length >= countAfterKill + 150, 20_000, 'steady load after the kill');
+    await steady.stop();
 
-    const sorted = accountFor(load.results, [{ victim: a.id, sentAt, goneAt }]);
+    const sorted = accountFor(steady.results, [{ victim: a.id, sentAt, goneAt }]);
     const redispatched = [b, c].flatMap((replica) => replica.logs()).filter((line) => line.message === 'forwarded request re-dispatched: the peer did not take it' && line.replica === a.id).length;
-    console.log(`      measured: ${load.results.length} requests, ${sorted.ok} ok, ${sorted.failedOnVictim} broken at A's front door, ${sorted.forwardedToVictim} forwarded to A and failed with a code, ${redispatched} re-dispatched; served again after ${Math.round(Math.max(...servedAgain))} ms; A out of the registry after ${Math.round(droppedAfter)} ms`);
+    console.log(`      measured: ${steady.results.length} requests, ${sorted.ok} ok, ${sorted.failedOnVictim} broken at A's front door, ${sorted.forwardedToVictim} forwarded to A and failed with a code, ${redispatched} re-dispatched; served again after ${Math.round(Math.max(...servedAgain))} ms; A out of the registry after ${Math.round(droppedAfter)} ms`);
     expect(sorted.unexplained, JSON.stringify(sorted.unexplained.slice(0, 5))).to.deep.equal([]);
     expect(Math.max(...servedAgain)).to.be.lessThan(SERVED_AGAIN_BOUND_MS);
     expect(droppedAfter).to.be.lessThan(SERVED_AGAIN_BOUND_MS);
