@@ -49,15 +49,26 @@ describe('cluster: any pool through any of three replicas while one is killed (S
     await redis?.stop();
   });
 
-  /** Which replicas hold connections of each pool, from the registry (through a replica that stays up). */
-  async function placement(via: Replica): Promise<Map<string, Set<string>>> {
-    const out = new Map<string, Set<string>>();
-    for (const connection of await via.admin.connections()) {
-      const set = out.get(connection.poolName) ?? new Set<string>();
-      set.add(connection.replica as string);
-      out.set(connection.poolName, set);
+  /**
+   * Which replicas hold connections of each pool, each replica asked for its own (from its
+   * memory: the registry's connection lists may be 2 s old); once every agent is connected.
+   */
+  async function placement(): Promise<Map<string, Set<string>>> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const out = new Map<string, Set<string>>();
+      let count = 0;
+      for (const replica of slots) {
+        for (const connection of await replica.admin.connections()) {
+          if (connection.replica !== replica.id) continue;
+          count++;
+          out.set(connection.poolName, (out.get(connection.poolName) ?? new Set<string>()).add(replica.id));
+        }
+      }
+      if (count === agents.length && agents.every((agent) => agent.state === 'connected')) return out;
+      if (Date.now() > deadline) throw new Error(`agents not all connected: ${count} connections for ${agents.length} agents`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    return out;
   }
 
   /** The next replica (in turn from `cycle`) that holds agents, while every pool is also held by another replica. */
@@ -67,8 +78,7 @@ describe('cluster: any pool through any of three replicas while one is killed (S
       for (let i = 0; i < slots.length; i++) {
         const index = (cycle + i) % slots.length;
         const id = (slots[index] as Replica).id;
-        const via = slots[(index + 1) % slots.length] as Replica;
-        const held = await placement(via);
+        const held = await placement();
         const holdsSome = [...held.values()].some((set) => set.has(id));
         const othersHoldAll = POOLS.every((pool) => [...(held.get(pool) ?? [])].some((replica) => replica !== id));
         if (holdsSome && othersHoldAll) return index;

@@ -5,7 +5,13 @@ import { retryAfterFor, statusForCode } from '../../protocol/error-response.js';
 
 /*
  * The link between replicas (docs/scaling.md § Forwarding): one HTTP/2 stream per forwarded
- * request. The request and response heads travel as the tunnel's own JSON heads
+ * request, on one cleartext session per peer (Node's own http2, no new dependency). Why not
+ * HTTP/1.1 (node:http or undici with a keep-alive pool): every failure rule needs something
+ * only HTTP/2 says. REFUSED_STREAM and GOAWAY's last stream id tell exactly which requests the
+ * peer never processed (RFC 9113 §8.7), so those are safe to send elsewhere; RST_STREAM cancels
+ * one request without dropping the connection the others share; per-stream flow control gives
+ * backpressure without head-of-line blocking; PING finds a peer that froze while its kernel
+ * still accepts and ACKs; and interim (1xx) headers with fields carry the "handed" signal. The request and response heads travel as the tunnel's own JSON heads
  * (lib/protocol/frame.ts `RequestHead` / `ResponseHead`) in one header each, so raw headers
  * arrive byte for byte (case, order, repeats), as on the agent tunnel, whatever HTTP/2 would
  * make of them as fields. Bodies are the streams' DATA.
