@@ -158,7 +158,7 @@ export class GatewayCluster {
     this.feed = new PoolChangeFeed({ subscriber: this.subscriber, store: this.store, target, keyPrefix: this.keyPrefix, logger: this.logger });
     await Promise.all([this.redis.connect().catch(() => undefined), this.subscriber.connect().catch(() => undefined)]);
     await this.feed.start().catch(() => undefined);
-    this.registry.start(target);
+    await this.registry.start(target);
     const reason = this.health.reason;
     if (reason !== undefined) this.logger.warn('redis unreachable at start: not ready until it is back', { redis: this.redactedUrl, reason, ...(this.lastError === undefined ? {} : { error: this.lastError }) });
   }

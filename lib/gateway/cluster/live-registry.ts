@@ -111,13 +111,13 @@ export class LiveRegistry {
     options.health?.report('live-registry', false, 'the live registry was not read yet');
   }
 
-  /** Starts publishing `source` and reading the others (the first refresh runs now). */
-  start(source: RegistrySource): void {
+  /** Starts publishing `source` and reading the others; resolves after the first refresh (which never rejects). */
+  start(source: RegistrySource): Promise<void> {
     this.source = source;
-    if (this.timer !== undefined) return;
+    if (this.timer !== undefined) return Promise.resolve();
     this.timer = setInterval(() => void this.refresh(), this.refreshMs);
     this.timer.unref();
-    void this.refresh();
+    return this.refresh();
   }
 
   /** Advertises this replica's peer listener from the next refresh on. */
