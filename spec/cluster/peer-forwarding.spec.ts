@@ -169,8 +169,9 @@ describe('cluster: a request through any replica reaches the replica holding its
     expect(table.stdout).to.match(/fwd-a\s+only-on-a\s+agent-on-a/);
   });
 
-  it('never writes the peer token to any log line', () => {
+  it('never writes the peer token to any log line (and warns of nothing at start)', () => {
     for (const replica of [a, b]) {
+      expect(replica.logs().filter((line) => line.level === 'warn' || line.level === 'error')).to.deep.equal([]);
       expect(replica.stdout()).to.not.include(PEER_TOKEN);
       expect(replica.stderr()).to.not.include(PEER_TOKEN);
     }
