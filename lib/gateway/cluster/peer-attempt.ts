@@ -6,7 +6,7 @@ import type { ForwardedCarrier, LoggedExchange } from '../access-record.js';
 import type { ExchangeRequest } from '../exchange.js';
 import type { ExchangeControl } from '../gateway-types.js';
 import type { PeerCandidate } from './live-registry.js';
-import { HANDED_STATUS, PEER_BODY_IDLE, PEER_END, PEER_ERROR, PEER_FROM, PEER_HANDED, PEER_HEAD, PEER_PATH, PEER_POOL, PEER_TOKEN, asciiJson, parsePeerError, peerErrorToError, single } from './peer-protocol.js';
+import { HANDED_STATUS, PEER_HEADER, PEER_PATH, asciiJson, parsePeerError, peerErrorToError, single } from './peer-protocol.js';
 
 /** What an attempt needs of the request it belongs to and of the forwarder. */
 export interface AttemptOwner {
@@ -89,13 +89,13 @@ export class PeerAttempt implements ExchangeControl {
         {
           ':method': 'POST',
           ':path': PEER_PATH,
-          [PEER_TOKEN]: this.owner.token,
-          [PEER_FROM]: this.owner.replicaId,
-          [PEER_POOL]: request.pool,
-          [PEER_HEAD]: asciiJson({ id: request.id, method: request.method, path: request.path, headers: request.rawHeaders, body: request.body !== null }),
-          ...(idle > 0 ? { [PEER_BODY_IDLE]: String(idle) } : {}),
+          [PEER_HEADER.token]: this.owner.token,
+          [PEER_HEADER.from]: this.owner.replicaId,
+          [PEER_HEADER.pool]: request.pool,
+          [PEER_HEADER.head]: asciiJson({ id: request.id, method: request.method, path: request.path, headers: request.rawHeaders, body: request.body !== null }),
+          ...(idle > 0 ? { [PEER_HEADER.bodyIdle]: String(idle) } : {}),
           // Never indexed by HPACK (RFC 7541 §7.1.3): the token stays out of both compression tables.
-          [sensitiveHeaders]: [PEER_TOKEN],
+          [sensitiveHeaders]: [PEER_HEADER.token],
         },
         { endStream: request.body === null },
       );
@@ -118,7 +118,7 @@ export class PeerAttempt implements ExchangeControl {
       if (!this.owner.handler.onData(chunk)) stream.pause();
     });
     stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-      if (single(trailers, PEER_END) === 'complete') this.whole = true;
+      if (single(trailers, PEER_HEADER.end) === 'complete') this.whole = true;
     });
     stream.on('end', () => this.onEnd());
     stream.on('close', () => this.onClose());
@@ -127,7 +127,7 @@ export class PeerAttempt implements ExchangeControl {
   private handed(headers: IncomingHttpHeaders): void {
     this.state = 'handed';
     try {
-      const info = JSON.parse(single(headers, PEER_HANDED) ?? '') as { connectionId?: unknown; agentId?: unknown };
+      const info = JSON.parse(single(headers, PEER_HEADER.handed) ?? '') as { connectionId?: unknown; agentId?: unknown };
       if (typeof info.connectionId === 'string' && typeof info.agentId === 'string') {
         this.carrier = { replicaId: this.target.replicaId, connection: { id: info.connectionId.slice(0, 128), agentId: info.agentId.slice(0, 256) } };
       }
@@ -139,7 +139,7 @@ export class PeerAttempt implements ExchangeControl {
 
   private onResponse(headers: IncomingHttpHeaders): void {
     if (this.state === 'done') return;
-    const error = single(headers, PEER_ERROR);
+    const error = single(headers, PEER_HEADER.error);
     if (error !== undefined) {
       const body = parsePeerError(error) ?? { code: 'VCS_PROTOCOL_ERROR', message: 'The peer replica answered with a malformed error', refused: false };
       if (this.state === 'sent' && (body.refused || body.code === 'VCS_PEER_UNAUTHORIZED')) {
@@ -152,7 +152,7 @@ export class PeerAttempt implements ExchangeControl {
     let status: number;
     let raw: string[];
     try {
-      ({ status, headers: raw } = decodeResponseHead(JSON.parse(single(headers, PEER_HEAD) ?? '')));
+      ({ status, headers: raw } = decodeResponseHead(JSON.parse(single(headers, PEER_HEADER.head) ?? '')));
     } catch {
       return this.fail(new ProtocolError(`Malformed response head from the peer replica ${this.target.replicaId}`));
     }

@@ -9,7 +9,7 @@ import { listenServer } from '../../util/listen-server.js';
 import type { ExchangeHandler, ExchangeRequest } from '../exchange.js';
 import type { ExchangeControl } from '../gateway-types.js';
 import { HTTP2_SERVER_LIMITS } from '../http2-server-limits.js';
-import { HANDED_STATUS, PEER_BODY_IDLE, PEER_END, PEER_FROM, PEER_HANDED, PEER_HEAD, PEER_PATH, PEER_POOL, PEER_TOKEN, answerPeerError, asciiJson, refusedHere, single, type PeerToken } from './peer-protocol.js';
+import { HANDED_STATUS, PEER_HEADER, PEER_PATH, answerPeerError, asciiJson, refusedHere, single, type PeerToken } from './peer-protocol.js';
 
 /** How much of a response may wait in the stream's buffer before the agent stream pauses (as the front door). */
 const SINK_BUFFER_BYTES = 1024 * 1024;
@@ -38,19 +38,19 @@ class PeerAnswer implements ExchangeHandler {
   constructor(private readonly stream: ServerHttp2Stream) {
     // Only a completed exchange gets the trailer that tells the origin its response is whole.
     stream.on('wantTrailers', () => {
-      if (this.completed && !stream.destroyed) stream.sendTrailers({ [PEER_END]: 'complete' });
+      if (this.completed && !stream.destroyed) stream.sendTrailers({ [PEER_HEADER.end]: 'complete' });
     });
   }
 
   onAssigned(connection: { readonly id: string; readonly agentId: string }): void {
     this.handed = true;
-    if (!this.stream.destroyed) this.stream.additionalHeaders({ ':status': HANDED_STATUS, [PEER_HANDED]: asciiJson({ connectionId: connection.id, agentId: connection.agentId }) });
+    if (!this.stream.destroyed) this.stream.additionalHeaders({ ':status': HANDED_STATUS, [PEER_HEADER.handed]: asciiJson({ connectionId: connection.id, agentId: connection.agentId }) });
   }
 
   onHeaders(status: number, rawHeaders: string[]): void {
     if (this.stream.destroyed) return;
     try {
-      this.stream.respond({ ':status': status < 200 ? 502 : status, [PEER_HEAD]: asciiJson({ status, headers: rawHeaders, body: true }) }, { waitForTrailers: true });
+      this.stream.respond({ ':status': status < 200 ? 502 : status, [PEER_HEADER.head]: asciiJson({ status, headers: rawHeaders, body: true }) }, { waitForTrailers: true });
     } catch {
       // A status HTTP/2 cannot carry as final (1xx): the head says it; the stream fails cleanly.
       this.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
@@ -134,7 +134,7 @@ export class PeerListener {
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on('error', () => {});
     const session = stream.session as ServerHttp2Session;
-    if (!this.options.token.matches(single(headers, PEER_TOKEN))) {
+    if (!this.options.token.matches(single(headers, PEER_HEADER.token))) {
       // The token is never logged: only that it was missing or wrong, and from where.
       this.options.logger.warn('peer request refused: missing or wrong peer token', { remoteAddress: `${session.socket?.remoteAddress ?? '?'}:${session.socket?.remotePort ?? '?'}` });
       answerPeerError(stream, new PeerUnauthorizedError(), false);
@@ -159,21 +159,21 @@ export class PeerListener {
 
   private parse(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): ExchangeRequest {
     if (headers[':method'] !== 'POST' || headers[':path'] !== PEER_PATH) throw new ProtocolError(`Expected POST ${PEER_PATH} on the peer listener`);
-    const from = headers[PEER_FROM];
+    const from = headers[PEER_HEADER.from];
     // The one-hop marker: exactly one replica, not this one. Two (a forwarded request marked
     // again) or this replica's own id would be a loop; refused, never served or passed on.
     if (Array.isArray(from) || (typeof from === 'string' && from.includes(','))) throw new ForwardLoopError(`The request was already forwarded (${String(from).slice(0, 200)}): at most one hop between replicas`);
-    if (typeof from !== 'string' || !REPLICA_ID.test(from)) throw new ProtocolError(`A forwarded request needs one ${PEER_FROM} header naming its replica`);
+    if (typeof from !== 'string' || !REPLICA_ID.test(from)) throw new ProtocolError(`A forwarded request needs one ${PEER_HEADER.from} header naming its replica`);
     if (from === this.options.replicaId) throw new ForwardLoopError(`The request was forwarded by this replica (${from}) to itself`);
-    const pool = single(headers, PEER_POOL);
+    const pool = single(headers, PEER_HEADER.pool);
     let head: RequestHead;
     try {
-      head = decodeRequestHead(JSON.parse(single(headers, PEER_HEAD) ?? ''));
+      head = decodeRequestHead(JSON.parse(single(headers, PEER_HEADER.head) ?? ''));
     } catch {
-      throw new ProtocolError(`A forwarded request needs one ${PEER_HEAD} header with its request head`);
+      throw new ProtocolError(`A forwarded request needs one ${PEER_HEADER.head} header with its request head`);
     }
-    if (pool === undefined || pool === '' || !REQUEST_ID.test(head.id)) throw new ProtocolError(`A forwarded request needs ${PEER_POOL} and a request id of letters, digits, '.', '_', ':' or '-'`);
-    const idle = Number(single(headers, PEER_BODY_IDLE) ?? 0);
+    if (pool === undefined || pool === '' || !REQUEST_ID.test(head.id)) throw new ProtocolError(`A forwarded request needs ${PEER_HEADER.pool} and a request id of letters, digits, '.', '_', ':' or '-'`);
+    const idle = Number(single(headers, PEER_HEADER.bodyIdle) ?? 0);
     return {
       id: head.id,
       pool,

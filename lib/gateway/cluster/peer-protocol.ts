@@ -30,15 +30,17 @@ import { retryAfterFor, statusForCode } from '../../protocol/error-response.js';
  * goes out, so a response the peer cut short can arrive looking complete.
  */
 export const PEER_PATH = '/forward';
-export const PEER_TOKEN = 'vcs-peer-token';
-export const PEER_FROM = 'vcs-peer-from';
-export const PEER_POOL = 'vcs-peer-pool';
-export const PEER_HEAD = 'vcs-peer-head';
-export const PEER_HANDED = 'vcs-peer-handed';
-export const PEER_ERROR = 'vcs-peer-error';
-export const PEER_BODY_IDLE = 'vcs-peer-body-idle-ms';
-/** Trailer that ends a whole response: a stream that ends without it was cut short. */
-export const PEER_END = 'vcs-peer-end';
+/** The headers of the peer link (the trailer `end` closes a whole response: without it, it was cut short). */
+export const PEER_HEADER = {
+  token: 'vcs-peer-token',
+  from: 'vcs-peer-from',
+  pool: 'vcs-peer-pool',
+  head: 'vcs-peer-head',
+  handed: 'vcs-peer-handed',
+  error: 'vcs-peer-error',
+  bodyIdle: 'vcs-peer-body-idle-ms',
+  end: 'vcs-peer-end',
+} as const;
 /** Names the replicas reserve for themselves: a caller's request carrying one is never forwarded. */
 export const PEER_HEADER_PREFIX = 'vcs-peer-';
 /** RFC 2518 §10.1 "Processing": the request was accepted and is being worked on (by an agent). */
@@ -101,7 +103,7 @@ export function answerPeerError(stream: ServerHttp2Stream, error: VcsAgentError,
   const body: PeerErrorBody = { code: error.code, message: error.message, refused };
   const retryAfter = retryAfterFor(error);
   stream.respond(
-    { ':status': statusForCode(error.code), [PEER_ERROR]: asciiJson(body), ...(retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }) },
+    { ':status': statusForCode(error.code), [PEER_HEADER.error]: asciiJson(body), ...(retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }) },
     { endStream: true },
   );
 }
