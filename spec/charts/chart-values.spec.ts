@@ -4,6 +4,7 @@
 // templates against values.yaml, and every value against the docs.
 import { expect } from 'chai';
 import { Ajv, type ErrorObject } from 'ajv';
+import { chartTemplates, fromSetLine, leafPaths, mergeValues, templateValuePaths } from './chart-files.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -21,56 +22,12 @@ import {
 
 type Values = Record<string, unknown>;
 
-const templatesDir = join(chartDir, 'templates');
-const templateFiles = readdirSync(templatesDir).filter((f) => /\.(ya?ml|tpl|txt)$/.test(f));
-const templates = new Map(templateFiles.map((f) => [f, readText(join(templatesDir, f))]));
+const templates = chartTemplates(chartDir);
 const defaults = readYaml(join(chartDir, 'values.yaml')) as Values;
 const schema: unknown = JSON.parse(readText(join(chartDir, 'values.schema.json')));
 
-/** Helm's merge of --set values over the defaults (objects merged, the rest replaced). */
-function merge(base: unknown, over: unknown): unknown {
-  if (!isRecord(base) || !isRecord(over)) return structuredClone(over);
-  const out: Values = structuredClone(base);
-  for (const [key, value] of Object.entries(over)) out[key] = merge(out[key], value);
-  return out;
-}
-
-/** `{ 'a.b': 1 }` → `{ a: { b: 1 } }`, the way `--set a.b=1` nests. */
-function fromSetLine(set: Readonly<Record<string, unknown>>): Values {
-  const out: Values = {};
-  for (const [path, value] of Object.entries(set)) {
-    const steps = path.split('.');
-    let node = out;
-    for (const step of steps.slice(0, -1)) {
-      if (!isRecord(node[step])) node[step] = {};
-      node = node[step] as Values;
-    }
-    node[steps[steps.length - 1] ?? ''] = value;
-  }
-  return out;
-}
-
 function valuesWith(set: Readonly<Record<string, unknown>>): unknown {
-  return merge(defaults, fromSetLine(set));
-}
-
-/** Every `.Values.a.b` path the templates mention. */
-function templateValuePaths(): Set<string> {
-  const paths = new Set<string>();
-  for (const text of templates.values()) {
-    for (const match of text.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
-      paths.add((match[1] ?? '').slice(1));
-    }
-  }
-  return paths;
-}
-
-/** Leaf paths of values.yaml; an empty map or list is a leaf (a free-form value). */
-function leafPaths(node: unknown, prefix: string[] = []): string[] {
-  if (isRecord(node) && Object.keys(node).length > 0) {
-    return Object.entries(node).flatMap(([key, value]) => leafPaths(value, [...prefix, key]));
-  }
-  return [prefix.join('.')];
+  return mergeValues(defaults, fromSetLine(set));
 }
 
 describe('Helm chart charts/vcs-agent', () => {
@@ -237,12 +194,12 @@ describe('Helm chart charts/vcs-agent', () => {
 
   describe('templates', () => {
     it('reference only values that values.yaml defines', () => {
-      const missing = [...templateValuePaths()].filter((path) => lookup(defaults, path.split('.')) === undefined);
+      const missing = [...templateValuePaths(templates)].filter((path) => lookup(defaults, path.split('.')) === undefined);
       expect(missing).to.deep.equal([]);
     });
 
     it('use every value that values.yaml defines', () => {
-      const used = [...templateValuePaths()];
+      const used = [...templateValuePaths(templates)];
       const unused = leafPaths(defaults).filter((leaf) => !used.some((ref) => leaf === ref || leaf.startsWith(`${ref}.`)));
       expect(unused).to.deep.equal([]);
     });

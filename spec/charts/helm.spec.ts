@@ -6,12 +6,11 @@
 // of value combinations, and every object is checked against the Kubernetes
 // schemas and type-checked for unknown fields.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { kubernetesTools, ToolUnavailableError } from '../../scripts/kubernetes-tools.js';
+import { helmBinary, runHelm, setArgs, type HelmResult } from './helm-runner.js';
 import { typeCheckKubernetesObjects, validateKubernetesObject, type Manifest } from './kubernetes-schemas.js';
 import {
   chartDir,
@@ -20,45 +19,8 @@ import {
   readText,
   renderedExamplePath,
   seedSetValues,
-  skipWith,
 } from './tools.js';
 
-interface HelmResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** HELM_BIN, else the unpacked Helm v4; skips (fails under CI=true) with the reason when neither works. */
-function helmBinary(ctx: Mocha.Context): string {
-  const fromEnv = process.env.HELM_BIN;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  try {
-    return kubernetesTools().helm;
-  } catch (error) {
-    if (!(error instanceof ToolUnavailableError) || process.env.CI === 'true') throw error;
-    return skipWith(ctx, error.message);
-  }
-}
-
-function runHelm(helm: string, args: string[]): Promise<HelmResult> {
-  return new Promise((resolvePromise, reject) => {
-    // Offline by construction: no kube context is used by lint/template, and
-    // HELM_* caches point at a scratch directory so nothing of the user's is read.
-    execFile(helm, args, {
-      timeout: 20_000,
-      maxBuffer: 16 * 1024 * 1024,
-      env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', HELM_CACHE_HOME: '/tmp/vcs-agent-helm-spec/cache', HELM_CONFIG_HOME: '/tmp/vcs-agent-helm-spec/config', HELM_DATA_HOME: '/tmp/vcs-agent-helm-spec/data', KUBECONFIG: '/dev/null' },
-    }, (error, stdout, stderr) => {
-      if (error !== null && typeof (error as { code?: unknown }).code !== 'number') return reject(error);
-      resolvePromise({ code: error === null ? 0 : Number((error as { code?: unknown }).code), stdout, stderr });
-    });
-  });
-}
-
-function setArgs(set: Readonly<Record<string, string | number | boolean>>): string[] {
-  return Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${String(v)}`]);
-}
 
 function template(helm: string, set: Readonly<Record<string, string | number | boolean>>, extra: string[] = []): Promise<HelmResult> {
   return runHelm(helm, ['template', 'vcs-agent', chartDir, '--namespace', 'default', ...setArgs(set), ...extra]);
