@@ -1,6 +1,6 @@
 import winston from 'winston';
 import type { Logger } from '../lib/logger.js';
-import { BatchedLineStream } from './batched-line-stream.js';
+import { LineBatchTransport } from './line-batch-transport.js';
 
 const MESSAGE = Symbol.for('message');
 
@@ -25,14 +25,13 @@ const pretty = winston.format.printf((info) => {
 });
 
 /*
- * JSON lines with the timestamp first. Plain JSON.stringify: fields are plain data (the
- * library logs strings, numbers and flat objects), and it is several times cheaper per line
- * than the default format's stable-stringify pass at tens of thousands of lines a second.
+ * JSON lines, timestamp first (the order `at` below builds the object in). Plain
+ * JSON.stringify: fields are plain data (the library logs strings, numbers and flat
+ * objects), several times cheaper per line than the default format's stable-stringify pass
+ * at tens of thousands of lines a second. Symbol keys (winston's own) are not serialised.
  */
 const jsonLine = winston.format((info) => {
-  const { level, message, ...fields } = info;
-  const line = JSON.stringify({ timestamp: new Date().toISOString(), level, message, ...fields });
-  (info as Record<symbol, unknown>)[MESSAGE] = line;
+  (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(info);
   return info;
 });
 
@@ -43,11 +42,10 @@ const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, inf
  * or a human format, on stdout. The library only ever sees the `Logger` interface.
  */
 export function createCliLogger(options: { format: LogFormat; level: LogLevel; stream?: NodeJS.WritableStream }): Logger & { close(): Promise<void> } {
-  const batched = new BatchedLineStream(options.stream ?? process.stdout);
-  const transport = new winston.transports.Stream({ stream: batched });
+  const transport = new LineBatchTransport(options.stream ?? process.stdout);
   const logger = winston.createLogger({
     level: options.level,
-    format: options.format === 'json' ? jsonLine() : winston.format.combine(winston.format.timestamp(), pretty),
+    format: options.format === 'json' ? jsonLine() : pretty,
     transports: [transport],
   });
   // The library may still log while sockets wind down after close(); winston would then
@@ -59,7 +57,18 @@ export function createCliLogger(options: { format: LogFormat; level: LogLevel; s
     (level: LogLevel) =>
     (message: string, fields?: Record<string, unknown>): void => {
       // Disabled levels cost a comparison, not a trip through winston's streams.
-      if (!closed && LEVEL_ORDER[level] <= threshold) logger.log(level, message, fields);
+      if (closed || LEVEL_ORDER[level] > threshold) return;
+      // One object, handed to winston's one-argument log(): its other forms scan the message
+      // for printf tokens, and a message with one (a request path holding "%d", which any
+      // caller can send) made winston drop every field of the line, the request's whole record.
+      const info: Record<string, unknown> = { timestamp: new Date().toISOString(), level, message, ...fields };
+      // Fields named like the line's own keys must not replace them.
+      if (fields !== undefined && ('timestamp' in fields || 'level' in fields || 'message' in fields)) {
+        info.timestamp = new Date().toISOString();
+        info.level = level;
+        info.message = message;
+      }
+      logger.log(info as winston.LogEntry);
     };
   return {
     error: at('error'),
@@ -71,7 +80,7 @@ export function createCliLogger(options: { format: LogFormat; level: LogLevel; s
         if (closed) return resolve();
         closed = true;
         const done = (): void => {
-          batched.flush();
+          transport.flush();
           resolve();
         };
         logger.on('finish', done);

@@ -260,7 +260,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
 
   private onRecord(record: AgentRequestRecord): void {
     const line = `${record.method} ${record.path} ${record.decision} ${record.status}`;
-    this.logger.info(line, { ...record });
+    this.logger.info(line, record as unknown as Record<string, unknown>);
     if (this.listenerCount('request') > 0) this.emit('request', record);
   }
 
