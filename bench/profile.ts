@@ -8,11 +8,15 @@
  * them in Chrome DevTools for the call tree).
  *
  * Knobs: BENCH_DURATION_S (8), BENCH_CONNECTIONS (16), BENCH_PARALLELISM (16), PROFILE_TOP (25),
- * PROFILE_GATEWAY_FLAGS / PROFILE_AGENT_FLAGS (extra node flags, space-separated, for experiments).
+ * PROFILE_GATEWAY_FLAGS / PROFILE_AGENT_FLAGS (extra node flags, space-separated, for experiments),
+ * PROFILE_GATEWAY_ARGS (extra vcs-gateway serve arguments), PROFILE_MODE (`small`, the default: small
+ * GETs from autocannon, figures per request; `get`: PROFILE_MIB-sized downloads one after the
+ * other for BENCH_DURATION_S, figures per MiB), PROFILE_MIB (256).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
@@ -29,7 +33,7 @@ function start(name: string, args: string[], profile: boolean, extraFlags = ''):
   const dir = join(work, name);
   const fd = openSync(logFile, 'w');
   const flags = [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'] : []), ...extraFlags.split(' ').filter((flag) => flag !== '')];
-  const child = spawn(process.execPath, [...flags, ...args], { cwd: ROOT, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [...flags, ...args], { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, ...(name === 'gateway' || name === 'agent' ? {} : { VCS_YOUNG_MIB: '' }) } });
   children.push(child);
   return { child, logFile, dir };
 }
@@ -44,6 +48,35 @@ async function waitForFile(file: string, pattern: RegExp, timeoutMs = 15_000): P
   }
 }
 
+const MODE = process.env.PROFILE_MODE ?? 'small';
+const MIB = Number(process.env.PROFILE_MIB ?? 256);
+
+/** Downloads `mib` MiB from `url` (the bench VCS's archive path); resolves with the MiB received. */
+function download(url: string, mib: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/repository/archive?size=${mib * 1024 * 1024}`, { headers: { 'private-token': 'bench-token' } }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      res.on('end', () => (bytes === mib * 1024 * 1024 ? resolve(mib) : reject(new Error(`${url}: ${bytes} bytes`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The measured load: requests (small mode) or MiB (get mode) done in `seconds`. */
+async function measure(url: string, seconds: number): Promise<number> {
+  if (MODE === 'small') return load(url, seconds);
+  const until = Date.now() + seconds * 1000;
+  let mib = 0;
+  do mib += await download(url, MIB);
+  while (Date.now() < until);
+  return mib;
+}
+
 function load(url: string, seconds: number): number {
   const out = execFileSync(
     process.execPath,
@@ -53,6 +86,12 @@ function load(url: string, seconds: number): number {
   const result = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number };
   if (result.non2xx + result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result.requests.total;
+}
+
+/** CPU time (user + system, kernel work on its behalf included) a process has used, in µs, from /proc (stat(5) fields 14-15, clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 function micros(): number {
@@ -116,7 +155,8 @@ function report(name: string, dir: string, requests: number, window: { from: num
   // V8's profile clock and process.hrtime are both CLOCK_MONOTONIC in µs: the windows apply as they are.
   const { self, inclusive, total } = times(profile, window.from, window.to);
   const perRequest = (value: number): string => `${(value / requests).toFixed(2).padStart(8)} µs  ${((100 * value) / total).toFixed(1).padStart(5)} %`;
-  console.log(`\n## ${name}: ${(total / requests).toFixed(1)} µs of active CPU per request (${requests} requests)`);
+  const unit = MODE === 'small' ? 'request' : 'MiB';
+  console.log(`\n## ${name}: ${(total / requests).toFixed(1)} µs of active CPU per ${unit} (${requests} ${unit}s)`);
   console.log('self time:');
   for (const [key, value] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${perRequest(value)}  ${key}`);
   // Inclusive time of this project's own functions and its logger: what each piece of our code costs with what it calls.
@@ -132,7 +172,7 @@ async function main(): Promise<void> {
   const hop = start('hop', ['--import', 'tsx', join(ROOT, 'bench/plain-hop.ts'), String(vcsPort)], true);
   const hopPort = Number((await waitForFile(hop.logFile, /^(\d+)$/m))[1]);
   const store = join(work, 'pools.json');
-  const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0'], true, process.env.PROFILE_GATEWAY_FLAGS);
+  const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0', ...(process.env.PROFILE_GATEWAY_ARGS ?? '').split(' ').filter((arg) => arg !== '')], true, process.env.PROFILE_GATEWAY_FLAGS);
   const gwPort = Number((await waitForFile(gateway.logFile, /gateway listening for agents","address":"127\.0\.0\.1:(\d+)"/))[1]);
   const fdPort = Number((await waitForFile(gateway.logFile, /front door listening","address":"127\.0\.0\.1:(\d+)"/))[1]);
   const token = execFileSync(process.execPath, [join(ROOT, 'dist/cli/vcs-gateway.js'), 'pool', 'create', '--store', store, '--name', 'bench', '--gateway-url', `http://127.0.0.1:${gwPort}`], { encoding: 'utf8' }).trim();
@@ -141,18 +181,39 @@ async function main(): Promise<void> {
   const tunnel = `http://127.0.0.1:${fdPort}/bench${PROJECT}`;
   const relay = `http://127.0.0.1:${hopPort}${PROJECT}`;
   // Warm-up: JIT tiers, keep-alive sockets, young-generation sizing.
-  load(tunnel, 2);
-  load(relay, 2);
+  await measure(tunnel, 2);
+  await measure(relay, 2);
+  const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, relay: hop.child.pid as number, vcs: vcs.child.pid as number, client: process.pid };
+  const cpu = (): Record<string, number> => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMicros(pid)]));
+  if (process.env.PROFILE_PAUSE_FOR_THREADS === '1') {
+    console.log(`pids ${JSON.stringify(pids)}`);
+  }
   const tunnelWindow = { from: micros(), to: 0 };
-  const tunnelRequests = load(tunnel, DURATION_S);
+  let before = cpu();
+  const tunnelRequests = await measure(tunnel, DURATION_S);
+  let after = cpu();
   tunnelWindow.to = micros();
+  const tunnelCpu = Object.fromEntries(Object.keys(pids).map((name) => [name, ((after[name] as number) - (before[name] as number)) / tunnelRequests]));
+  const tunnelSeconds = (tunnelWindow.to - tunnelWindow.from) / 1e6;
   const relayWindow = { from: micros(), to: 0 };
-  const relayRequests = load(relay, DURATION_S);
+  before = cpu();
+  const relayRequests = await measure(relay, DURATION_S);
+  after = cpu();
   relayWindow.to = micros();
+  const relayCpu = Object.fromEntries(Object.keys(pids).map((name) => [name, ((after[name] as number) - (before[name] as number)) / relayRequests]));
+  const relaySeconds = (relayWindow.to - relayWindow.from) / 1e6;
+  const peak = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const peaks = `peak RSS (MiB): gateway ${peak(pids.gateway).toFixed(0)}, agent ${peak(pids.agent).toFixed(0)}, relay ${peak(pids.relay).toFixed(0)}`;
   const exited = [gateway, agent, hop].map(({ child }) => new Promise((resolve) => child.once('exit', resolve)));
   for (const { child } of [gateway, agent, hop]) child.kill('SIGINT');
   await Promise.all(exited);
-  console.log(`profiles in ${work}; ${DURATION_S} s at ${CONNECTIONS} connections each`);
+  console.log(`profiles in ${work}; ${MODE === 'small' ? `${DURATION_S} s at ${CONNECTIONS} connections each` : `${MIB} MiB downloads for ${DURATION_S} s each; figures per MiB`}`);
+  const unit = MODE === 'small' ? 'request' : 'MiB';
+  const show = (figures: Record<string, number>, names: string[]): string => names.map((name) => `${name} ${(figures[name] as number).toFixed(0)}`).join(' + ');
+  console.log(`tunnel: ${(tunnelRequests / tunnelSeconds).toFixed(0)} ${unit}/s; CPU µs per ${unit} from /proc (kernel included): ${show(tunnelCpu, ['gateway', 'agent', 'vcs', 'client'])}`);
+  console.log(`relay:  ${(relayRequests / relaySeconds).toFixed(0)} ${unit}/s; CPU µs per ${unit} from /proc (kernel included): ${show(relayCpu, ['relay', 'vcs', 'client'])}`);
+  console.log(`gateway + agent = ${(((tunnelCpu.gateway as number) + (tunnelCpu.agent as number)) / (relayCpu.relay as number)).toFixed(2)}× the relay's CPU per ${unit}; throughput ${((tunnelRequests / tunnelSeconds) / (relayRequests / relaySeconds)).toFixed(2)}× the relay's`);
+  console.log(peaks);
   report('gateway', gateway.dir, tunnelRequests, tunnelWindow);
   report('agent', agent.dir, tunnelRequests, tunnelWindow);
   report('plain relay', hop.dir, relayRequests, relayWindow);
