@@ -9,6 +9,7 @@ import { parseGodebug } from '../lib/trace/godebug.js';
 import { decodePoolToken, type PoolToken } from '../lib/protocol/token.js';
 import { parseSpaceliftTarget } from '../lib/protocol/spacelift/spacelift-target.js';
 import { MAX_PARALLELISM } from '../lib/protocol/http2-settings.js';
+import { MAX_GATEWAY_CONNECTIONS } from '../lib/agent/tunnel-client-options.js';
 import { VENDOR_NAMES, isVendorName, type VendorName } from '../lib/vendors/index.js';
 import { ConfigError } from './config-error.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './create-logger.js';
@@ -41,7 +42,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { flag: 'rules-file', env: 'SPACELIFT_VCS_AGENT_RULES_FILE', type: 'string', group: POLICY, describe: 'JSON or YAML file of extra rules added to the vendor allowlist' },
   { flag: 'protocol', env: 'SPACELIFT_VCS_AGENT_PROTOCOL', type: 'string', group: CONNECTION, default: 'vcs-agent', describe: "Wire protocol: vcs-agent, or spacelift (Spacelift's gRPC gateway protocol)" },
   { flag: 'dial-insecure', env: 'SPACELIFT_VCS_AGENT_DIAL_INSECURE', type: 'boolean', group: CONNECTION, default: 'false', describe: 'With --protocol spacelift: dial a host:port token host without TLS' },
-  { flag: 'parallelism', env: 'SPACELIFT_VCS_AGENT_PARALLELISM', type: 'number', group: CONNECTION, default: '4', describe: `Streams to open; each carries one request at a time (1-${MAX_PARALLELISM})` },
+  { flag: 'parallelism', env: 'SPACELIFT_VCS_AGENT_PARALLELISM', type: 'number', group: CONNECTION, default: '4', describe: `Streams to open on each gateway connection; each carries one request at a time (1-${MAX_PARALLELISM})` },
+  { flag: 'gateway-connections', env: 'SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS', type: 'number', group: CONNECTION, default: '2', describe: `Separate connections to the gateway, each with --parallelism streams and redialled on its own (1-${MAX_GATEWAY_CONNECTIONS})` },
   { flag: 'debug-print-all', env: 'SPACELIFT_VCS_AGENT_DEBUG_PRINT_ALL', type: 'boolean', group: OPERATIONS, default: 'false', describe: 'Print every request and response (secrets redacted, bodies truncated)' },
   { flag: 'bugsnag-api-key', env: 'SPACELIFT_VCS_AGENT_BUGSNAG_API_KEY', type: 'string', group: OPERATIONS, describe: 'Report unexpected errors to Bugsnag (nothing is sent without it)', secret: true },
   { flag: 'health-listen', env: 'SPACELIFT_VCS_AGENT_HEALTH_LISTEN', type: 'string', group: OPERATIONS, describe: 'HOST:PORT for /healthz, /readyz and /metrics (off by default)' },
@@ -73,6 +75,8 @@ export interface AgentConfig {
   vendorModule?: string;
   rulesFile?: string;
   parallelism: number;
+  /** `--gateway-connections`: connections to the gateway, each with `parallelism` streams. */
+  gatewayConnections: number;
   debugPrintAll: boolean;
   bugsnagApiKey?: string;
   healthListen?: { host: string; port: number };
@@ -201,11 +205,8 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     throw new ConfigError(`Invalid ${label(spec('vendor'))} "${vendor.slice(0, 60)}": expected one of ${VENDOR_NAMES.join(', ')}`);
   }
 
-  const parallelismText = required('parallelism');
-  const parallelism = Number(parallelismText);
-  if (!/^\d+$/.test(parallelismText.trim()) || !Number.isInteger(parallelism) || parallelism < 1 || parallelism > MAX_PARALLELISM) {
-    throw new ConfigError(`Invalid ${label(spec('parallelism'))} "${parallelismText.slice(0, 40)}": expected a whole number from 1 to ${MAX_PARALLELISM}`);
-  }
+  const parallelism = wholeNumber(required('parallelism'), spec('parallelism'), MAX_PARALLELISM);
+  const gatewayConnections = wholeNumber(required('gateway-connections'), spec('gateway-connections'), MAX_GATEWAY_CONNECTIONS);
 
   const debugPrintAll = parseBoolean(required('debug-print-all'), spec('debug-print-all'));
 
@@ -271,6 +272,7 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     allowedProjects,
     allowedCollections,
     parallelism,
+    gatewayConnections,
     debugPrintAll,
     drainTimeoutMs: Math.round(drainSeconds * 1000),
     logFormat: logFormat as LogFormat,
@@ -305,6 +307,14 @@ export function resolveAgentConfig(flags: Record<string, unknown>, env: Readonly
     config.bugsnagEndpoint = url;
   }
   return config;
+}
+
+function wholeNumber(text: string, spec: OptionSpec, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new ConfigError(`Invalid ${label(spec)} "${text.slice(0, 40)}": expected a whole number from 1 to ${max}`);
+  }
+  return value;
 }
 
 function parseBoolean(value: string, spec: OptionSpec): boolean {

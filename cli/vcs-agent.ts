@@ -117,6 +117,7 @@ async function clientOptions(config: AgentConfig, logger: Logger): Promise<Omit<
     ...(config.protocol === 'spacelift' ? { protocol: 'spacelift' as const, spacelift: { dialInsecure: config.dialInsecure } } : {}),
     target: config.target,
     parallelism: config.parallelism,
+    gatewayConnections: config.gatewayConnections,
     vendor: config.vendor,
     metadata: config.metadata,
     logger,
@@ -124,7 +125,8 @@ async function clientOptions(config: AgentConfig, logger: Logger): Promise<Omit<
   // Without a proxy for the VCS the client's own keep-alive agent is used.
   if (config.targetProxy !== undefined) {
     const { createUpstreamAgent } = await import('../lib/proxy/upstream-agent.js');
-    options.upstreamAgent = createUpstreamAgent(config.target, { maxSockets: config.parallelism, proxy: config.targetProxy }).agent;
+    // One socket for every stream of every connection, like the client's own default agent.
+    options.upstreamAgent = createUpstreamAgent(config.target, { maxSockets: config.parallelism * config.gatewayConnections, proxy: config.targetProxy }).agent;
   }
   if (config.gatewayProxy !== undefined) options.proxy = config.gatewayProxy;
   if (config.http2debug !== 0) {
@@ -222,6 +224,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     target: config.target.origin,
     vendor: config.vendor,
     parallelism: config.parallelism,
+    gatewayConnections: config.gatewayConnections,
     allowedProjects: config.allowedProjects,
     ...(config.vendor === 'azure_devops' ? { allowedCollections: config.allowedCollections } : {}),
     metadata: Object.keys(config.metadata),

@@ -4,7 +4,8 @@
 
 // Agent side
 export { TunnelClient, AGENT_VERSION } from './agent/tunnel-client.js';
-export type { TunnelClientOptions, TunnelClientEvents, TunnelClientState } from './agent/tunnel-client.js';
+export type { TunnelClientOptions, TunnelClientEvents, TunnelClientState, TunnelConnectionInfo, ConnectionSlotState } from './agent/tunnel-client.js';
+export { MAX_GATEWAY_CONNECTIONS } from './agent/tunnel-client-options.js';
 export type { TunnelProtocol, SpaceliftProtocolOptions } from './agent/tunnel-client-options.js';
 export type { AgentRequestRecord, ExchangeDebugEvent } from './agent/agent-stream.js';
 export type { BackoffOptions } from './agent/backoff.js';

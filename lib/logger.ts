@@ -13,3 +13,13 @@ const noop = (): void => {};
 
 /** A logger that drops everything: the default when none is injected. */
 export const silentLogger: Logger = Object.freeze({ error: noop, warn: noop, info: noop, debug: noop });
+
+/** A logger that adds `fields` to every line (e.g. which gateway connection it concerns). */
+export function loggerWithFields(logger: Logger, fields: Readonly<Record<string, unknown>>): Logger {
+  return {
+    error: (message, extra) => logger.error(message, { ...fields, ...extra }),
+    warn: (message, extra) => logger.warn(message, { ...fields, ...extra }),
+    info: (message, extra) => logger.info(message, { ...fields, ...extra }),
+    debug: (message, extra) => logger.debug(message, { ...fields, ...extra }),
+  };
+}

@@ -3,7 +3,7 @@
 # release workflow (.github/workflows/release.yml) runs from a tag, minus the
 # publishing:
 #   vcs-agent-<version>.tgz                 npm package (npm pack; prepack builds dist/)
-#   chart/vcs-agent-<chart version>.tgz, chart/index.yaml   packaged Helm chart + chart repository index
+#   chart/vcs-agent-<chart version>.tgz, chart/vcs-gateway-<chart version>.tgz, chart/index.yaml   packaged Helm charts + chart repository index
 #   vcs-agent-linux-x64, vcs-agent-linux-arm64  standalone executables (Node SEA)
 #   vcs-agent-image-<version>-linux-amd64.tar   the container image (docker save), when a Docker engine answers
 #   SHA256SUMS                              checksums of all of the above
@@ -34,8 +34,12 @@ eval "$(npx tsx scripts/kubernetes-tools.ts)"
 helm_env=(env HELM_CACHE_HOME="$(mktemp -d)" HELM_CONFIG_HOME="$(mktemp -d)" HELM_DATA_HOME="$(mktemp -d)" KUBECONFIG=/dev/null)
 for chart in charts/*/; do
   lint_values=()
-  # The agent chart renders only with its three required values (the seed's install line).
-  [[ "${chart}" == charts/vcs-agent/ ]] && lint_values=(--set "credentials.token=<TOKEN>,credentials.endpoint=https://gitlab.example.com,credentials.vendor=gitlab")
+  # Each chart renders only with its required values (the install lines of docs/helm.md and docs/helm-gateway.md).
+  case "${chart}" in
+    charts/vcs-agent/) lint_values=(--set "credentials.token=<TOKEN>,credentials.endpoint=https://gitlab.example.com,credentials.vendor=gitlab") ;;
+    charts/vcs-gateway/) lint_values=(--set "gatewayUrl=https://vcs-gateway.example.com:8443,redis.url=redis://redis.example.internal:6379/0"
+      --set "admin.token=<ADMIN_TOKEN_AT_LEAST_16_CHARACTERS>,frontDoor.token=<FRONT_DOOR_TOKEN_AT_LEAST_16_CHARACTERS>,peer.token=<PEER_TOKEN_AT_LEAST_16_CHARACTERS>") ;;
+  esac
   "${helm_env[@]}" "${HELM_BIN}" lint --strict "${chart}" "${lint_values[@]}" >/dev/null
   "${helm_env[@]}" "${HELM_BIN}" package "${chart}" --destination "${out}/chart" >/dev/null
 done

@@ -1,13 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventEmitter } from 'node:events';
 import type { AgentRequestRecord } from './agent-stream.js';
+import type { HealthSource } from './health-server.js';
 import type { TunnelClientEvents, TunnelClientState } from './tunnel-client.js';
 
-/** What the metrics read from a `TunnelClient`: its events and two getters. */
-export interface MetricsSource extends EventEmitter<TunnelClientEvents> {
-  readonly state: TunnelClientState;
-  readonly streamCounts: { open: number; busy: number };
-}
+/**
+ * What the metrics read from a `TunnelClient`: its events, and the getters the health
+ * endpoints read too (without `connections` the `gateway_connections*` gauges are left out).
+ */
+export interface MetricsSource extends EventEmitter<TunnelClientEvents>, HealthSource {}
 
 /** Options of {@link AgentMetrics}. */
 export interface AgentMetricsOptions {
@@ -37,15 +38,18 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
  * `vcs_agent_request_duration_seconds{vendor,decision}`, `vcs_agent_requests_in_flight`,
  * `vcs_agent_streams_open`, `vcs_agent_reconnects_total`,
  * `vcs_agent_disconnects_total{reason}` (`network` or `credentials`),
- * `vcs_agent_connection_state{state}` (1 for the current state, 0 for the others) and
- * `vcs_agent_connected` (0 or 1).
+ * `vcs_agent_connection_state{state}` (1 for the client's state, 0 for the others),
+ * `vcs_agent_connected` (1 while at least one gateway connection is connected),
+ * `vcs_agent_gateway_connections` (connections the agent keeps, `gatewayConnections`) and
+ * `vcs_agent_gateway_connections_connected` (how many of them are connected now).
  */
 export class AgentMetrics {
   readonly registry: Registry;
   private readonly source: MetricsSource;
-  private connectedBefore = false;
+  /** Slots that connected once: their next connection is a reconnect. */
+  private readonly connectedBefore = new Set<number>();
   private readonly onRequest: (record: AgentRequestRecord) => void;
-  private readonly onConnected: () => void;
+  private readonly onConnected: (event: TunnelClientEvents['connected'][0]) => void;
   private readonly onDisconnected: (event: TunnelClientEvents['disconnected'][0]) => void;
 
   constructor(source: MetricsSource, options: AgentMetricsOptions) {
@@ -90,7 +94,7 @@ export class AgentMetrics {
     });
     const reconnects = new Counter({
       name: `${prefix}reconnects_total`,
-      help: 'Connections to the gateway established after the first one',
+      help: 'Connections to the gateway established after the first one of each gateway connection',
       registers,
     });
     const disconnects = new Counter({
@@ -110,12 +114,30 @@ export class AgentMetrics {
     });
     new Gauge({
       name: `${prefix}connected`,
-      help: '1 while connected to the gateway, else 0',
+      help: '1 while at least one connection to the gateway is connected, else 0',
       registers,
       collect() {
         this.set(source.state === 'connected' ? 1 : 0);
       },
     });
+    if (source.connections !== undefined) {
+      new Gauge({
+        name: `${prefix}gateway_connections`,
+        help: 'Connections to the gateway this agent keeps (--gateway-connections)',
+        registers,
+        collect() {
+          this.set(source.connections?.length ?? 0);
+        },
+      });
+      new Gauge({
+        name: `${prefix}gateway_connections_connected`,
+        help: 'Connections to the gateway connected right now',
+        registers,
+        collect() {
+          this.set(source.connections?.filter((connection) => connection.state === 'connected').length ?? 0);
+        },
+      });
+    }
     // Pre-create the label sets dashboards alert on, so they read 0 rather than "no data".
     disconnects.inc({ reason: 'network' }, 0);
     disconnects.inc({ reason: 'credentials' }, 0);
@@ -129,9 +151,9 @@ export class AgentMetrics {
       bytes.inc({ direction: 'out' }, record.bytesOut);
       durations.observe({ vendor, decision: record.decision }, record.durationMs / 1000);
     };
-    this.onConnected = () => {
-      if (this.connectedBefore) reconnects.inc();
-      this.connectedBefore = true;
+    this.onConnected = ({ slot }) => {
+      if (this.connectedBefore.has(slot)) reconnects.inc();
+      this.connectedBefore.add(slot);
     };
     this.onDisconnected = ({ error }) => {
       const credentials = error !== undefined && (error.code === 'VCS_AUTH_FAILED' || error.code === 'VCS_PROXY_AUTH_REQUIRED');

@@ -25,6 +25,8 @@ export interface AgentRequestRecord {
   bytesOut: number;
   durationMs: number;
   error?: string;
+  /** Which of the client's gateway connections carried it (`TunnelClient.connections`). */
+  slot?: number;
 }
 
 /**

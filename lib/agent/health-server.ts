@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { TunnelConnectionInfo } from './connection-slot.js';
 import type { TunnelClientState } from './tunnel-client.js';
 import { listenServer } from '../util/listen-server.js';
 
@@ -10,6 +11,8 @@ import { listenServer } from '../util/listen-server.js';
 export interface HealthSource {
   readonly state: TunnelClientState;
   readonly streamCounts: { open: number; busy: number };
+  /** Each gateway connection; when given, readiness needs one connected with an open stream. */
+  readonly connections?: readonly TunnelConnectionInfo[];
 }
 
 /** Options of {@link HealthServer}. */
@@ -26,8 +29,9 @@ export interface HealthServerOptions {
  * - `GET /healthz`: 200 while the process runs, including while it reconnects. A liveness
  *   probe must not restart agents during a gateway outage: a restart cannot fix the
  *   gateway, and a whole fleet restarting at once is worse than waiting.
- * - `GET /readyz`: 200 while connected with at least one open stream, 503 otherwise
- *   (connecting, draining, closed). The body names the state.
+ * - `GET /readyz`: 200 while at least one gateway connection is connected with an open
+ *   stream (one of several lost still serves the pool), 503 otherwise (connecting,
+ *   draining, closed). The body names the state and how many connections are up.
  * - `GET /metrics`: the registry in Prometheus text format.
  *
  * Other paths answer 404, other methods 405. Bodies never carry configuration or secrets.
@@ -71,7 +75,10 @@ export class HealthServer {
 
   /** Whether `/readyz` answers 200 right now. */
   ready(): boolean {
-    return this.source.state === 'connected' && this.source.streamCounts.open >= 1;
+    if (this.source.state !== 'connected') return false;
+    const connections = this.source.connections;
+    if (connections === undefined) return this.source.streamCounts.open >= 1;
+    return connections.some((connection) => connection.state === 'connected' && connection.streams.open >= 1);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -92,7 +99,9 @@ export class HealthServer {
     if (path === '/readyz') {
       const ready = this.ready();
       const { open, busy } = this.source.streamCounts;
-      send(res, ready ? 200 : 503, 'text/plain; charset=utf-8', `${ready ? 'ready' : 'not ready'}: state=${this.source.state} streams=${open} busy=${busy}\n`, req.method === 'HEAD');
+      const connections = this.source.connections;
+      const up = connections === undefined ? '' : ` connections=${connections.filter((connection) => connection.state === 'connected').length}/${connections.length}`;
+      send(res, ready ? 200 : 503, 'text/plain; charset=utf-8', `${ready ? 'ready' : 'not ready'}: state=${this.source.state} streams=${open} busy=${busy}${up}\n`, req.method === 'HEAD');
       return;
     }
     if (this.registry === undefined) {

@@ -14,6 +14,9 @@ import { decodePoolToken, type PoolToken } from '../protocol/token.js';
 import type { AgentStreamContext, ExchangeDebugEvent } from './agent-stream.js';
 import type { BackoffOptions } from './backoff.js';
 
+/** Most connections one `TunnelClient` keeps to its gateway (`gatewayConnections`). */
+export const MAX_GATEWAY_CONNECTIONS = 16;
+
 /** The wire protocol a `TunnelClient` speaks to its gateway. */
 export type TunnelProtocol = 'vcs-agent' | 'spacelift';
 
@@ -46,8 +49,14 @@ export interface TunnelClientOptions {
   target: string | URL;
   /** Decides per request; see `createVendorPolicy`. There is no allow-all default. */
   policy: RequestPolicy;
-  /** Streams kept open to the gateway; each carries one request at a time (default 4, max 256). */
+  /** Streams kept open on each gateway connection; each carries one request at a time (default 4, max 256). */
   parallelism?: number;
+  /**
+   * Separate connections to the gateway, each its own TCP dial (so a load balancer may put
+   * them on different gateway replicas) with `parallelism` streams and its own reconnect
+   * backoff: losing one leaves the others serving (default 2, 1 to 16).
+   */
+  gatewayConnections?: number;
   /** Vendor name reported to the gateway (default: `policy.name`). */
   vendor?: string;
   /** Tags shown per connection on the gateway (at most 32; keys ≤ 64, values ≤ 256 chars). */
@@ -111,6 +120,7 @@ export interface TunnelClientConfig {
   readonly gatewayUrl: URL;
   readonly policy: RequestPolicy;
   readonly parallelism: number;
+  readonly gatewayConnections: number;
   readonly vendor: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly agentId: string;
@@ -145,6 +155,10 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
   if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > MAX_PARALLELISM) {
     throw new InvalidOptionError('parallelism', `Invalid parallelism ${String(options.parallelism)}: expected an integer from 1 to ${MAX_PARALLELISM}`);
   }
+  const gatewayConnections = options.gatewayConnections ?? 2;
+  if (!Number.isInteger(gatewayConnections) || gatewayConnections < 1 || gatewayConnections > MAX_GATEWAY_CONNECTIONS) {
+    throw new InvalidOptionError('gatewayConnections', `Invalid gatewayConnections ${String(options.gatewayConnections)}: expected an integer from 1 to ${MAX_GATEWAY_CONNECTIONS}`);
+  }
   const metadata = validateMetadata(options.metadata ?? {});
   // gRPC servers refuse pings more often than every 5 minutes unless configured otherwise
   // (gRPC A8 client-side keepalive; grpc-go's default enforcement policy answers with
@@ -156,11 +170,14 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
   if (!Number.isInteger(upstreamTimeoutMs) || upstreamTimeoutMs <= 0) {
     throw new InvalidOptionError('upstreamTimeoutMs', 'Invalid upstreamTimeoutMs: expected a positive integer of milliseconds');
   }
+  // Every stream of every connection may carry a request at once: fewer sockets would queue
+  // requests the gateway counts as being served.
+  const sockets = parallelism * gatewayConnections;
   const upstreamAgent =
     options.upstreamAgent ??
     (target.protocol === 'https:'
-      ? new HttpsAgent({ keepAlive: true, maxSockets: parallelism, maxFreeSockets: parallelism })
-      : new HttpAgentClass({ keepAlive: true, maxSockets: parallelism, maxFreeSockets: parallelism }));
+      ? new HttpsAgent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets })
+      : new HttpAgentClass({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }));
   const buildHeaders = options.outboundHeaders ?? buildOutboundHeaders;
   if (spacelift !== undefined && options.connect !== undefined) {
     throw new InvalidOptionError('connect', 'A custom connect() is not supported with protocol: spacelift (grpc-js dials; use proxy or wrapSocket)');
@@ -172,6 +189,7 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
     gatewayUrl: spacelift === undefined ? new URL(token.host) : spacelift.target.url,
     policy: options.policy,
     parallelism,
+    gatewayConnections,
     vendor: options.vendor ?? options.policy.name,
     metadata,
     agentId: options.agentId ?? randomId(),

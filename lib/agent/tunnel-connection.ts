@@ -4,8 +4,8 @@ import type { AgentRequestRecord } from './agent-stream.js';
 /**
  * One connection of a `TunnelClient` to its gateway, whatever the wire protocol: ours
  * (`GatewayConnection`, a connect stream plus tunnel streams) or Spacelift's gRPC
- * (`SpaceliftConnection`, Connect calls on one channel). The client keeps the lifecycle
- * (backoff, drain, GOAWAY); the connection keeps all per-connection state.
+ * (`SpaceliftConnection`, Connect calls on one channel). Its `ConnectionSlot` keeps the
+ * lifecycle (backoff, drain, GOAWAY); the connection keeps all per-connection state.
  */
 export interface TunnelConnection {
   /** The gateway's id for this connection once authenticated (or a local one). */
@@ -24,7 +24,7 @@ export interface TunnelConnection {
   destroy(): void;
 }
 
-/** What a connection tells the client that dialled it. */
+/** What a connection tells the slot that dialled it. */
 export interface TunnelConnectionOwner {
   /** The gateway accepted the credentials. */
   onAuthenticated(connection: TunnelConnection): void;

@@ -20,7 +20,7 @@ describe('admin API', () => {
   });
 
   async function agentFor(token: string, agentId: string): Promise<TunnelClient> {
-    const client = new TunnelClient({ token, target: h.vcsUrl, policy: testPolicy, parallelism: 2, agentId, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+    const client = new TunnelClient({ token, target: h.vcsUrl, policy: testPolicy, parallelism: 2, gatewayConnections: 1, agentId, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
     extra.push(client);
     await client.start();
     return client;

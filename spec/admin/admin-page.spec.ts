@@ -112,6 +112,8 @@ describe(`admin web page in headless Chromium${missing === undefined ? '' : ` (s
       target: h.vcsUrl,
       policy: createVendorPolicy('gitlab'),
       parallelism: 3,
+      // One connection: the page counts connections, and this spec counts one.
+      gatewayConnections: 1,
       agentId: 'gitlab-agent-fra-1',
       metadata: { region: 'eu-central', env: 'production' },
       reconnect: { initialDelayMs: 20, maxDelayMs: 200 },

@@ -110,7 +110,7 @@ describe('vcs-gateway CLI: serve with admin listener, front-door token, access l
     const client = new AdminClient({ url: adminUrl, token: ADMIN_TOKEN });
     const { token } = await client.createPool('build-farm', 'CI');
     expect(decodePoolToken(token).host).to.equal(agentsAt);
-    agent = new TunnelClient({ token, target: vcsUrl, policy: testPolicy, parallelism: 2, agentId: 'cli-agent', metadata: { zone: 'a' }, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+    agent = new TunnelClient({ token, target: vcsUrl, policy: testPolicy, parallelism: 2, gatewayConnections: 1, agentId: 'cli-agent', metadata: { zone: 'a' }, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
     await agent.start();
 
     // Front door: the token first (407, nothing about pools), then 404 for an unknown pool, then through.

@@ -4,7 +4,7 @@ import { TunnelClient } from '../../lib/agent/tunnel-client.js';
 import { createPool } from '../../lib/pools/pool-service.js';
 import { startHarness, type Harness } from '../helpers/tunnel-harness.js';
 import { testPolicy } from '../helpers/test-policy.js';
-import { nextEvent } from '../helpers/wait-for.js';
+import { nextEvent, waitFor } from '../helpers/wait-for.js';
 
 /**
  * A TCP relay on 127.0.0.1:0 in front of the gateway. `freeze()` stops forwarding in both
@@ -117,7 +117,10 @@ describe('TunnelClient: half-open connection detection (frozen TCP relay)', func
     // its own liveness check drops it; requests routed there would hang: see the report.)
     const connectionId = (back as { connectionId: string }).connectionId;
     expect(harness.gateway.connections(pool).map((c) => c.id)).to.include(connectionId);
-    expect(client.streamCounts.open).to.equal(2);
+    // Both gateway connections (the default 2) went half-open and both come back.
+    const tunnel = client;
+    await waitFor(() => tunnel.connections.every((c) => c.state === 'connected'), 5_000, 'both connections back');
+    expect(client.streamCounts.open).to.equal(4);
   });
 
   // connectTimeoutMs bounds the dial and the wait for the connect stream's answer, so a

@@ -66,17 +66,19 @@ describe('HealthServer and AgentMetrics (real gateway and agent)', function () {
     expect((await get(address, '/healthz')).status).to.equal(200);
 
     await client.start();
+    // start() resolves with the first of the two connections; ready already.
+    expect((await get(address, '/readyz')).status).to.equal(200);
+    await waitFor(() => client.connections.every((c) => c.state === 'connected' && c.streams.open === 3), 5_000, 'both connections');
     const ready = await get(address, '/readyz');
     expect(ready.status).to.equal(200);
-    expect(ready.body).to.match(/^ready: state=connected streams=3 busy=0/);
+    expect(ready.body).to.equal('ready: state=connected streams=6 busy=0 connections=2/2\n');
 
     const port = new URL(harness.gatewayUrl).port;
-    const lost = nextEvent(client, 'disconnected', 5_000);
     harness.gateway.destroy();
-    await lost;
+    await waitFor(() => client.state === 'connecting', 5_000, 'both connections lost');
     const during = await get(address, '/readyz');
     expect(during.status).to.equal(503);
-    expect(during.body).to.match(/^not ready: state=connecting/);
+    expect(during.body).to.match(/^not ready: state=connecting streams=0 busy=0 connections=0\/2/);
     // Liveness must not restart agents during a gateway outage.
     expect((await get(address, '/healthz')).status).to.equal(200);
 
@@ -94,8 +96,9 @@ describe('HealthServer and AgentMetrics (real gateway and agent)', function () {
     expect((await get(address, '/healthz')).status).to.equal(200);
   });
 
-  it('/metrics counts requests by vendor, decision and status, bytes and durations, streams and reconnects', async function () {
+  it('/metrics counts requests by vendor, decision and status, bytes and durations, streams, connections and reconnects', async function () {
     await client.start();
+    await waitFor(() => client.streamCounts.open === 6, 5_000, 'both connections\' streams');
     for (let i = 0; i < 3; i++) expect((await harness.request(`/allowed/${i}`)).status).to.equal(200);
     expect((await harness.request('/allowed/upload', { method: 'POST', body: 'x'.repeat(1000) })).status).to.equal(200);
     for (let i = 0; i < 2; i++) expect((await harness.request('/secret/admin')).status).to.equal(403);
@@ -111,28 +114,33 @@ describe('HealthServer and AgentMetrics (real gateway and agent)', function () {
     expect(sample(text, 'vcs_agent_request_bytes_total', { direction: 'in' })).to.be.at.least(1000);
     expect(sample(text, 'vcs_agent_request_bytes_total', { direction: 'out' })).to.be.greaterThan(0);
     expect(sample(text, 'vcs_agent_requests_in_flight')).to.equal(0);
-    expect(sample(text, 'vcs_agent_streams_open')).to.equal(3);
+    expect(sample(text, 'vcs_agent_streams_open')).to.equal(6);
     expect(sample(text, 'vcs_agent_connected')).to.equal(1);
+    expect(sample(text, 'vcs_agent_gateway_connections')).to.equal(2);
+    expect(sample(text, 'vcs_agent_gateway_connections_connected')).to.equal(2);
     expect(sample(text, 'vcs_agent_connection_state', { state: 'connected' })).to.equal(1);
     expect(sample(text, 'vcs_agent_connection_state', { state: 'connecting' })).to.equal(0);
     expect(sample(text, 'vcs_agent_reconnects_total')).to.equal(0);
 
     const port = new URL(harness.gatewayUrl).port;
-    const lost = nextEvent(client, 'disconnected', 5_000);
+    let reconnected = 0;
+    client.on('connected', () => reconnected++);
     harness.gateway.destroy();
-    await lost;
+    await waitFor(() => client.state === 'connecting', 5_000, 'both connections lost');
     const down = (await get(address, '/metrics')).body;
     expect(sample(down, 'vcs_agent_connected')).to.equal(0);
+    expect(sample(down, 'vcs_agent_gateway_connections_connected')).to.equal(0);
     expect(sample(down, 'vcs_agent_disconnects_total', { reason: 'network' })).to.be.at.least(1);
     const again = new Gateway({ store: harness.store });
     extraGateways.push(again);
-    const back = nextEvent(client, 'connected', 10_000);
     await again.listen({ host: '127.0.0.1', port: Number(port) });
-    await back;
-    await waitFor(() => client.streamCounts.open === 3, 5_000, 'streams reopened');
+    // 'connected' comes once the gateway accepted every stream of a connection.
+    await waitFor(() => reconnected === 2, 10_000, 'both connections back with their streams');
     const after = (await get(address, '/metrics')).body;
-    expect(sample(after, 'vcs_agent_reconnects_total')).to.equal(1);
+    // One reconnect per connection: each connection's first connect is not one.
+    expect(sample(after, 'vcs_agent_reconnects_total')).to.equal(2);
     expect(sample(after, 'vcs_agent_connected')).to.equal(1);
+    expect(sample(after, 'vcs_agent_gateway_connections_connected')).to.equal(2);
   });
 
   it('counts requests in flight while they run', async function () {

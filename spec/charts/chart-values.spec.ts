@@ -136,9 +136,10 @@ describe('Helm chart charts/vcs-agent', () => {
       expect(lookup(defaults, ['metrics', 'serviceMonitor', 'enabled'])).to.equal(false);
     });
 
-    it('matches the agent\'s own defaults (allowed projects, parallelism, log format and level)', () => {
+    it('matches the agent\'s own defaults (allowed projects, parallelism, gateway connections, log format and level)', () => {
       expect(defaults.allowedProjects).to.equal('.*');
       expect(defaults.parallelism).to.equal(4);
+      expect(defaults.gatewayConnections).to.equal(2);
       expect(defaults.logFormat).to.equal('json');
       expect(defaults.logLevel).to.equal('info');
       expect(defaults.debugPrintAll).to.equal(false);
@@ -187,6 +188,9 @@ describe('Helm chart charts/vcs-agent', () => {
       ['an endpoint with a query', { 'credentials.endpoint': 'https://gitlab.example.com/?private_token=x' }],
       ['a Bugsnag key that is not 32 hex characters', { bugsnagApiKey: 'not-a-key' }],
       ['parallelism above 256', { parallelism: 257 }],
+      ['gatewayConnections 0', { gatewayConnections: 0 }],
+      ['gatewayConnections above 16', { gatewayConnections: 17 }],
+      ['gatewayConnections as a string', { gatewayConnections: '2' }],
       ['a proxy URL with another scheme', { 'proxy.httpsProxy': 'socks5://proxy:1080' }],
       ['an unknown log format', { logFormat: 'xml' }],
       ['a port out of range', { 'health.port': 70000 }],

@@ -8,6 +8,7 @@ import ts from 'typescript';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -21,6 +22,9 @@ export function validateKubernetesObject(object: Manifest): void {
   switch (key) {
     case 'apps/v1/Deployment':
       new Deployment(object as unknown as Deployment).validate();
+      return;
+    case 'networking.k8s.io/v1/NetworkPolicy':
+      new NetworkPolicy(object as unknown as NetworkPolicy).validate();
       return;
     case 'policy/v1/PodDisruptionBudget':
       new PodDisruptionBudget(object as unknown as PodDisruptionBudget).validate();
@@ -41,6 +45,7 @@ export function validateKubernetesObject(object: Manifest): void {
 
 const interfaces: Readonly<Record<string, readonly [module: string, name: string]>> = {
   'apps/v1/Deployment': ['kubernetes-models/apps/v1/Deployment', 'IDeployment'],
+  'networking.k8s.io/v1/NetworkPolicy': ['kubernetes-models/networking.k8s.io/v1/NetworkPolicy', 'INetworkPolicy'],
   'policy/v1/PodDisruptionBudget': ['kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'],
   'v1/Secret': ['kubernetes-models/v1/Secret', 'ISecret'],
   'v1/Service': ['kubernetes-models/v1/Service', 'IService'],

@@ -103,6 +103,7 @@ describe('docs/examples/helm-rendered.yaml (the seed\'s install line, rendered)'
     expect(env.map((e) => e.name).filter((n) => !agentOptionVariables.includes(n))).to.deep.equal([]);
     expect(envValue('SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS')).to.equal(lookup(values, ['allowedProjects']));
     expect(envValue('SPACELIFT_VCS_AGENT_PARALLELISM')).to.equal(String(lookup(values, ['parallelism'])));
+    expect(envValue('SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS')).to.equal(String(lookup(values, ['gatewayConnections'])));
     expect(envValue('SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT')).to.equal(String(lookup(values, ['drainTimeoutSeconds'])));
     expect(envValue('SPACELIFT_VCS_AGENT_LOG_FORMAT')).to.equal(lookup(values, ['logFormat']));
     expect(envValue('SPACELIFT_VCS_AGENT_LOG_LEVEL')).to.equal(lookup(values, ['logLevel']));

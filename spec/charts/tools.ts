@@ -29,6 +29,7 @@ export const agentOptions = [
   ['SPACELIFT_VCS_AGENT_PROTOCOL', 'protocol'],
   ['SPACELIFT_VCS_AGENT_DIAL_INSECURE', 'dial-insecure'],
   ['SPACELIFT_VCS_AGENT_PARALLELISM', 'parallelism'],
+  ['SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS', 'gateway-connections'],
   ['SPACELIFT_VCS_AGENT_DEBUG_PRINT_ALL', 'debug-print-all'],
   ['SPACELIFT_VCS_AGENT_HEALTH_LISTEN', 'health-listen'],
   ['SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT', 'drain-timeout'],
@@ -40,6 +41,48 @@ export const agentOptionVariables: readonly string[] = agentOptions.map(([variab
 
 /** Variables read outside the SPACELIFT_VCS_AGENT_ namespace. */
 export const otherVariables = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'NODE_EXTRA_CA_CERTS'] as const;
+
+/** The gateway chart and what `helm template` renders for its install line (docs/helm-gateway.md). */
+export const gatewayChartDir = join(repoRoot, 'charts', 'vcs-gateway');
+export const gatewayRenderedExamplePath = join(repoRoot, 'docs', 'examples', 'helm-gateway-rendered.yaml');
+
+/**
+ * The gateway chart's required values, as the rendered example was produced from them:
+ * the URL agents dial, the existing Redis, and the three tokens (each at least 16 characters).
+ */
+export const gatewayInstallValues = {
+  gatewayUrl: 'https://vcs-gateway.example.com:8443',
+  'redis.url': 'redis://:<REDIS_PASSWORD>@redis.example.internal:6379/0',
+  'admin.token': '<ADMIN_TOKEN_AT_LEAST_16_CHARACTERS>',
+  'frontDoor.token': '<FRONT_DOOR_TOKEN_AT_LEAST_16_CHARACTERS>',
+  'peer.token': '<PEER_TOKEN_AT_LEAST_16_CHARACTERS>',
+} as const;
+
+/** `vcs-gateway serve` options the gateway chart sets through a variable: the variable and its flag. */
+export const gatewayOptions = [
+  ['VCS_GATEWAY_REDIS_URL', 'redis'],
+  ['VCS_GATEWAY_URL', 'gateway-url'],
+  ['VCS_GATEWAY_ADMIN_LISTEN', 'admin-listen'],
+  ['VCS_GATEWAY_ADMIN_TOKEN', 'admin-token'],
+  ['VCS_GATEWAY_FRONT_DOOR_TOKEN', 'front-door-token'],
+  ['VCS_GATEWAY_SPACELIFT_LISTEN', 'spacelift-listen'],
+] as const;
+
+/**
+ * The peer options (replicas forwarding requests to each other), named by their design and
+ * set by the chart before the CLI reads them: a gateway without them ignores the variables.
+ */
+export const gatewayPeerOptions = [
+  ['VCS_GATEWAY_PEER_LISTEN', 'peer-listen'],
+  ['VCS_GATEWAY_PEER_URL', 'peer-url'],
+  ['VCS_GATEWAY_PEER_TOKEN', 'peer-token'],
+] as const;
+
+/** Downward-API variables the gateway pod defines for `$(NAME)` expansion in args and values. */
+export const gatewayPodVariables = ['POD_NAME', 'POD_IP'] as const;
+
+/** How the chart runs the gateway from the image, whose ENTRYPOINT runs the agent. */
+export const gatewayCommand = ['node', '/app/dist/cli/vcs-gateway.js'] as const;
 
 export function readText(path: string): string {
   return readFileSync(path, 'utf8');

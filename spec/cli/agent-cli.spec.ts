@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { AGENT_OPTIONS } from '../../cli/agent-options.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { cleanEnv, spawnAgent, startGateway, startVcs, waitForAgents, type GatewayFixture, type SpawnedAgent, type VcsFixture } from './cli-harness.js';
 
 const ULID = '01HZX3J6Q2V7N9R4T8W5Y0B1C2';
@@ -37,6 +38,8 @@ describe('vcs-agent CLI (spawned)', function () {
       ['unknown vendor', ['--vendor', 'gitea'], {}, /--vendor \/ SPACELIFT_VCS_AGENT_VENDOR "gitea": expected one of gitlab, github_enterprise, azure_devops, bitbucket_datacenter/],
       ['bad regexp', [], { SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS: '(oops' }, /--allowed-projects \/ SPACELIFT_VCS_AGENT_ALLOWED_PROJECTS/],
       ['parallelism', ['--parallelism', 'lots'], {}, /--parallelism \/ SPACELIFT_VCS_AGENT_PARALLELISM "lots": expected a whole number/],
+      ['gateway connections (flag)', ['--gateway-connections', '0'], {}, /--gateway-connections \/ SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS "0": expected a whole number from 1 to 16/],
+      ['gateway connections (variable)', [], { SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS: 'many' }, /--gateway-connections \/ SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS "many": expected a whole number from 1 to 16/],
       ['token', [], { SPACELIFT_VCS_AGENT_POOL_TOKEN: 'e30=' }, /--token \/ SPACELIFT_VCS_AGENT_POOL_TOKEN: The pool token has no "host" field/],
       ['target scheme', ['--target-base-endpoint', 'ssh://git@gitlab.internal'], {}, /--target-base-endpoint \/ SPACELIFT_VCS_AGENT_TARGET_BASE_ENDPOINT/],
       ['missing required', [], { SPACELIFT_VCS_AGENT_VENDOR: '' }, /Missing --vendor \/ SPACELIFT_VCS_AGENT_VENDOR/],
@@ -91,6 +94,29 @@ describe('vcs-agent CLI (spawned)', function () {
       expect(await agent.exited()).to.equal(3);
       expect(agent.logs().some((line) => line.message === 'the gateway refused the pool credentials' && line.level === 'error')).to.equal(true);
       expect(agent.stdout() + agent.stderr()).to.not.include(KEY);
+    });
+
+    it('keeps two gateway connections by default, --gateway-connections / SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS of them when set, each naming itself in its log line', async function () {
+      const connections = async (count: number): Promise<void> => {
+        const spawned = agent as SpawnedAgent;
+        // Logged once the gateway accepted every stream of that connection.
+        for (let slot = 0; slot < count; slot++) await spawned.waitForLog((line) => line.message === 'connected to gateway' && line.slot === slot, 15_000, `slot ${slot} connected`);
+        await waitForAgents(gateway, 1, 15_000, count);
+        const live = gateway.gateway.connections(gateway.pool);
+        expect(live, 'connections on the gateway').to.have.length(count);
+        // One agent: every connection carries the same agent id, each its own streams.
+        expect(new Set(live.map((connection) => connection.agentId)).size).to.equal(1);
+        for (const connection of live) expect(connection.streamsIdle + connection.streamsBusy).to.equal(2);
+        spawned.kill('SIGKILL');
+        await spawned.exited();
+        await waitFor(() => gateway.gateway.connections(gateway.pool).length === 0, 5_000, 'the killed agent\'s connections gone');
+      };
+      agent = spawnAgent([], env());
+      await connections(2);
+      agent = spawnAgent(['--gateway-connections', '3'], env());
+      await connections(3);
+      agent = spawnAgent([], env({ SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS: '1' }));
+      await connections(1);
     });
 
     it('sends SPACELIFT_METADATA_* as tags the gateway shows per connection', async function () {

@@ -40,6 +40,7 @@ describe('vcs-agent options (agentParser + resolveAgentConfig)', function () {
       ['vendor-module', './flag.mjs', './env.mjs', (c) => c.vendorModule, './flag.mjs', './env.mjs'],
       ['rules-file', './flag.yaml', './env.yaml', (c) => c.rulesFile, './flag.yaml', './env.yaml'],
       ['parallelism', '8', '16', (c) => c.parallelism, 8, 16],
+      ['gateway-connections', '3', '1', (c) => c.gatewayConnections, 3, 1],
       ['protocol', 'spacelift', 'vcs-agent', (c) => c.protocol, 'spacelift', 'vcs-agent'],
       ['bugsnag-api-key', 'a'.repeat(32), 'b'.repeat(32), (c) => c.bugsnagApiKey, 'a'.repeat(32), 'b'.repeat(32)],
       ['health-listen', '127.0.0.1:9100', '[::1]:9200', (c) => c.healthListen, { host: '127.0.0.1', port: 9100 }, { host: '::1', port: 9200 }],
@@ -90,7 +91,7 @@ describe('vcs-agent options (agentParser + resolveAgentConfig)', function () {
     it('applies the documented defaults', async function () {
       const config = await resolve([]);
       expect(config.allowedCollections).to.deep.equal(['DefaultCollection']);
-      expect(config).to.include({ allowedProjects: '.*', parallelism: 4, debugPrintAll: false, drainTimeoutMs: 30_000, logFormat: 'json', logLevel: 'info', http2debug: 0 });
+      expect(config).to.include({ allowedProjects: '.*', parallelism: 4, gatewayConnections: 2, debugPrintAll: false, drainTimeoutMs: 30_000, logFormat: 'json', logLevel: 'info', http2debug: 0 });
       expect(config.healthListen).to.equal(undefined);
       expect(config.bugsnagApiKey).to.equal(undefined);
       expect(config.gatewayProxy).to.equal(undefined);
@@ -124,6 +125,10 @@ describe('vcs-agent options (agentParser + resolveAgentConfig)', function () {
       ['parallelism fraction', ['--parallelism', '1.5'], {}, /--parallelism \/ SPACELIFT_VCS_AGENT_PARALLELISM "1.5"/],
       ['parallelism words', [], { SPACELIFT_VCS_AGENT_PARALLELISM: 'four' }, /--parallelism \/ SPACELIFT_VCS_AGENT_PARALLELISM "four"/],
       ['parallelism too big', ['--parallelism', '257'], {}, /--parallelism.*1 to 256/],
+      ['gateway connections zero', ['--gateway-connections', '0'], {}, /--gateway-connections \/ SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS "0": expected a whole number from 1 to 16/],
+      ['gateway connections too many', [], { SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS: '17' }, /--gateway-connections \/ SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS "17": expected a whole number from 1 to 16/],
+      ['gateway connections fraction', ['--gateway-connections', '1.5'], {}, /--gateway-connections \/ SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS "1.5"/],
+      ['gateway connections words', [], { SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS: 'two' }, /--gateway-connections \/ SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS "two"/],
       ['drain timeout negative', ['--drain-timeout', '-1'], {}, /--drain-timeout \/ SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT/],
       ['drain timeout words', [], { SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT: 'soon' }, /--drain-timeout \/ SPACELIFT_VCS_AGENT_DRAIN_TIMEOUT "soon"/],
       ['bad log format', ['--log-format', 'xml'], {}, /--log-format \/ SPACELIFT_VCS_AGENT_LOG_FORMAT "xml": expected one of json, pretty/],

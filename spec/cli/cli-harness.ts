@@ -199,13 +199,21 @@ export async function startVcs(handler?: (req: IncomingMessage, res: ServerRespo
   };
 }
 
-/** Waits (bounded) until the gateway has `count` connections for the pool that are not draining. */
-export async function waitForAgents(fixture: GatewayFixture, count: number, timeoutMs = 15_000): Promise<void> {
+/**
+ * Waits (bounded) until the gateway has `count` agents for the pool with `connectionsEach`
+ * connections each (default 2, the CLI's default --gateway-connections) that are not draining.
+ */
+export async function waitForAgents(fixture: GatewayFixture, count: number, timeoutMs = 15_000, connectionsEach = 2): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const live = fixture.gateway.connections(fixture.pool).filter((connection) => !connection.draining && connection.streamsIdle + connection.streamsBusy > 0);
-    if (live.length >= count) return;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${count} agent connection(s); have ${live.length}`);
+    const perAgent = new Map<string, number>();
+    for (const connection of fixture.gateway.connections(fixture.pool)) {
+      if (connection.draining || connection.streamsIdle + connection.streamsBusy === 0) continue;
+      perAgent.set(connection.agentId, (perAgent.get(connection.agentId) ?? 0) + 1);
+    }
+    const ready = [...perAgent.values()].filter((connections) => connections >= connectionsEach).length;
+    if (ready >= count) return;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${count} agent(s) with ${connectionsEach} connection(s) each; have ${ready}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -80,7 +80,9 @@ describe('vcs-agent CLI: draining on SIGTERM/SIGINT (spawned agent, real gateway
     const metrics = (await get('/metrics')).body;
     expect(metrics).to.match(/^vcs_agent_requests_total\{vendor="gitlab",decision="allow",status="200"\} 1$/m);
     expect(metrics).to.match(/^vcs_agent_requests_total\{vendor="gitlab",decision="deny",status="403"\} 1$/m);
-    expect(metrics).to.match(/^vcs_agent_streams_open 2$/m);
+    // Two gateway connections (the default), two streams each.
+    expect(metrics).to.match(/^vcs_agent_streams_open 4$/m);
+    expect(metrics).to.match(/^vcs_agent_gateway_connections_connected 2$/m);
 
     const inFlight = gateway.request('/api/v4/projects/group%2Fslow');
     await waitUntil(() => vcs.requests.some((r) => r.url.includes('slow')), 10_000, 'the request to reach the VCS');
@@ -145,6 +147,7 @@ describe('vcs-agent CLI: draining on SIGTERM/SIGINT (spawned agent, real gateway
   });
 
   it('loses no request while two agents are restarted one at a time', async function () {
+    let cleanup = (): void => {};
     const slowVcs = await startVcs((req, res) => {
       req.resume();
       // Every request takes a little while, so some are always in flight during a restart.
@@ -177,6 +180,10 @@ describe('vcs-agent CLI: draining on SIGTERM/SIGINT (spawned agent, real gateway
         }
       };
       const load = [0, 1, 2, 3].map((n) => worker(n));
+      // A failed wait below must not leave the workers spinning after the spec.
+      cleanup = () => {
+        stop = true;
+      };
       // Stop first, then start the replacement: the other agent carries the pool meanwhile.
       const restart = async (old: SpawnedAgent): Promise<number> => {
         old.kill('SIGTERM');
@@ -198,6 +205,7 @@ describe('vcs-agent CLI: draining on SIGTERM/SIGINT (spawned agent, real gateway
       expect(codes).to.deep.equal([0, 0]);
       expect(failures).to.deep.equal([]);
     } finally {
+      cleanup();
       await slowVcs.close();
     }
   });

@@ -41,7 +41,7 @@ describe('cluster (embedded): a rotation with a grace period made elsewhere ends
     const store = a.cluster?.store;
     if (store === undefined) throw new Error('replica A has no cluster store');
     const { token } = await createPool(store, { name: 'graceful', gatewayUrl: `http://127.0.0.1:${bPort}` });
-    agent = new TunnelClient({ token, target: vcs.url, policy: testPolicy, parallelism: 1, agentId: 'old-key', reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+    agent = new TunnelClient({ token, target: vcs.url, policy: testPolicy, parallelism: 1, gatewayConnections: 1, agentId: 'old-key', reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
     agent.on('disconnected', () => {});
     await agent.start();
     expect(b.connections('graceful')).to.have.length(1);

@@ -79,7 +79,7 @@ describe('BDP-sized windows over a link with a round trip', function () {
   });
 
   // The agent's session, to read the stream window the gateway granted it (no public accessor).
-  const agentSession = (): ClientHttp2Session => (harness.client as unknown as { current: { session: ClientHttp2Session } }).current.session;
+  const agentSession = (): ClientHttp2Session => (harness.client as unknown as { slots: [{ current: { session: ClientHttp2Session } }] }).slots[0].current.session;
 
   it('grows the gateway\'s window for a download, then still completes full duplex on every stream', async () => {
     const down = 64 * MiB;

@@ -67,7 +67,12 @@ describe('end to end: our agent on the Spacelift protocol into our gateway\'s Sp
       logger: agentLog,
     });
     await client.start();
-    await waitFor(() => gateway.connections('both-ways').reduce((sum, c) => sum + c.streamsIdle, 0) === 3, 5_000, 'three idle calls');
+    // Two gateway connections (the default), three calls each.
+    await waitFor(() => gateway.connections('both-ways').reduce((sum, c) => sum + c.streamsIdle, 0) === 6, 5_000, 'six idle calls');
+    // start() resolved with the first channel; the other counts as connected once its own
+    // calls are accepted (acceptAfterMs after its channel is up).
+    const tunnel = client;
+    await waitFor(() => tunnel.connections.every((c) => c.state === 'connected'), 5_000, 'both channels connected');
   });
   after(async () => {
     client?.destroy();
@@ -75,12 +80,15 @@ describe('end to end: our agent on the Spacelift protocol into our gateway\'s Sp
     await new Promise<void>((resolve) => vcs.close(() => resolve()));
   });
 
-  it('shows one connection with protocol spacelift, the agent\'s calls as its streams and its tags', () => {
+  it('shows one connection with protocol spacelift, the calls of both the agent\'s gateway connections as its streams, and its tags', () => {
+    // The protocol carries no agent or connection id: the listener groups calls by pool,
+    // key, peer host, version and tags, so the agent's two channels show as one connection.
     const connections = gateway.connections('both-ways');
     expect(connections).to.have.length(1);
     const [connection] = connections;
-    expect(connection).to.include({ protocol: 'spacelift', streamsIdle: 3 });
+    expect(connection).to.include({ protocol: 'spacelift', streamsIdle: 6 });
     expect(connection?.metadata).to.deep.equal({ region: 'eu' });
+    expect(new Set(client?.connections.map((c) => c.connectionId)).size).to.equal(2);
   });
 
   it('serves allowed requests, with bodies, concurrently over the calls', async () => {

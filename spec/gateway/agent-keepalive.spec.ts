@@ -34,6 +34,8 @@ describe('gateway: half-open agent connections (keepalive PING)', function () {
         SPACELIFT_VCS_AGENT_TARGET_BASE_ENDPOINT: vcs.url,
         SPACELIFT_VCS_AGENT_VENDOR: 'gitlab',
         SPACELIFT_VCS_AGENT_PARALLELISM: '1',
+        // One connection per agent: the spec follows each agent's single connection.
+        SPACELIFT_VCS_AGENT_GATEWAY_CONNECTIONS: '1',
         SPACELIFT_METADATA_name: name,
       }),
     );
@@ -43,9 +45,9 @@ describe('gateway: half-open agent connections (keepalive PING)', function () {
 
   it('drops a frozen agent, fails its in-flight request, keeps serving from the live one, and takes the agent back once it thaws', async function () {
     const frozen = start('frozen');
-    await waitForAgents(gateway, 1);
+    await waitForAgents(gateway, 1, 15_000, 1);
     start('live');
-    await waitForAgents(gateway, 2);
+    await waitForAgents(gateway, 2, 15_000, 1);
 
     const evicted = once(gateway.gateway, 'agent-evicted', { signal: AbortSignal.timeout(15_000) }) as Promise<[{ connection: AgentConnectionInfo; reason: DisconnectReason }]>;
     frozen.child.kill('SIGSTOP');
@@ -69,7 +71,7 @@ describe('gateway: half-open agent connections (keepalive PING)', function () {
 
     // Thawed, the agent finds its connection gone and dials again.
     frozen.child.kill('SIGCONT');
-    await waitForAgents(gateway, 2, 20_000);
+    await waitForAgents(gateway, 2, 20_000, 1);
     expect(
       gateway.gateway
         .connections(gateway.pool)

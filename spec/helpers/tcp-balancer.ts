@@ -13,6 +13,11 @@ export interface TcpBalancer {
   setBackends(backends: readonly BalancerBackend[]): void;
   /** Connections accepted so far, per backend `host:port`. */
   readonly accepted: ReadonlyMap<string, number>;
+  /**
+   * Destroys the open connections to one backend, both sides, without a word at the HTTP/2
+   * level (no GOAWAY): what a replica that crashed or a cut network path looks like.
+   */
+  cut(backend: BalancerBackend): void;
   /** Destroys every open connection (both sides) and stops listening. */
   close(): Promise<void>;
 }
@@ -27,6 +32,8 @@ export async function startTcpBalancer(initial: readonly BalancerBackend[]): Pro
   let next = 0;
   const accepted = new Map<string, number>();
   const sockets = new Set<net.Socket>();
+  /** Open client and upstream sockets, per backend `host:port`. */
+  const pairs = new Map<string, Set<net.Socket>>();
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -56,6 +63,12 @@ export async function startTcpBalancer(initial: readonly BalancerBackend[]): Pro
         connected = true;
         const key = `${backend.host}:${backend.port}`;
         accepted.set(key, (accepted.get(key) ?? 0) + 1);
+        const open = pairs.get(key) ?? new Set<net.Socket>();
+        pairs.set(key, open);
+        for (const socket of [client, upstream]) {
+          open.add(socket);
+          socket.once('close', () => open.delete(socket));
+        }
         upstream.on('error', () => client.destroy());
         client.on('close', () => upstream.destroy());
         upstream.on('close', () => client.destroy());
@@ -77,6 +90,9 @@ export async function startTcpBalancer(initial: readonly BalancerBackend[]): Pro
       next = 0;
     },
     accepted,
+    cut(backend) {
+      for (const socket of pairs.get(`${backend.host}:${backend.port}`) ?? []) socket.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

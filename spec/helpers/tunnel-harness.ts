@@ -113,6 +113,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       target: vcsUrl,
       policy: options.policy,
       parallelism: options.parallelism ?? 4,
+      // One connection unless a spec asks for more: most specs reason about one connection's
+      // streams (pool capacity, dispatch order); the library's default of 2 has its own specs.
+      gatewayConnections: 1,
       logger: agentLogger,
       reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
       ...options.client,

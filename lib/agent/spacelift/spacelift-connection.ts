@@ -23,7 +23,7 @@ let connectionCount = 0;
 /**
  * The agent's end of a Spacelift-protocol gateway connection: one grpc-js channel (one
  * HTTP/2 connection) carrying `parallelism` `Connect` calls. grpc-js owns the transport;
- * reconnection with backoff stays the `TunnelClient`'s, so a lost channel is closed and a
+ * reconnection with backoff stays the `ConnectionSlot`'s, so a lost channel is closed and a
  * new one dialled, never left to grpc-js's own retry loop.
  */
 export class SpaceliftConnection implements TunnelConnection {
@@ -54,8 +54,9 @@ export class SpaceliftConnection implements TunnelConnection {
       // grpc-js would read HTTPS_PROXY / NO_PROXY from the environment itself; the library
       // takes its proxy as an option only, so that is switched off and set explicitly below.
       'grpc.enable_http_proxy': 0,
-      // Each TunnelClient gets its own HTTP/2 connection: grpc-js otherwise shares one
-      // subchannel between all clients of the same target in the process.
+      // Each connection (a TunnelClient keeps gatewayConnections of them) gets its own HTTP/2
+      // connection, a TCP dial of its own: grpc-js otherwise shares one subchannel between
+      // all channels of the same target, options and credentials in the process.
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_receive_message_length': spacelift.maxMessageBytes,
       'grpc.max_send_message_length': spacelift.maxMessageBytes,

@@ -39,7 +39,9 @@ describe('vcs-agent --protocol spacelift (the CLI in front of a Spacelift-protoc
       }),
     );
     await agent.waitForLog((line) => line.message === 'connected to gateway', 20_000, 'connected');
-    await waitFor(() => gateway.live().length === 2, 10_000, 'two Connect calls');
+    // The default two gateway connections, each its own TCP connection with two Connect calls.
+    await waitFor(() => gateway.live().length === 4, 10_000, 'two connections of two Connect calls');
+    expect(new Set(gateway.live().map((call) => call.peer)).size).to.equal(2);
     expect(gateway.live()[0]?.metadata).to.deep.equal({ zone: 'eu-1' });
     const allowed = await gateway.request({ path: '/api/v4/projects/group%2Frepo', headers: { 'private-token': 'glpat-cli-secret' } });
     expect(allowed.httpResponse?.status).to.equal(200);

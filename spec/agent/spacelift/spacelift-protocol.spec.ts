@@ -80,6 +80,8 @@ describe('TunnelClient with protocol: spacelift (Spacelift\'s privatevcs.Gateway
       target: vcs.url,
       policy: createVendorPolicy('gitlab', { allowedProjects: '^group/(repo|other)$' }),
       parallelism: overrides.parallelism ?? 3,
+      // One channel: these specs count its calls (two: spec/agent/gateway-connections.spec.ts).
+      gatewayConnections: 1,
       metadata: { zone: 'eu-1', team: 'platform' },
       logger,
       reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
