@@ -181,7 +181,7 @@ async function main(): Promise<void> {
   const tunnel = `http://127.0.0.1:${fdPort}/bench${PROJECT}`;
   const relay = `http://127.0.0.1:${hopPort}${PROJECT}`;
   // Warm-up: JIT tiers, keep-alive sockets, young-generation sizing.
-  await measure(tunnel, 2);
+  const warmTunnel = await measure(tunnel, 2);
   await measure(relay, 2);
   const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, relay: hop.child.pid as number, vcs: vcs.child.pid as number, client: process.pid };
   const cpu = (): Record<string, number> => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMicros(pid)]));
@@ -212,6 +212,7 @@ async function main(): Promise<void> {
   const show = (figures: Record<string, number>, names: string[]): string => names.map((name) => `${name} ${(figures[name] as number).toFixed(0)}`).join(' + ');
   console.log(`tunnel: ${(tunnelRequests / tunnelSeconds).toFixed(0)} ${unit}/s; CPU µs per ${unit} from /proc (kernel included): ${show(tunnelCpu, ['gateway', 'agent', 'vcs', 'client'])}`);
   console.log(`relay:  ${(relayRequests / relaySeconds).toFixed(0)} ${unit}/s; CPU µs per ${unit} from /proc (kernel included): ${show(relayCpu, ['relay', 'vcs', 'client'])}`);
+  console.log(`tunnel ${unit}s including the warm-up: ${warmTunnel + tunnelRequests}`);
   console.log(`gateway + agent = ${(((tunnelCpu.gateway as number) + (tunnelCpu.agent as number)) / (relayCpu.relay as number)).toFixed(2)}× the relay's CPU per ${unit}; throughput ${((tunnelRequests / tunnelSeconds) / (relayRequests / relaySeconds)).toFixed(2)}× the relay's`);
   console.log(peaks);
   report('gateway', gateway.dir, tunnelRequests, tunnelWindow);
