@@ -98,7 +98,8 @@ export class AccessLog {
 
   /** Adds one record (the ring drops its oldest when full) and writes it to the sink. */
   add(record: AccessLogRecord): void {
-    const line = JSON.stringify({ ...record, decision: decisionOf(record) });
+    // The decision spliced onto the record's own JSON: no copy of the record per request.
+    const line = `${JSON.stringify(record).slice(0, -1)},"decision":"${decisionOf(record)}"}`;
     this.ring[this.next] = line;
     this.next = (this.next + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
