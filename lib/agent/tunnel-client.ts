@@ -128,7 +128,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.current = undefined;
     for (const connection of this.retired) connection.destroy();
     this.retired.clear();
-    if (this.config.ownsUpstreamAgent) this.config.streamContext.upstreamAgent.destroy();
+    this.config.streamContext.upstream.destroy();
     for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 
