@@ -1,9 +1,9 @@
 import type { Agent as HttpAgent } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import { InvalidOptionError } from '../errors.js';
-import { NodeHttpUpstream } from './upstream-node-http.js';
+import { nodeHttpUpstream } from './upstream-node-http.js';
 import type { UpstreamClient } from './upstream-request.js';
-import { UndiciUpstream } from './upstream-undici.js';
+import { undiciUpstream } from './upstream-undici.js';
 
 /** The options that choose the VCS client (see TunnelClientOptions). */
 export interface UpstreamClientOptions {
@@ -25,15 +25,15 @@ export function createUpstreamClient(options: UpstreamClientOptions, parallelism
     if (upstreamDispatcher === null || typeof upstreamDispatcher.dispatch !== 'function') {
       throw new InvalidOptionError('upstreamDispatcher', 'Invalid upstreamDispatcher: expected an undici Dispatcher (an object with dispatch())');
     }
-    return new UndiciUpstream(upstreamDispatcher, timeoutMs, false);
+    return undiciUpstream(upstreamDispatcher, timeoutMs, false);
   }
   if (upstreamAgent !== undefined) {
     if (upstreamAgent === null || typeof (upstreamAgent as { addRequest?: unknown }).addRequest !== 'function') {
       throw new InvalidOptionError('upstreamAgent', 'Invalid upstreamAgent: expected an http.Agent');
     }
-    return new NodeHttpUpstream(upstreamAgent, timeoutMs, false);
+    return nodeHttpUpstream(upstreamAgent, timeoutMs);
   }
   // Connecting counts as the VCS being silent too (node:http's socket timeout covered it).
   const agent = new Agent({ connections: parallelism, connect: { timeout: timeoutMs } });
-  return new UndiciUpstream(agent, timeoutMs, true);
+  return undiciUpstream(agent, timeoutMs, true);
 }

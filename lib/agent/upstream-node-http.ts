@@ -7,20 +7,12 @@ import { silenceMessage, type UpstreamClient, type UpstreamHandler, type Upstrea
  * `upstreamAgent` option, the CLI's proxy agents). Kept for compatibility; the default is
  * upstream-undici.ts.
  */
-export class NodeHttpUpstream implements UpstreamClient {
-  constructor(
-    private readonly agent: HttpAgent,
-    private readonly timeoutMs: number,
-    private readonly owned: boolean,
-  ) {}
-
-  request(head: UpstreamRequestHead, handler: UpstreamHandler): UpstreamRequest {
-    return new NodeHttpRequest(this.agent, this.timeoutMs, head, handler);
-  }
-
-  destroy(): void {
-    if (this.owned) this.agent.destroy();
-  }
+export function nodeHttpUpstream(agent: HttpAgent, timeoutMs: number): UpstreamClient {
+  return {
+    request: (head, handler) => new NodeHttpRequest(agent, timeoutMs, head, handler),
+    // The agent is the caller's: it may serve others, so closing it is theirs to do.
+    destroy: () => {},
+  };
 }
 
 class NodeHttpRequest implements UpstreamRequest {

@@ -9,20 +9,11 @@ import { contentLength, silenceMessage, type UpstreamClient, type UpstreamHandle
  * fails a request body longer or shorter than its Content-Length instead of letting it
  * spill into the next request on the connection.
  */
-export class UndiciUpstream implements UpstreamClient {
-  constructor(
-    private readonly dispatcher: Dispatcher,
-    private readonly timeoutMs: number,
-    private readonly owned: boolean,
-  ) {}
-
-  request(head: UpstreamRequestHead, handler: UpstreamHandler): UpstreamRequest {
-    return new UndiciRequest(this.dispatcher, this.timeoutMs, head, handler);
-  }
-
-  destroy(): void {
-    if (this.owned) this.dispatcher.destroy().catch(() => {});
-  }
+export function undiciUpstream(dispatcher: Dispatcher, timeoutMs: number, owned: boolean): UpstreamClient {
+  return {
+    request: (head, handler) => new UndiciRequest(dispatcher, timeoutMs, head, handler),
+    destroy: () => void (owned && dispatcher.destroy().catch(() => {})),
+  };
 }
 
 /** A streamed request body: chunks are pushed as the gateway sends them, undici reads them. */
