@@ -33,7 +33,6 @@ class RequestBody extends Readable {
 }
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const CLOSED_CODES: ReadonlySet<string> = new Set(['UND_ERR_SOCKET', 'ECONNRESET']);
 
 class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
@@ -49,11 +48,12 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
   private responding = false;
   private dispatching = true;
   /*
-   * Until the response head: how long the VCS may stay silent, counted from the last byte
-   * written (as node:http's socket timeout did). undici's headersTimeout is counted from the
-   * start of the request and does not fire while a body is being written, so a long upload
-   * would leave the VCS a shortened, then an unbounded, wait. After the head, undici's
-   * bodyTimeout does the same job and is suspended while the response is paused.
+   * With a streamed body, until the response head: how long the VCS may stay silent, counted
+   * from the last byte written (as node:http's socket timeout did). undici's headersTimeout
+   * counts from the start of the request and does not fire while a body is being written, so
+   * a long upload would leave the VCS a shortened, then an unbounded, wait. It serves requests
+   * whose body is whole at once; after the head, undici's bodyTimeout does the job, and does
+   * not run while the response is paused.
    */
   private timer: NodeJS.Timeout | undefined;
 
@@ -77,10 +77,11 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
     if (declared >= 0 && declared !== (body as Buffer).length) {
       this.fail(new Error('The request body does not match its Content-Length'));
     } else {
-      this.timer = setTimeout(this.onSilence, timeoutMs).unref();
+      if (this.body !== undefined) this.timer = setTimeout(this.onSilence, timeoutMs).unref();
+      const headersTimeout = this.body === undefined ? timeoutMs : 0;
       try {
         dispatcher.dispatch(
-          { origin: head.origin.origin, path: head.path, method: head.method as Dispatcher.HttpMethod, headers: head.headers as string[], body, headersTimeout: 0, bodyTimeout: timeoutMs },
+          { origin: head.origin.origin, path: head.path, method: head.method as Dispatcher.HttpMethod, headers: head.headers as string[], body, headersTimeout, bodyTimeout: timeoutMs },
           this,
         );
       } catch (error) {
@@ -167,7 +168,7 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
     if (this.detached) return;
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && TIMEOUT_CODES.has(code)) error = new Error(silenceMessage(this.timeoutMs), { cause: error });
-    else if (typeof code === 'string' && CLOSED_CODES.has(code)) {
+    else if (code === 'ECONNRESET' || (code === 'UND_ERR_SOCKET' && error.message === 'other side closed')) {
       error = new Error(this.responding ? 'The VCS closed the connection mid-response' : 'The VCS closed the connection before answering', { cause: error });
     }
     this.fail(error);
@@ -205,14 +206,15 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
 
 /** undici's raw header list (Buffers, latin1 as on the wire) as string pairs; parsed headers when a dispatcher gave no list. */
 function rawPairs(raw: Dispatcher.DispatchController['rawHeaders'], parsed: IncomingHttpHeaders): string[] {
-  const pairs: string[] = [];
   if (Array.isArray(raw)) {
+    const pairs = new Array<string>(raw.length);
     for (let i = 0; i < raw.length; i++) {
       const item = raw[i] as Buffer | string;
-      pairs.push(typeof item === 'string' ? item : item.toString('latin1'));
+      pairs[i] = typeof item === 'string' ? item : item.toString('latin1');
     }
     return pairs;
   }
+  const pairs: string[] = [];
   for (const [name, value] of Object.entries(raw ?? parsed)) {
     if (Array.isArray(value)) for (const item of value) pairs.push(name, item);
     else if (value !== undefined) pairs.push(name, String(value));
