@@ -49,7 +49,7 @@ describe('undici VCS client', function () {
   });
 
   it('holds an upload back while the VCS does not read, and delivers every byte once it does', async () => {
-    const total = 64 * 1024 * 1024;
+    const total = 32 * 1024 * 1024;
     let startReading!: () => void;
     const reading = new Promise<void>((resolve) => (startReading = resolve));
     let headSeen = false;
