@@ -14,6 +14,7 @@ import { Gateway } from '../lib/gateway/gateway.js';
 import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
 import type { Logger } from '../lib/logger.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from '../lib/gateway/cluster/redis-client.js';
+import { parsePeerUrl } from '../lib/gateway/cluster/peer-options.js';
 import { FilePoolStore } from '../lib/pools/file-pool-store.js';
 import type { PoolStore } from '../lib/pools/pool-store.js';
 import { RedisPoolStore } from '../lib/pools/redis-pool-store.js';
@@ -115,6 +116,47 @@ function spaceliftListenFrom(argv: Record<string, unknown>, env: NodeJS.ProcessE
   return variable === undefined || variable === '' ? undefined : parseHostPort(variable, 'VCS_GATEWAY_SPACELIFT_LISTEN');
 }
 
+/** Peer forwarding between replicas: where to listen, the URL to advertise and the shared token. */
+interface PeerChoice {
+  listen: { host: string; port: number };
+  url: string | undefined;
+  token: string;
+  tokenOption: string;
+  urlOption: string;
+}
+
+/**
+ * `--peer-listen` (`VCS_GATEWAY_PEER_LISTEN`), `--peer-url` (`VCS_GATEWAY_PEER_URL`) and the
+ * peer token (`--peer-token`, `--peer-token-file`, `VCS_GATEWAY_PEER_TOKEN`); undefined when
+ * peer forwarding is off. Each mistake names the flag or variable it came from.
+ */
+async function peerFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv, storeAt: StoreChoice): Promise<PeerChoice | undefined> {
+  const fromFlagOrEnv = (flag: string, variable: string): { value: string; option: string } | undefined => {
+    const value = argv[flag] as string | undefined;
+    if (value !== undefined) return { value, option: `--${flag}` };
+    const fromEnv = env[variable];
+    return fromEnv === undefined || fromEnv === '' ? undefined : { value: fromEnv, option: variable };
+  };
+  const listen = fromFlagOrEnv('peer-listen', 'VCS_GATEWAY_PEER_LISTEN');
+  const url = fromFlagOrEnv('peer-url', 'VCS_GATEWAY_PEER_URL');
+  const token = await secretFrom(argv, env, 'peer-token', 'VCS_GATEWAY_PEER_TOKEN');
+  const tokenOption = argv['peer-token'] !== undefined ? '--peer-token' : argv['peer-token-file'] !== undefined ? '--peer-token-file' : 'VCS_GATEWAY_PEER_TOKEN';
+  if (listen === undefined) {
+    if (url !== undefined) throw new ConfigError(`${url.option} needs --peer-listen (VCS_GATEWAY_PEER_LISTEN): there is no peer listener to advertise`);
+    if (token !== undefined) throw new ConfigError(`${tokenOption} needs --peer-listen (VCS_GATEWAY_PEER_LISTEN): peer forwarding is off without it`);
+    return undefined;
+  }
+  if (storeAt.kind !== 'redis') throw new ConfigError(`${listen.option} needs --redis (VCS_GATEWAY_REDIS_URL): replicas find each other in Redis`);
+  const at = parseHostPort(listen.value, listen.option);
+  if (token === undefined) throw new ConfigError(`Missing peer token: ${listen.option} is set, give --peer-token-file, --peer-token or VCS_GATEWAY_PEER_TOKEN (the same on every replica)`);
+  if (token.length < 16 || /[^\x21-\x7e]/.test(token)) throw new ConfigError(`Invalid peer token (${tokenOption}): expected at least 16 printable characters without spaces`);
+  if (url === undefined && (at.host === '0.0.0.0' || at.host === '::')) {
+    throw new ConfigError(`${listen.option} binds every address (${at.host}): give --peer-url (VCS_GATEWAY_PEER_URL), the URL other replicas reach this one at (the pod IP)`);
+  }
+  if (url !== undefined) parsePeerUrl(url.value, url.option);
+  return { listen: at, url: url?.value, token, tokenOption, urlOption: url?.option ?? '--peer-url' };
+}
+
 /** The front door's bounds on slow callers, from seconds on the command line to the library's milliseconds. */
 function frontDoorTimeouts(argv: Record<string, unknown>): { headersTimeoutMs: number; bodyIdleTimeoutMs: number; requestTimeoutMs: number } {
   const ms = (flag: string, allowZero: boolean): number => {
@@ -182,7 +224,10 @@ function connectionsTable(connections: readonly AgentConnectionInfo[]): string {
     c.protocol ?? 'vcs-agent',
     Object.entries(c.metadata).map(([key, value]) => `${key}=${value}`).join(','),
   ]);
-  return table(['POOL', 'AGENT', 'REMOTE ADDRESS', 'CONNECTED SINCE', 'VENDOR', 'VERSION', 'BUSY/IDLE', 'SERVED', 'KEY', 'PROTOCOL', 'TAGS'], rows);
+  const header = ['POOL', 'AGENT', 'REMOTE ADDRESS', 'CONNECTED SINCE', 'VENDOR', 'VERSION', 'BUSY/IDLE', 'SERVED', 'KEY', 'PROTOCOL', 'TAGS'];
+  // A replicated gateway names the replica holding each connection, as the first column.
+  if (!connections.some((c) => c.replica !== undefined)) return table(header, rows);
+  return table(['REPLICA', ...header], rows.map((row, i) => [connections[i]?.replica ?? '', ...row]));
 }
 
 /** Drops the logger's per-request 'access' lines when the access log has its own destination. */
@@ -243,6 +288,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   if (frontDoorToken !== undefined && frontDoorToken.length < 16) {
     throw new ConfigError('Invalid front-door token (--front-door-token, --front-door-token-file or VCS_GATEWAY_FRONT_DOOR_TOKEN): expected at least 16 characters');
   }
+  const peer = await peerFrom(argv, env, storeAt);
   const gatewayUrlFlag = (argv['gateway-url'] as string | undefined) ?? env.VCS_GATEWAY_URL;
   if (gatewayUrlFlag !== undefined) validateGatewayUrl(gatewayUrlFlag, 'gateway-url');
 
@@ -262,7 +308,15 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   const gateway = new Gateway({
     ...(storeAt.kind === 'file'
       ? { store: fileStore }
-      : { cluster: { redisUrl: storeAt.url, redisOption: storeAt.option, replicaId, accessLogSize } }),
+      : {
+          cluster: {
+            redisUrl: storeAt.url,
+            redisOption: storeAt.option,
+            replicaId,
+            accessLogSize,
+            ...(peer === undefined ? {} : { peer: { token: peer.token, tokenOption: peer.tokenOption, urlOption: peer.urlOption, ...(peer.url === undefined ? {} : { url: peer.url }) } }),
+          },
+        }),
     logger: gatewayLogger,
     ...(tls === undefined ? {} : { tls }),
     queueTimeoutMs: Math.round(queueTimeoutMs),
@@ -281,6 +335,10 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   }
   const address = await gateway.listen(listen);
   logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
+  if (peer !== undefined) {
+    const at = await gateway.listenPeers(peer.listen);
+    logger.info('peer listener listening', { address: `${at.address}:${at.port}` });
+  }
   if (spaceliftListen !== undefined) {
     const at = await gateway.listenSpacelift(spaceliftListen);
     logger.info('gateway listening for spacelift agents', { address: `${at.address}:${at.port}`, tls: tls !== undefined });
@@ -396,6 +454,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           .option('shutdown-grace', { type: 'number', default: 30, describe: 'Seconds in-flight requests get to finish on SIGTERM (and on a pool deletion or key expiry)', requiresArg: true })
           .option('agent-keepalive-interval', { type: 'number', default: 30, describe: 'Seconds between HTTP/2 PINGs to each agent connection (0: off)', requiresArg: true })
           .option('agent-keepalive-timeout', { type: 'number', default: 10, describe: 'Seconds an agent has to answer a PING before its connection is closed as half-open', requiresArg: true })
+          .option('peer-listen', {
+            type: 'string',
+            describe: 'HOST:PORT of the listener other replicas forward requests to (cleartext HTTP/2; with --redis and a peer token)  [env: VCS_GATEWAY_PEER_LISTEN]',
+            requiresArg: true,
+          })
+          .option('peer-url', { type: 'string', describe: 'http://HOST:PORT other replicas reach --peer-listen at (the pod IP)  [env: VCS_GATEWAY_PEER_URL]  [default: from --peer-listen]', requiresArg: true })
+          .option('peer-token', { type: 'string', describe: 'Token the replicas share, at least 16 characters (prefer the variable or the file)  [env: VCS_GATEWAY_PEER_TOKEN]', requiresArg: true })
+          .option('peer-token-file', { type: 'string', describe: 'File holding the peer token', requiresArg: true })
           .option('replica-id', { type: 'string', describe: 'Name of this replica in the shared state (with --redis)  [default: hostname and a random suffix]', requiresArg: true })
           .option('revalidate-interval', { type: 'number', default: 30, describe: 'Seconds between checks that live connections still have a pool and a valid key (changes made by other processes)', requiresArg: true })
           .option('log-format', { choices: LOG_FORMATS, default: 'json' as const })

@@ -187,3 +187,36 @@ export class HeaderNotRepresentableError extends VcsAgentError {
     super('VCS_HEADER_NOT_REPRESENTABLE', `Repeated header ${names.map((name) => `"${name.slice(0, 40)}"`).join(', ')} cannot be sent to a Spacelift agent (one value per name)`);
   }
 }
+
+/**
+ * The replica a request was forwarded to failed (it died, froze or its link broke) after
+ * the request may have reached an agent, or in the middle of the response: it is not sent
+ * again, since the VCS may have acted on it. `replicaId` names the peer.
+ */
+export class PeerFailedError extends VcsAgentError {
+  constructor(
+    readonly replicaId: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('VCS_PEER_FAILED', message, options);
+  }
+}
+
+/** A request on a replica's peer listener without the right peer token (`--peer-token`). */
+export class PeerUnauthorizedError extends VcsAgentError {
+  constructor(message = 'A valid peer token is required on the peer listener') {
+    super('VCS_PEER_UNAUTHORIZED', message);
+  }
+}
+
+/**
+ * A request would take a second hop between replicas (it arrived forwarded and was marked
+ * forwarded again), or carries the replicas' own `vcs-peer-*` headers from outside: refused,
+ * never passed on.
+ */
+export class ForwardLoopError extends VcsAgentError {
+  constructor(message: string) {
+    super('VCS_FORWARD_LOOP', message);
+  }
+}

@@ -61,7 +61,13 @@ export type { GatewayMetricsOptions } from './gateway/gateway-metrics.js';
 
 // Replicated gateway (Redis)
 export { GatewayCluster } from './gateway/cluster/gateway-cluster.js';
-export type { GatewayClusterOptions } from './gateway/cluster/gateway-cluster.js';
+export type { GatewayClusterOptions, ClusterTarget } from './gateway/cluster/gateway-cluster.js';
+export { LiveRegistry } from './gateway/cluster/live-registry.js';
+export type { LiveRegistryOptions, RegistrySource, ReplicaEntry, ReplicaPoolLoad, ReplicaConnectionInfo, PeerCandidate } from './gateway/cluster/live-registry.js';
+export { ClusterView } from './gateway/cluster/cluster-view.js';
+export type { LocalView } from './gateway/cluster/cluster-view.js';
+export { checkPeerToken, parsePeerUrl } from './gateway/cluster/peer-options.js';
+export type { PeerOptions } from './gateway/cluster/peer-options.js';
 export { ClusterHealth, watchRedis } from './gateway/cluster/cluster-health.js';
 export type { HealthReporter, ComponentHealth } from './gateway/cluster/cluster-health.js';
 export { PoolChangeFeed } from './gateway/cluster/pool-change-feed.js';
@@ -151,4 +157,7 @@ export {
   ResponseTooLargeError,
   BodyTooLargeError,
   HeaderNotRepresentableError,
+  PeerFailedError,
+  PeerUnauthorizedError,
+  ForwardLoopError,
 } from './errors.js';

@@ -10,6 +10,15 @@ export type AccessSink = (record: AccessLogRecord) => void;
 
 const NO_RESULT = { status: 0, bytesIn: 0, bytesOut: 0 } as const;
 
+/** The agent connection that carried a request, here or on another replica. */
+type Carrier = { readonly id: string; readonly agentId: string };
+
+/** Where a forwarded request was served: the peer replica and, once it said so, its agent connection. */
+export interface ForwardedCarrier {
+  readonly replicaId: string;
+  readonly connection?: Carrier;
+}
+
 /**
  * The one place access records come from: it wraps the caller's handler for the whole life
  * of a request, so every request ends in exactly one record, whether it was rejected before
@@ -48,12 +57,23 @@ export class LoggedExchange implements RoutedHandler<TunnelConnection> {
     this.inner.onError(error);
   }
 
-  onSettled(connection: TunnelConnection, result: ExchangeResult): void {
-    const error = result.error;
-    this.log(connection, result, error === undefined ? 'completed' : error instanceof RequestAbortedError ? 'aborted' : 'failed');
+  onStarted(connection: TunnelConnection): void {
+    this.inner.onAssigned?.(connection);
   }
 
-  private log(connection: TunnelConnection | undefined, result: ExchangeResult, outcome: AccessLogRecord['outcome']): void {
+  onSettled(connection: TunnelConnection, result: ExchangeResult): void {
+    this.log(connection, result, outcomeOf(result));
+  }
+
+  /**
+   * The request was sent to another replica: this replica's record names it (`forwardedTo`).
+   * `rejected`: that replica answered without any agent taking the request.
+   */
+  onForwardSettled(peer: ForwardedCarrier, result: ExchangeResult, rejected = false): void {
+    this.log(peer.connection, result, rejected ? 'rejected' : outcomeOf(result), peer.replicaId);
+  }
+
+  private log(connection: Carrier | undefined, result: ExchangeResult, outcome: AccessLogRecord['outcome'], forwardedTo?: string): void {
     if (this.logged) return;
     this.logged = true;
     const request = this.request;
@@ -74,10 +94,17 @@ export class LoggedExchange implements RoutedHandler<TunnelConnection> {
       record.connectionId = connection.id;
       record.agentId = connection.agentId;
     }
+    if (forwardedTo !== undefined) record.forwardedTo = forwardedTo;
+    if (request.forwardedFrom !== undefined) record.forwardedFrom = request.forwardedFrom;
     if (result.error !== undefined) record.errorCode = result.error.code;
     else if (this.agentError !== undefined) record.errorCode = escapeLogValue(this.agentError);
     this.sink(record);
   }
+}
+
+function outcomeOf(result: ExchangeResult): AccessLogRecord['outcome'] {
+  const error = result.error;
+  return error === undefined ? 'completed' : error instanceof RequestAbortedError ? 'aborted' : 'failed';
 }
 
 function agentErrorCode(rawHeaders: readonly string[]): string | undefined {

@@ -32,6 +32,8 @@ export interface AgentConnectionInfo extends AgentIdentity {
   readonly streamsIdle: number;
   readonly requestsServed: number;
   readonly draining: boolean;
+  /** Replicated gateway, in the admin API: the replica that holds the connection. */
+  readonly replica?: string;
 }
 
 /**

@@ -12,6 +12,11 @@ export interface ExchangeHandler {
   onComplete(): void;
   /** Called at most once, instead of `onComplete`, before or after `onHeaders`. */
   onError(error: VcsAgentError): void;
+  /**
+   * The request was handed to an agent connection's stream: from now on the agent may act on
+   * it, so it must not be sent anywhere else. Called at most once, before `onHeaders`.
+   */
+  onAssigned?(connection: { readonly id: string; readonly agentId: string }): void;
 }
 
 /** One proxied request on its way through the gateway. */
@@ -32,6 +37,11 @@ export interface ExchangeRequest {
    * (issue 13, bug 5: `Gateway.request()` bodies; the front door bounds its own.)
    */
   readonly bodyIdleTimeoutMs?: number;
+  /**
+   * The replica that forwarded this request here (replicated gateway, docs/scaling.md): it is
+   * served by this replica's agents or refused, never forwarded again (one hop at most).
+   */
+  readonly forwardedFrom?: string;
 }
 
 export type ExchangeOutcome = 'completed' | 'failed' | 'aborted';

@@ -108,6 +108,13 @@ export interface AccessLogRecord {
   queueMs?: number;
   outcome: 'completed' | 'failed' | 'aborted' | 'rejected';
   errorCode?: string;
+  /**
+   * Replicated gateway: on the record of the replica whose caller sent the request, the
+   * replica it was forwarded to and served by (`connectionId`/`agentId` are that replica's).
+   */
+  forwardedTo?: string;
+  /** Replicated gateway: on the serving replica's record, the replica that forwarded the request here. */
+  forwardedFrom?: string;
 }
 
 /** Handle on a dispatched request: abort it, or resume a paused response. */

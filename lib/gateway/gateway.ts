@@ -10,7 +10,7 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ulid } from 'ulid';
-import { ClosedError, InvalidOptionError, PoolNotFoundError, VcsAgentError } from '../errors.js';
+import { ClosedError, InvalidOptionError, VcsAgentError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
 import { CONNECT_PATH, HEADER_CONNECTION_ID, STREAM_PATH } from '../protocol/constants.js';
@@ -26,12 +26,13 @@ import { checkAgentHello } from './agent-handshake.js';
 import { AgentKeepalive, keepaliveOptions } from './agent-keepalive.js';
 import { AgentRegistry } from './agent-registry.js';
 import { GatewayCluster } from './cluster/gateway-cluster.js';
-import { DeferredControl, NOOP_CONTROL } from './deferred-control.js';
+import { NOOP_CONTROL } from './deferred-control.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 import { requestThrough } from './gateway-request.js';
 import { GatewayStream } from './gateway-stream.js';
 import { HTTP2_SERVER_LIMITS, guardSession } from './http2-server-limits.js';
+import { RequestRouter } from './request-router.js';
 import type { SpaceliftListener } from './spacelift/spacelift-listener.js';
 import type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats } from './gateway-types.js';
 
@@ -54,6 +55,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly logger: Logger;
   private readonly server: Http2Server | Http2SecureServer;
   private readonly registry: AgentRegistry;
+  private readonly router: RequestRouter;
   // Idle bound on request() bodies (issue 13 bug 5), enforced by GatewayStream.
   private readonly bodyBound: { bodyIdleTimeoutMs?: number };
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
@@ -86,9 +88,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       queueTimeoutMs: positiveInteger(options.queueTimeoutMs, DEFAULT_QUEUE_TIMEOUT_MS, 'queueTimeoutMs'),
       maxQueue: positiveInteger(options.maxQueue, DEFAULT_MAX_QUEUE, 'maxQueue'),
       disconnectGraceMs: positiveInteger(options.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 'disconnectGraceMs'),
-      onEvicted: (connection, reason) => {
-        if (this.listenerCount('agent-evicted') > 0) this.emit('agent-evicted', { connection: connection.info(), reason });
-      },
+      onEvicted: (connection, reason) => void (this.listenerCount('agent-evicted') > 0 && this.emit('agent-evicted', { connection: connection.info(), reason })),
     });
     if (options.revalidateIntervalMs !== undefined) {
       const interval = positiveInteger(options.revalidateIntervalMs, 0, 'revalidateIntervalMs');
@@ -98,9 +98,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.revalidateTimer.unref();
     }
     const keepalive = keepaliveOptions(options.keepalive);
-    if (keepalive !== undefined) {
-      this.keepalive = new AgentKeepalive(keepalive, () => this.registry.live(), (connection) => this.registry.dropUnresponsive(connection, keepalive.timeoutMs));
-    }
+    this.keepalive = keepalive === undefined ? undefined : new AgentKeepalive(keepalive, () => this.registry.live(), (connection) => this.registry.dropUnresponsive(connection, keepalive.timeoutMs));
     const maxMessageBytes = options.spacelift?.maxMessageBytes;
     this.spaceliftMaxMessageBytes = maxMessageBytes === undefined ? undefined : positiveInteger(maxMessageBytes, 0, 'spacelift.maxMessageBytes');
     this.tls = options.tls;
@@ -111,6 +109,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         : createSecureServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key, allowHTTP1: false });
     this.server.on('session', (session) => this.onSession(session));
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
+    this.router = new RequestRouter(this.registry, this.store, (local) => this.cluster?.forwarderFor(local));
   }
 
   /** Starts accepting agents. Resolves with the bound address (use port 0 for any free port). */
@@ -140,14 +139,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       closing: () => this.closing,
       onConnected: (info) => this.emit('agent-connected', info),
       onDisconnected: (info) => this.emit('agent-disconnected', info),
-      onRefused: (event) => {
-        if (this.listenerCount('agent-refused') > 0) this.emit('agent-refused', event);
-      },
+      onRefused: (event) => void (this.listenerCount('agent-refused') > 0 && this.emit('agent-refused', event)),
     });
     return this.spacelift.listen(options);
   }
 
-  /** The live connections, of one pool (by name) or of all. */
+  /**
+   * Starts taking requests other replicas forward (`cluster.peer`): cleartext HTTP/2 on its
+   * own listener, advertised in the live registry. Resolves with the bound address.
+   */
+  listenPeers(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
+    return this.cluster?.listenPeers(this, options) ?? Promise.reject(new InvalidOptionError('cluster', 'listenPeers() needs a replicated gateway (cluster with peer)'));
+  }
+
+  /** The live connections of this replica, of one pool (by name) or of all. */
   connections(pool?: string): AgentConnectionInfo[] {
     return this.registry.connections(pool);
   }
@@ -219,25 +224,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   dispatch(request: ExchangeRequest, handler: ExchangeHandler): ExchangeControl {
     // Every request, whatever becomes of it, leaves one access record through this wrapper.
     const logged = new LoggedExchange(request, handler, this.recordAccess);
-    if (this.closing) {
-      logged.onError(new ClosedError('The gateway'));
-      return NOOP_CONTROL;
-    }
-    const route = this.registry.routes.get(request.pool);
-    if (route !== undefined && route.connections.length > 0) return route.dispatch(request, logged);
-    // No live agent here: tell an unknown pool apart from a pool without agents.
-    const deferred = new DeferredControl(logged);
-    this.store.get(request.pool).then(
-      (record) => {
-        if (deferred.aborted) return;
-        if (record === undefined || record.name !== request.pool) return logged.onError(new PoolNotFoundError(request.pool));
-        deferred.attach(this.registry.routeFor(record.id, record.name).dispatch(request, logged));
-      },
-      (error: unknown) => {
-        if (!deferred.aborted) logged.onError(error instanceof VcsAgentError ? error : new VcsAgentError('VCS_STORE_FAILED', 'The pool store failed', { cause: error }));
-      },
-    );
-    return deferred;
+    if (!this.closing) return this.router.dispatch(request, logged);
+    logged.onError(new ClosedError('The gateway'));
+    return NOOP_CONTROL;
   }
 
   /**
@@ -270,7 +259,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     });
     const timer = setTimeout(() => this.destroy(), timeoutMs);
     timer.unref();
-    await Promise.all([serverClosed, this.spacelift?.close(timeoutMs)]);
+    await Promise.all([serverClosed, this.spacelift?.close(timeoutMs), this.cluster?.drainPeers()]);
     clearTimeout(timer);
     // Last: the requests that finished while draining still reach the shared access log.
     await this.cluster?.stop();

@@ -18,6 +18,8 @@ export interface RouteConnection {
 /** A handler the router can tell how a dispatched exchange ended, and on which connection. */
 export interface RoutedHandler<C> extends ExchangeHandler {
   onSettled(connection: C, result: ExchangeResult): void;
+  /** The exchange was handed to a stream of `connection` (the agent may act on it from now on). */
+  onStarted?(connection: C): void;
 }
 
 /** Per-connection routing state. */
@@ -78,6 +80,8 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
   private queue: PendingExchange<C, S>[] = [];
   private queueHead = 0;
   private next = 0;
+  /** Idle streams over every connection, kept with the slots so `hasIdle` costs nothing. */
+  private idleCount = 0;
 
   constructor(
     readonly id: string,
@@ -93,6 +97,11 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
   load(connection: C): ConnectionLoad {
     const slot = this.slots.get(connection);
     return slot === undefined ? { busy: 0, idle: 0, served: 0 } : { busy: slot.busy, idle: slot.idle.length, served: slot.served };
+  }
+
+  /** Whether a request would find an idle stream at once (no queueing). */
+  get hasIdle(): boolean {
+    return this.idleCount > 0;
   }
 
   dispatch(request: ExchangeRequest, handler: RoutedHandler<C>): PendingExchange<C, S> {
@@ -142,6 +151,7 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
       return;
     }
     slot.idle.push(stream);
+    this.idleCount++;
   }
 
   /** The exchange on `stream` ended (completed, failed or aborted): exactly once per dispatched exchange. */
@@ -160,12 +170,16 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
   release(connection: C, stream: S): void {
     const idle = this.slots.get(connection)?.idle;
     const index = idle === undefined ? -1 : idle.indexOf(stream);
-    if (index !== -1) idle?.splice(index, 1);
+    if (index === -1) return;
+    idle?.splice(index, 1);
+    this.idleCount--;
   }
 
   /** Takes every idle stream of `connection` away (it drains); the caller closes them. */
   takeIdleStreams(connection: C): S[] {
-    return this.slots.get(connection)?.idle.splice(0) ?? [];
+    const taken = this.slots.get(connection)?.idle.splice(0) ?? [];
+    this.idleCount -= taken.length;
+    return taken;
   }
 
   /** Fails every queued request (no agent left, or the gateway is shutting down). */
@@ -216,6 +230,7 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
     }
     if (best === undefined || bestSlot === undefined) return false;
     this.next = (this.next + 1) % count;
+    this.idleCount--;
     this.start(pending, best, bestSlot, bestSlot.idle.pop() as S);
     return true;
   }
@@ -225,6 +240,7 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
     pending.connection = connection;
     slot.busy++;
     this.active.set(stream, pending);
+    pending.handler.onStarted?.(connection);
     stream.assign(pending.request, pending.handler);
   }
 }

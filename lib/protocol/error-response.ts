@@ -12,6 +12,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_BAD_FRAMING: 400,
   VCS_HEADER_NOT_REPRESENTABLE: 400,
   VCS_AUTH_FAILED: 401,
+  VCS_PEER_UNAUTHORIZED: 401,
   VCS_DENIED: 403,
   VCS_REDIRECT_DENIED: 403,
   VCS_POOL_NOT_FOUND: 404,
@@ -28,10 +29,13 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VCS_TOO_MANY_REDIRECTS: 502,
   VCS_RESPONSE_TOO_LARGE: 502,
   VCS_AGENT_ERROR: 502,
+  VCS_PEER_FAILED: 502,
   VCS_NO_AGENT: 503,
   VCS_POOL_BUSY: 503,
   VCS_CLOSED: 503,
   VCS_STORE_UNAVAILABLE: 503,
+  // RFC 5842 §7.2: the server detected an infinite loop while processing the request.
+  VCS_FORWARD_LOOP: 508,
 };
 
 /** Whether `code` is one of ours (it has a row in the table above). */

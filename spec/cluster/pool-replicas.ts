@@ -15,6 +15,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const GATEWAY_CLI = join(ROOT, 'dist', 'cli', 'vcs-gateway.js');
 export const ADMIN_TOKEN = 'cluster-spec-admin-token-5b1e';
 export const FRONT_DOOR_TOKEN = 'cluster-spec-front-door-token-93c2';
+/** The peer token every replica started with `peer: true` shares (never to appear in a log line). */
+export const PEER_TOKEN = 'cluster-spec-peer-token-7d41e0aa';
 
 export interface Replica {
   id: string;
@@ -23,7 +25,13 @@ export interface Replica {
   adminUrl: string;
   frontDoorUrl: string;
   admin: AdminClient;
+  /** The peer listener's URL, with `peer: true`. */
+  peerUrl: string | undefined;
+  /** The ports it listens on, to restart it where it was. */
+  ports: ReplicaPorts;
   stdout(): string;
+  /** Everything it wrote to stderr. */
+  stderr(): string;
   logs(): Array<Record<string, unknown>>;
   /** SIGTERM and wait (bounded) for the exit. */
   stop(): Promise<void>;
@@ -33,9 +41,28 @@ function requireBuild(): void {
   if (!existsSync(GATEWAY_CLI)) throw new Error(`${GATEWAY_CLI} is missing: run npm run build first`);
 }
 
+/** The ports of a replica's listeners (0: any free one). */
+export interface ReplicaPorts {
+  agents: number;
+  admin: number;
+  frontDoor: number;
+  peer: number;
+}
+
+/** Options of {@link startReplica} beyond its extra flags. */
+export interface ReplicaOptions {
+  /** Start the peer listener (`--peer-listen`, token from VCS_GATEWAY_PEER_TOKEN = PEER_TOKEN). */
+  peer?: boolean;
+  /** Listen on these ports (a restart where the replica was), else on free ones. */
+  ports?: ReplicaPorts;
+  /** More environment (e.g. another VCS_GATEWAY_PEER_TOKEN). */
+  env?: Record<string, string>;
+}
+
 /** Starts one replica on `redisUrl`; resolves once its admin listener is up. */
-export async function startReplica(redisUrl: string, id: string, extra: readonly string[] = []): Promise<Replica> {
+export async function startReplica(redisUrl: string, id: string, extra: readonly string[] = [], options: ReplicaOptions = {}): Promise<Replica> {
   requireBuild();
+  const ports = options.ports ?? { agents: 0, admin: 0, frontDoor: 0, peer: 0 };
   const args = [
     GATEWAY_CLI,
     'serve',
@@ -44,11 +71,12 @@ export async function startReplica(redisUrl: string, id: string, extra: readonly
     '--replica-id',
     id,
     '--listen',
-    '127.0.0.1:0',
+    `127.0.0.1:${ports.agents}`,
     '--admin-listen',
-    '127.0.0.1:0',
+    `127.0.0.1:${ports.admin}`,
     '--front-door',
-    '127.0.0.1:0',
+    `127.0.0.1:${ports.frontDoor}`,
+    ...(options.peer === true ? ['--peer-listen', `127.0.0.1:${ports.peer}`] : []),
     '--shutdown-grace',
     '2',
     // Far beyond every spec: what closes a connection within 1 s must be the change feed.
@@ -58,7 +86,13 @@ export async function startReplica(redisUrl: string, id: string, extra: readonly
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VCS_GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN, VCS_GATEWAY_FRONT_DOOR_TOKEN: FRONT_DOOR_TOKEN },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      VCS_GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+      VCS_GATEWAY_FRONT_DOOR_TOKEN: FRONT_DOOR_TOKEN,
+      ...(options.peer === true ? { VCS_GATEWAY_PEER_TOKEN: PEER_TOKEN } : {}),
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -89,14 +123,21 @@ export async function startReplica(redisUrl: string, id: string, extra: readonly
   if (child.exitCode !== null) throw new Error(`replica ${id} exited (${child.exitCode})\nstdout:\n${out}\nstderr:\n${err}`);
   const addressOf = (message: string): string => `http://${String(logs().find((line) => line.message === message)?.address)}`;
   const adminUrl = addressOf('admin listening');
+  const agentsUrl = addressOf('gateway listening for agents');
+  const frontDoorUrl = addressOf('front door listening');
+  const peerUrl = options.peer === true ? addressOf('peer listener listening') : undefined;
+  const portOf = (url: string | undefined): number => (url === undefined ? 0 : Number(new URL(url).port));
   return {
     id,
     child,
-    agentsUrl: addressOf('gateway listening for agents'),
+    agentsUrl,
     adminUrl,
-    frontDoorUrl: addressOf('front door listening'),
+    frontDoorUrl,
     admin: new AdminClient({ url: adminUrl, token: ADMIN_TOKEN }),
+    peerUrl,
+    ports: { agents: portOf(agentsUrl), admin: portOf(adminUrl), frontDoor: portOf(frontDoorUrl), peer: portOf(peerUrl) },
     stdout: () => out,
+    stderr: () => err,
     logs,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

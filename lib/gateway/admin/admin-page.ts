@@ -257,6 +257,13 @@ export const ADMIN_SCRIPT = String.raw`'use strict';
 
   function td(text, className) { return el('td', text, className); }
 
+  // Where a record's agent was: its replica, and for a forwarded request the replica it passed through.
+  function where(e) {
+    if (e.forwardedTo) return ' @ ' + e.forwardedTo + (e.replica ? ' via ' + e.replica : '');
+    if (!e.replica) return '';
+    return ' @ ' + e.replica + (e.forwardedFrom ? ' from ' + e.forwardedFrom : '');
+  }
+
   function fill(tableId, emptyId, rows) {
     var body = $(tableId).tBodies[0];
     body.replaceChildren.apply(body, rows);
@@ -378,7 +385,7 @@ export const ADMIN_SCRIPT = String.raw`'use strict';
       fill('connections-table', 'connections-empty', results[1].connections.map(function (c) {
         var tags = document.createElement('td');
         Object.keys(c.metadata).sort().forEach(function (key) { tags.appendChild(el('span', key + '=' + c.metadata[key], 'chip')); });
-        var agent = td(c.agentId, 'mono');
+        var agent = td(c.agentId + (c.replica ? ' @ ' + c.replica : ''), 'mono');
         if (c.draining) agent.appendChild(el('span', ' draining', 'chip'));
         var tr = row([agent, td(c.remoteAddress, 'mono'), td(time(c.connectedAt)), td(c.vendor), td(c.agentVersion), tags,
           td(c.streamsBusy + ' / ' + c.streamsIdle, 'num'), td(c.requestsServed, 'num'), td(c.protocol || 'vcs-agent')]);
@@ -389,7 +396,7 @@ export const ADMIN_SCRIPT = String.raw`'use strict';
         fill('access-table', 'access-empty', results[2].entries.map(function (e) {
           var tr = row([td(time(e.time)), td(e.method, 'mono'), td(e.path, 'mono path'), td(e.status === 0 ? '—' : e.status, 'num status-' + String(e.status).charAt(0)),
             td(e.decision, 'decision-' + e.decision), td(bytes(e.bytesIn) + ' / ' + bytes(e.bytesOut), 'num'), td(e.durationMs.toFixed(1) + ' ms', 'num'),
-            td((e.agentId || '—') + (e.replica ? ' @ ' + e.replica : ''), 'mono'), td(e.errorCode ? e.outcome + ' · ' + e.errorCode : e.outcome, 'outcome-' + e.outcome), td(e.requestId, 'mono')]);
+            td((e.agentId || '—') + where(e), 'mono'), td(e.errorCode ? e.outcome + ' · ' + e.errorCode : e.outcome, 'outcome-' + e.outcome), td(e.requestId, 'mono')]);
           tr.dataset.requestId = e.requestId;
           return tr;
         }));

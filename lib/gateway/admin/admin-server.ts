@@ -8,6 +8,7 @@ import { MAX_ROTATION_GRACE_MS, createPool, poolSummary, rotatePoolKey, updatePo
 import type { PoolRecord, PoolStore } from '../../pools/pool-store.js';
 import { AccessLog, DECISIONS, OUTCOMES, type AccessDecision, type AccessLogFilter, type AccessOutcome } from '../access-log.js';
 import type { AgentConnectionInfo } from '../agent-connection.js';
+import { ClusterView } from '../cluster/cluster-view.js';
 import type { Gateway, PoolLiveStats } from '../gateway.js';
 import { GatewayMetrics } from '../gateway-metrics.js';
 import { AdminBodyError, AdminMethodNotAllowedError, AdminRateLimitedError, AdminRouteNotFoundError, AdminUnauthorizedError } from './admin-errors.js';
@@ -112,6 +113,8 @@ export class AdminServer {
   private readonly cleanups: Array<() => void> = [];
   private readonly routes: Route[];
   private readonly throttle: AuthFailureThrottle | undefined;
+  /** A replicated gateway's view of every replica (connections and pool numbers); undefined alone. */
+  private readonly view: ClusterView | undefined;
 
   constructor(options: AdminServerOptions) {
     if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
@@ -135,6 +138,8 @@ export class AdminServer {
         windowMs: positiveInteger(limit?.windowMs, DEFAULT_AUTH_FAILURE_THROTTLE.windowMs, 'authFailureLimit.windowMs'),
       });
     }
+    const cluster = this.gateway.cluster;
+    this.view = cluster === undefined ? undefined : new ClusterView(this.gateway, cluster.registry, cluster.replicaId, this.logger);
     if (options.accessLog === undefined) {
       this.accessLog = new AccessLog();
       this.cleanups.push(this.accessLog.attach(this.gateway));
@@ -303,8 +308,17 @@ export class AdminServer {
     };
   }
 
-  private liveStats(): Map<string, PoolLiveStats> {
-    return new Map(this.gateway.poolStats().map((stats) => [stats.name, stats]));
+  /** Live numbers per pool name: summed over every replica of a replicated gateway. */
+  private async liveStats(): Promise<Map<string, PoolLiveStats>> {
+    const stats = this.view === undefined ? this.gateway.poolStats() : await this.view.poolStats();
+    return new Map(stats.map((entry) => [entry.name, entry]));
+  }
+
+  /** The connections of one pool (its record) or of all: every replica's, each marked with its replica, on a replicated gateway. */
+  private async connectionsOf(record?: PoolRecord): Promise<AgentConnectionInfo[]> {
+    const name = record?.name;
+    const list = this.view === undefined ? this.gateway.connections(name) : await this.view.connections(name);
+    return (record === undefined ? list : list.filter((c) => c.poolId === record.id)).map(connectionView);
   }
 
   private async findPool(idOrName: string): Promise<PoolRecord> {
@@ -314,7 +328,7 @@ export class AdminServer {
   }
 
   private async listPools(): Promise<[number, unknown]> {
-    const stats = this.liveStats();
+    const stats = await this.liveStats();
     const pools = (await this.store.list()).map((record) => this.adminPool(record, stats));
     pools.sort((a, b) => a.name.localeCompare(b.name));
     return [200, { pools }];
@@ -326,12 +340,12 @@ export class AdminServer {
     const description = stringField(body, 'description', false) ?? '';
     const { pool, token } = await createPool(this.store, { name, description, gatewayUrl: this.gatewayUrl });
     this.logger.info('pool created', { pool: pool.name, poolId: pool.id });
-    return [201, { pool: this.adminPool(pool, this.liveStats()), token }];
+    return [201, { pool: this.adminPool(pool, await this.liveStats()), token }];
   }
 
   private async getPool({ params }: RequestContext): Promise<[number, unknown]> {
     const record = await this.findPool(params[0] as string);
-    return [200, { pool: this.adminPool(record, this.liveStats()) }];
+    return [200, { pool: this.adminPool(record, await this.liveStats()) }];
   }
 
   private async updatePool({ req, params }: RequestContext): Promise<[number, unknown]> {
@@ -340,7 +354,7 @@ export class AdminServer {
     const description = stringField(body, 'description', true);
     const updated = await updatePoolDescription(this.store, record.id, description);
     this.logger.info('pool updated', { pool: updated.name, poolId: updated.id });
-    return [200, { pool: this.adminPool(updated, this.liveStats()) }];
+    return [200, { pool: this.adminPool(updated, await this.liveStats()) }];
   }
 
   private async deletePool({ params }: RequestContext): Promise<[number, unknown]> {
@@ -368,22 +382,21 @@ export class AdminServer {
     await this.gateway.revalidate(rotated.pool.id);
     this.gateway.schedulePreviousKeyExpiry(rotated.pool);
     this.logger.info('pool key rotated', { pool: rotated.pool.name, poolId: rotated.pool.id, keyGeneration: rotated.pool.keyGeneration, previousKeyExpiresAt: rotated.previousKeyExpiresAt });
-    return [200, { pool: this.adminPool(rotated.pool, this.liveStats()), token: rotated.token, previousKeyExpiresAt: rotated.previousKeyExpiresAt }];
+    return [200, { pool: this.adminPool(rotated.pool, await this.liveStats()), token: rotated.token, previousKeyExpiresAt: rotated.previousKeyExpiresAt }];
   }
 
   private async poolConnections({ params }: RequestContext): Promise<[number, unknown]> {
     const record = await this.findPool(params[0] as string);
-    return [200, { connections: this.gateway.connections(record.name).filter((c) => c.poolId === record.id).map(connectionView) }];
+    return [200, { connections: await this.connectionsOf(record) }];
   }
 
   private async allConnections({ url }: RequestContext): Promise<[number, unknown]> {
     rejectUnknownParams(url, ['pool']);
     const pool = url.searchParams.get('pool');
     if (pool !== null) {
-      const record = await this.findPool(pool);
-      return [200, { connections: this.gateway.connections(record.name).filter((c) => c.poolId === record.id).map(connectionView) }];
+      return [200, { connections: await this.connectionsOf(await this.findPool(pool)) }];
     }
-    return [200, { connections: this.gateway.connections().map(connectionView) }];
+    return [200, { connections: await this.connectionsOf() }];
   }
 
   private async readAccessLog({ url }: RequestContext): Promise<[number, unknown]> {

@@ -1,17 +1,26 @@
 import type { Redis } from 'ioredis';
-import { InvalidOptionError } from '../../errors.js';
+import type { AddressInfo } from 'node:net';
+import { ClosedError, InvalidOptionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { DEFAULT_REDIS_KEY_PREFIX, RedisPoolStore } from '../../pools/redis-pool-store.js';
+import type { ExchangeHandler, ExchangeRequest } from '../exchange.js';
+import type { ExchangeControl } from '../gateway-types.js';
 import { ClusterHealth, watchRedis } from './cluster-health.js';
+import { LiveRegistry, type RegistrySource } from './live-registry.js';
+import { PeerForwarder, type LocalRoute } from './peer-forwarder.js';
+import { PeerListener } from './peer-listener.js';
+import { checkPeerOptions, peerUrlOf, type CheckedPeerOptions, type PeerOptions } from './peer-options.js';
+import { PeerToken } from './peer-protocol.js';
 import { PoolChangeFeed, type PoolChangeTarget } from './pool-change-feed.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from './redis-client.js';
 import { SharedAccessLog } from './shared-access-log.js';
+import { positiveInteger } from '../../util/positive-integer.js';
 
 const REDIS_COMPONENTS: readonly string[] = ['redis', 'redis-subscriber'];
 
 /**
  * Options of a replicated gateway (`GatewayOptions.cluster`): the shared state lives in
- * Redis. Peer forwarding adds its own fields here.
+ * Redis; with `peer`, requests a replica cannot serve at once go to one that can.
  */
 export interface GatewayClusterOptions {
   /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…`. */
@@ -26,6 +35,18 @@ export interface GatewayClusterOptions {
   redisOption?: string;
   /** Bound on one Redis connection attempt (default 2 000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * Peer forwarding: this replica forwards what it cannot serve at once to a replica with a
+   * free stream, and `Gateway.listenPeers()` takes what others forward (docs/scaling.md).
+   */
+  peer?: PeerOptions;
+  /** Timing of the live registry (default: written every 500 ms, entries live 1 500 ms). */
+  registry?: { refreshIntervalMs?: number; ttlMs?: number };
+}
+
+/** What the cluster serves forwarded requests with, and publishes: the gateway. */
+export interface ClusterTarget extends PoolChangeTarget, RegistrySource {
+  dispatch(request: ExchangeRequest, handler: ExchangeHandler): ExchangeControl;
 }
 
 /**
@@ -41,6 +62,13 @@ export class GatewayCluster {
   readonly accessLog: SharedAccessLog;
   /** The command connection (other cluster parts may share it). */
   readonly redis: Redis;
+  /** Which replica holds connections of which pool (refreshed on a timer, read by routing and the admin view). */
+  readonly registry: LiveRegistry;
+  private readonly peer: CheckedPeerOptions | undefined;
+  private forwarder: PeerForwarder | undefined;
+  private listener: PeerListener | undefined;
+  /** The option to blame for a missing peer URL (the CLI passes `--peer-url`). */
+  private readonly peerUrlOption: string;
   private readonly subscriber: Redis;
   private readonly redactedUrl: string;
   private feed: PoolChangeFeed | undefined;
@@ -70,6 +98,18 @@ export class GatewayCluster {
     this.subscriber = createRedisClient(clientOptions);
     this.store = new RedisPoolStore({ redis: this.redis, keyPrefix: this.keyPrefix, label: this.redactedUrl });
     this.accessLog = new SharedAccessLog({ redis: this.redis, replicaId: this.replicaId, capacity: options.accessLogSize ?? 1000, keyPrefix: this.keyPrefix, logger });
+    const timing = options.registry ?? {};
+    this.registry = new LiveRegistry({
+      redis: this.redis,
+      replicaId: this.replicaId,
+      keyPrefix: this.keyPrefix,
+      logger,
+      ...(timing.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: positiveInteger(timing.refreshIntervalMs, 0, 'registry.refreshIntervalMs') }),
+      ...(timing.ttlMs === undefined ? {} : { ttlMs: positiveInteger(timing.ttlMs, 0, 'registry.ttlMs') }),
+      ...(options.peer === undefined ? {} : { health: this.health }),
+    });
+    this.peer = options.peer === undefined ? undefined : checkPeerOptions(options.peer);
+    this.peerUrlOption = options.peer?.urlOption ?? 'peer.url';
     for (const client of [this.redis, this.subscriber]) {
       // Reported through the health below (an 'error' without a listener would reach the
       // console); the last one is kept for the warning. ioredis messages never hold the password.
@@ -114,10 +154,11 @@ export class GatewayCluster {
    * Connects and subscribes to the change feed for `target`. Never rejects: while Redis is
    * unreachable the replica starts not ready and the clients keep trying.
    */
-  async start(target: PoolChangeTarget): Promise<void> {
+  async start(target: ClusterTarget): Promise<void> {
     this.feed = new PoolChangeFeed({ subscriber: this.subscriber, store: this.store, target, keyPrefix: this.keyPrefix, logger: this.logger });
     await Promise.all([this.redis.connect().catch(() => undefined), this.subscriber.connect().catch(() => undefined)]);
     await this.feed.start().catch(() => undefined);
+    await this.registry.start(target);
     const reason = this.health.reason;
     if (reason !== undefined) this.logger.warn('redis unreachable at start: not ready until it is back', { redis: this.redactedUrl, reason, ...(this.lastError === undefined ? {} : { error: this.lastError }) });
   }
@@ -134,8 +175,48 @@ export class GatewayCluster {
     return this.health.reason;
   }
 
-  /** Closes both connections. */
+  /** The forwarder for a gateway whose own route is `local` (undefined without `peer`). */
+  forwarderFor(local: LocalRoute): PeerForwarder | undefined {
+    if (this.peer === undefined) return undefined;
+    const { token, url: _url, ...timing } = this.peer;
+    this.forwarder ??= new PeerForwarder({ ...timing, replicaId: this.replicaId, token, registry: this.registry, local, logger: this.logger });
+    return this.forwarder;
+  }
+
+  /** Starts the peer listener for `target` and advertises it in the registry; resolves with the bound address. */
+  async listenPeers(target: ClusterTarget, options: { host?: string; port?: number }): Promise<AddressInfo> {
+    if (this.peer === undefined) throw new InvalidOptionError('peer', 'listenPeers() needs cluster.peer (the peer token)');
+    if (this.listener !== undefined) throw new InvalidOptionError('peer', 'The peer listener is already started');
+    const advertised = this.peer.url;
+    if (advertised === undefined && (options.host === '0.0.0.0' || options.host === '::')) {
+      throw new InvalidOptionError(this.peerUrlOption, `${this.peerUrlOption} is needed when the peer listener binds every address (${options.host}): other replicas must know where to reach this one`);
+    }
+    if (target.isClosing) throw new ClosedError('The gateway');
+    this.listener = new PeerListener({ replicaId: this.replicaId, token: new PeerToken(this.peer.token), dispatch: (request, handler) => target.dispatch(request, handler), closing: () => target.isClosing, logger: this.logger });
+    const address = await this.listener.listen(options);
+    const url = advertised ?? (peerUrlOf(address) as string);
+    this.registry.setPeerUrl(url);
+    this.logger.info('peer listener advertised', { replicaId: this.replicaId, peerUrl: url });
+    return address;
+  }
+
+  /**
+   * Graceful, once the gateway is closing: this replica leaves the registry, the peer listener
+   * stops taking forwarded requests (GOAWAY) and waits for those in flight, no new session to a
+   * peer opens.
+   */
+  async drainPeers(): Promise<void> {
+    // The gateway is closing: the refresh withdraws this replica's entries now, not at the next tick.
+    void this.registry.refresh();
+    this.forwarder?.close();
+    await this.listener?.close();
+  }
+
+  /** Withdraws from the registry and closes both connections; whatever peer traffic is left is cut. */
   async stop(): Promise<void> {
+    this.listener?.destroy();
+    this.forwarder?.destroy();
+    await this.registry.stop().catch(() => undefined);
     this.feed?.stop();
     this.accessLog.stop();
     for (const cleanup of this.cleanups.splice(0)) cleanup();
