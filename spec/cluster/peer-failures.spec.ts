@@ -72,7 +72,7 @@ describe('cluster: peer forwarding fails closed, bounded in time (replica proces
 
   async function agentOn(replica: Replica, agentId: string): Promise<TunnelClient> {
     const own = encodePoolToken({ ...decodePoolToken(token), host: replica.agentsUrl });
-    const agent = new TunnelClient({ token: own, target: vcs.url, policy: testPolicy, parallelism: 1, agentId, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+    const agent = new TunnelClient({ token: own, target: vcs.url, policy: testPolicy, parallelism: 1, gatewayConnections: 1, agentId, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
     agent.on('disconnected', () => {});
     agents.push(agent);
     await agent.start();

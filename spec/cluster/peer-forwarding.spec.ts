@@ -27,7 +27,7 @@ describe('cluster: a request through any replica reaches the replica holding its
     [a, b] = await Promise.all([startReplica(redis.url, 'fwd-a', [], { peer: true }), startReplica(redis.url, 'fwd-b', [], { peer: true })]);
     const created = await runGatewayCli(['pool', 'create', '--redis', redis.url, '--name', 'only-on-a', '--gateway-url', a.agentsUrl]);
     expect(created.code, created.stderr).to.equal(0);
-    agent = new TunnelClient({ token: created.stdout.trim(), target: vcs.url, policy: testPolicy, parallelism: 4, agentId: 'agent-on-a', reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+    agent = new TunnelClient({ token: created.stdout.trim(), target: vcs.url, policy: testPolicy, parallelism: 4, gatewayConnections: 1, agentId: 'agent-on-a', reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
     agent.on('disconnected', () => {});
     await agent.start();
     // B learns from the live registry that A holds the pool: A writes and B reads every 500 ms.

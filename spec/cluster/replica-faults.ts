@@ -26,10 +26,14 @@ export async function untilReady(replica: Replica): Promise<void> {
   }
 }
 
-/** Agents for `pool`, dialling through the balancer, started one after the other (so its round-robin places them). */
+/**
+ * Agents for `pool`, dialling through the balancer, started one after the other (so its
+ * round-robin places them). One gateway connection each: the placement the specs plan is one
+ * connection per agent (an agent's second connection would land on the next replica).
+ */
 export async function agentsFor(token: string, vcsUrl: string, ids: readonly string[], into: TunnelClient[]): Promise<void> {
   for (const agentId of ids) {
-    const agent = new TunnelClient({ token, target: vcsUrl, policy: testPolicy, parallelism: 4, agentId, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
+    const agent = new TunnelClient({ token, target: vcsUrl, policy: testPolicy, parallelism: 4, gatewayConnections: 1, agentId, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
     agent.on('disconnected', () => {});
     into.push(agent);
     await agent.start();

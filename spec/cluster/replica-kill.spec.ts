@@ -60,7 +60,7 @@ describe('cluster: kill -9 of a replica (three gateway processes, agents behind 
     const [a, b, c] = await startThree('q');
     const token = await createPool('queued');
     // One agent with one stream, on A (the balancer's first backend).
-    const solo = new TunnelClient({ token, target: vcs.url, policy: testPolicy, parallelism: 1, agentId: 'solo-on-a', reconnect: { initialDelayMs: 5000, maxDelayMs: 5000 } });
+    const solo = new TunnelClient({ token, target: vcs.url, policy: testPolicy, parallelism: 1, gatewayConnections: 1, agentId: 'solo-on-a', reconnect: { initialDelayMs: 5000, maxDelayMs: 5000 } });
     solo.on('disconnected', () => {});
     agents.push(solo);
     await solo.start();
