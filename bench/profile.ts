@@ -10,8 +10,8 @@
  * Knobs: BENCH_DURATION_S (8), BENCH_CONNECTIONS (16), BENCH_PARALLELISM (16), PROFILE_TOP (25),
  * PROFILE_GATEWAY_FLAGS / PROFILE_AGENT_FLAGS (extra node flags, space-separated, for experiments),
  * PROFILE_GATEWAY_ARGS (extra vcs-gateway serve arguments), PROFILE_MODE (`small`, the default: small
- * GETs from autocannon, figures per request; `get`: PROFILE_MIB-sized downloads one after the
- * other for BENCH_DURATION_S, figures per MiB), PROFILE_MIB (256).
+ * GETs from autocannon, figures per request; `get` / `upload`: PROFILE_MIB-sized downloads or
+ * uploads one after the other for BENCH_DURATION_S, figures per MiB), PROFILE_MIB (256).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -67,12 +67,34 @@ function download(url: string, mib: number): Promise<number> {
   });
 }
 
-/** The measured load: requests (small mode) or MiB (get mode) done in `seconds`. */
+/** Uploads `mib` MiB to the bench VCS as a git fetch negotiation body (the upload every vendor streams). */
+function upload(url: string, mib: number): Promise<number> {
+  const target = url.replace(/\/api\/v4\/projects\/bench%2Frepo$/, '/bench/repo.git/git-upload-pack');
+  const chunk = Buffer.alloc(64 * 1024, 'u');
+  return new Promise((resolve, reject) => {
+    const req = request(target, { method: 'POST', headers: { 'content-type': 'application/x-git-upload-pack-request', 'content-length': mib * 1024 * 1024 } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 201 ? resolve(mib) : reject(new Error(`${target}: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    let left = mib * 16;
+    const pump = (): void => {
+      while (left > 0) {
+        left--;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+/** The measured load: requests (small mode) or MiB (get and upload modes) done in `seconds`. */
 async function measure(url: string, seconds: number): Promise<number> {
   if (MODE === 'small') return load(url, seconds);
   const until = Date.now() + seconds * 1000;
   let mib = 0;
-  do mib += await download(url, MIB);
+  do mib += await (MODE === 'upload' ? upload(url, MIB) : download(url, MIB));
   while (Date.now() < until);
   return mib;
 }

@@ -7,7 +7,7 @@ import type { RequestPolicy } from '../policy/request-policy.js';
 import { buildOutboundHeaders } from '../policy/outbound-headers.js';
 import { MAX_PARALLELISM } from '../protocol/http2-settings.js';
 import { validateMetadata } from '../protocol/metadata.js';
-import { SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/spacelift/privatevcs-schema.js';
+import { SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/spacelift/constants.js';
 import { parseSpaceliftTarget, type SpaceliftTarget } from '../protocol/spacelift/spacelift-target.js';
 import { decodePoolToken, type PoolToken } from '../protocol/token.js';
 import type { AgentStreamContext, ExchangeDebugEvent } from './agent-stream.js';
