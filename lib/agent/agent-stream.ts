@@ -9,6 +9,7 @@ import { agentErrorResponse } from '../protocol/error-response.js';
 import { FrameParser, FrameType, decodeRequestHead, encodeResponseHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import { contentLength, type UpstreamClient, type UpstreamHandler, type UpstreamRequest } from './upstream-request.js';
+import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
 /** One line of the agent's request log. */
 export interface AgentRequestRecord {
@@ -76,8 +77,6 @@ export interface AgentStreamContext {
  */
 const COALESCE_LIMIT = 32 * 1024;
 
-/** How much of a response may queue on the tunnel stream before the VCS is paused. */
-const TUNNEL_BUFFER_BYTES = 1024 * 1024;
 
 /** Methods whose responses have no body whatever the headers say (RFC 9110 §6.4.1). */
 function responseHasBody(method: string, status: number): boolean {
@@ -308,9 +307,9 @@ export class AgentStream {
       this.reset(h2constants.NGHTTP2_INTERNAL_ERROR, `The VCS response exceeds the agent's limit of ${this.context.maxResponseBodyBytes} bytes`);
       return true;
     }
-    // Pause the VCS only past TUNNEL_BUFFER_BYTES queued on the stream (not at its 16 KiB
+    // Pause the VCS only past RELAY_BUFFER_BYTES queued on the stream (not at its 16 KiB
     // mark), so bulk transfers keep HTTP/2 flow control, not stop-and-go, as the limit.
-    if (writeBodyFrame(this.stream, chunk) || this.stream.writableLength < TUNNEL_BUFFER_BYTES) return true;
+    if (writeBodyFrame(this.stream, chunk) || this.stream.writableLength < RELAY_BUFFER_BYTES) return true;
     // Waiting for a slow caller is not the VCS being silent: the client suspends its idle
     // timeout while the response is held back.
     const upstream = this.upstream;

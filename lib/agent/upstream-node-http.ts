@@ -1,6 +1,7 @@
 import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { silenceMessage, type UpstreamClient, type UpstreamHandler, type UpstreamRequest, type UpstreamRequestHead } from './upstream-request.js';
+import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
 /**
  * The VCS client on `node:http` / `node:https` through a caller's `http.Agent` (the
@@ -52,7 +53,8 @@ class NodeHttpRequest implements UpstreamRequest {
   }
 
   write(chunk: Buffer): boolean {
-    return this.request.destroyed || this.request.write(chunk);
+    const request = this.request;
+    return request.destroyed || request.write(chunk) || request.writableLength < RELAY_BUFFER_BYTES;
   }
 
   end(): void {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { contentLength, silenceMessage, type UpstreamClient, type UpstreamHandler, type UpstreamRequest, type UpstreamRequestHead } from './upstream-request.js';
+import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
 /**
  * The default VCS client: undici's `Dispatcher.dispatch()` (an `undici.Agent` unless the caller
@@ -22,7 +23,8 @@ class RequestBody extends Readable {
   waiting = false;
 
   constructor(private readonly onDrain: () => void) {
-    super();
+    // Full at RELAY_BUFFER_BYTES, not a Readable's 16 KiB (http2-settings.ts says why).
+    super({ highWaterMark: RELAY_BUFFER_BYTES });
   }
 
   override _read(): void {

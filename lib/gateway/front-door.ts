@@ -16,9 +16,8 @@ import type { ExchangeHandler } from './exchange.js';
 import type { ExchangeControl, Gateway } from './gateway.js';
 import { splitPoolTarget } from './private-url.js';
 import { listenServer } from '../util/listen-server.js';
+import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
-/** How much of a response may wait for the caller's socket before the tunnel stream pauses. */
-const SINK_BUFFER_BYTES = 1024 * 1024;
 
 /*
  * Defaults of the slow-caller bounds (issue 13, bug 5). Headers: 30 s is generous for a
@@ -94,10 +93,10 @@ class FrontDoorExchange implements ExchangeHandler {
       socket.cork();
       setImmediate(uncorkExchange, this);
     }
-    // Pause the tunnel only past SINK_BUFFER_BYTES, not at the response's 16 KiB mark: every
+    // Pause the tunnel only past RELAY_BUFFER_BYTES, not at the response's 16 KiB mark: every
     // pause stops WINDOW_UPDATEs to the agent, and pausing on each 64 KiB frame turned bulk
     // transfers into stop-and-go. Memory stays bounded by the constant.
-    if (this.res.write(chunk) || this.res.writableLength < SINK_BUFFER_BYTES) return true;
+    if (this.res.write(chunk) || this.res.writableLength < RELAY_BUFFER_BYTES) return true;
     this.res.once('drain', () => this.control?.resume());
     return false;
   }

@@ -31,6 +31,16 @@ export const CONNECTION_WINDOW_SIZE = 4 * 1024 * 1024;
  */
 export const MAX_WINDOW_SIZE = 16 * 1024 * 1024;
 export const MAX_SESSION_MEMORY_MB = 64;
+/*
+ * How much a relay lets queue on the side it writes to before it stops reading the side it
+ * reads from (both relays, both directions: the VCS response onto a tunnel stream, a tunnel
+ * response onto the caller's socket, a caller's upload onto a tunnel stream, a tunnel upload
+ * onto the VCS request). Streams say "full" at their 16 KiB highWaterMark, less than one
+ * 64 KiB socket read: pausing there paused on every chunk, and a paused HTTP/2 stream stops
+ * returning window to its sender, so bulk transfers went stop-and-go, and over a WAN link
+ * each stop cost a round trip. 1 MiB, the base stream window, keeps memory bounded per stream.
+ */
+export const RELAY_BUFFER_BYTES = 1024 * 1024;
 export const MAX_FRAME_SIZE = 128 * 1024;
 export const MAX_CONCURRENT_STREAMS = 1024;
 export const MAX_HEADER_LIST_SIZE = 256 * 1024;
