@@ -3,7 +3,6 @@ import type { Readable } from 'node:stream';
 import { BodyIdleTimeoutError, ProtocolError, RequestAbortedError, TunnelStreamError, type VcsAgentError } from '../errors.js';
 import { FrameParser, FrameType, decodeResponseHead, encodeRequestHead, endFrame, writeBodyFrame } from '../protocol/frame.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
-import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
 /** What a stream tells its owner about its life. */
 export interface GatewayStreamOwner {
@@ -190,7 +189,7 @@ export class GatewayStream {
     if (buffer.length === 0) return;
     this.bytesOut += buffer.length;
     this.lastBodyAt = performance.now();
-    if (!writeBodyFrame(this.stream, buffer) && this.stream.writableLength >= RELAY_BUFFER_BYTES) {
+    if (!writeBodyFrame(this.stream, buffer)) {
       this.body?.pause();
       this.bodyWaitsForDrain = true;
       this.stream.once('drain', this.drainBody);

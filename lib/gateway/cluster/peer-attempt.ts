@@ -7,7 +7,6 @@ import type { ExchangeRequest } from '../exchange.js';
 import type { ExchangeControl } from '../gateway-types.js';
 import type { PeerCandidate } from './live-registry.js';
 import { HANDED_STATUS, PEER_HEADER, PEER_PATH, asciiJson, parsePeerError, peerErrorToError, single } from './peer-protocol.js';
-import { RELAY_BUFFER_BYTES } from '../../protocol/http2-settings.js';
 
 /** What an attempt needs of the request it belongs to and of the forwarder. */
 export interface AttemptOwner {
@@ -241,7 +240,7 @@ export class PeerAttempt implements ExchangeControl {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.bytesOut += buffer.length;
     const stream = this.stream as ClientHttp2Stream;
-    if (!stream.write(buffer) && stream.writableLength >= RELAY_BUFFER_BYTES) {
+    if (!stream.write(buffer)) {
       this.body?.pause();
       stream.once('drain', this.drainBody);
     }
