@@ -12,6 +12,7 @@ import { MAX_PARALLELISM } from '../lib/protocol/http2-settings.js';
 import { MAX_GATEWAY_CONNECTIONS } from '../lib/agent/tunnel-client-options.js';
 import { VENDOR_NAMES, isVendorName, type VendorName } from '../lib/vendors/index.js';
 import { ConfigError } from './config-error.js';
+import { parseHostPort } from './host-port.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './create-logger.js';
 
 /** One agent option: its flag, its variable, its default, where `--help` shows it. */
@@ -324,13 +325,6 @@ function parseBoolean(value: string, spec: OptionSpec): boolean {
   throw new ConfigError(`Invalid ${label(spec)} "${value.slice(0, 40)}": expected true or false`);
 }
 
-/** Parses HOST:PORT (IPv6 as [::1]:PORT); the message names the option. */
-export function parseHostPort(value: string, option: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value.trim());
-  const port = Number(match?.[3]);
-  if (match === null || port > 65535) throw new ConfigError(`Invalid ${option} "${value.slice(0, 80)}": expected HOST:PORT, e.g. 127.0.0.1:8080`);
-  return { host: (match[1] ?? match[2]) as string, port };
-}
 
 /** `SPACELIFT_METADATA_<key>` variables become tags `<key>`; bounded like the protocol demands. */
 export function metadataFrom(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -1,6 +1,6 @@
 import winston from 'winston';
 import type { Logger } from '../lib/logger.js';
-import { BatchedLineStream } from './batched-line-stream.js';
+import { LineBatchTransport } from './line-batch-transport.js';
 
 const MESSAGE = Symbol.for('message');
 
@@ -15,68 +15,94 @@ function escapeControl(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-const pretty = winston.format.printf((info) => {
-  const { level, message, timestamp, ...fields } = info as Record<string, unknown> & { level: string; message: unknown; timestamp?: string };
-  const extra = Object.entries(fields)
-    .filter(([key]) => typeof key === 'string')
+/** What `at` below hands winston: one small object of a fixed shape per line, the caller's fields untouched. */
+interface LineInfo {
+  level: LogLevel;
+  message: string;
+  timestamp: string;
+  fields: Record<string, unknown> | undefined;
+}
+
+const pretty = winston.format.printf((entry) => {
+  const { level, message, timestamp, fields } = entry as unknown as LineInfo;
+  const extra = Object.entries(fields ?? {})
     .map(([key, value]) => `${key}=${escapeControl(typeof value === 'string' ? value : JSON.stringify(value))}`)
     .join(' ');
-  return `${timestamp ?? ''} ${level.padEnd(5)} ${escapeControl(String(message))}${extra === '' ? '' : ` ${extra}`}`;
+  return `${timestamp} ${level.padEnd(5)} ${escapeControl(message)}${extra === '' ? '' : ` ${extra}`}`;
 });
 
 /*
- * JSON lines with the timestamp first. Plain JSON.stringify: fields are plain data (the
- * library logs strings, numbers and flat objects), and it is several times cheaper per line
- * than the default format's stable-stringify pass at tens of thousands of lines a second.
+ * JSON lines, timestamp first. Plain JSON.stringify of the caller's fields, spliced after
+ * the line's own keys: fields are plain data (the library logs strings, numbers and flat
+ * objects), and this costs one stringify and no copy of the fields per line, against the
+ * default format's stable-stringify pass or a spread into a new object (the agent writes
+ * one such line per request, tens of thousands a second).
  */
-const jsonLine = winston.format((info) => {
-  const { level, message, ...fields } = info;
-  const line = JSON.stringify({ timestamp: new Date().toISOString(), level, message, ...fields });
-  (info as Record<symbol, unknown>)[MESSAGE] = line;
-  return info;
+const jsonLine = winston.format((entry) => {
+  const { level, message, timestamp, fields } = entry as unknown as LineInfo;
+  const head = `{"timestamp":"${timestamp}","level":"${level}","message":${JSON.stringify(message)}`;
+  const rest = fields === undefined ? '{}' : JSON.stringify(fields);
+  (entry as Record<symbol, unknown>)[MESSAGE] = rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`;
+  return entry;
 });
+
+/** Fields named like the line's own keys would repeat them in the JSON object: they are dropped. */
+function withoutOwnKeys(fields: Record<string, unknown>): Record<string, unknown> {
+  if (!('timestamp' in fields || 'level' in fields || 'message' in fields)) return fields;
+  const { timestamp: _t, level: _l, message: _m, ...rest } = fields;
+  return rest;
+}
+
+/** The ISO timestamp of now, made once per millisecond however many lines share it. */
+let lastMs = 0;
+let lastIso = '';
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
+}
 
 const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, info: 2, debug: 3 };
 
 /**
  * The CLI's logger: JSON lines (one object per line; JSON escapes control characters)
  * or a human format, on stdout. The library only ever sees the `Logger` interface.
+ *
+ * Built from winston's parts (a logform format and a winston-transport) without a winston
+ * Logger in between: a Logger runs every line through two object-mode streams (about 3 KiB
+ * of allocations and a few µs per line, with one line per proxied request in each process,
+ * docs/performance.md), and its printf-style message handling dropped every field of a line
+ * whose message held a token such as "%d", which any caller can put in a request path.
+ * Levels are filtered here, so a disabled level costs a comparison.
  */
 export function createCliLogger(options: { format: LogFormat; level: LogLevel; stream?: NodeJS.WritableStream }): Logger & { close(): Promise<void> } {
-  const batched = new BatchedLineStream(options.stream ?? process.stdout);
-  const transport = new winston.transports.Stream({ stream: batched });
-  const logger = winston.createLogger({
-    level: options.level,
-    format: options.format === 'json' ? jsonLine() : winston.format.combine(winston.format.timestamp(), pretty),
-    transports: [transport],
-  });
-  // The library may still log while sockets wind down after close(); winston would then
-  // throw "write after end" from a stream that is gone. Late lines are dropped instead.
+  const transport = new LineBatchTransport(options.stream ?? process.stdout);
+  const format = options.format === 'json' ? jsonLine() : pretty;
+  // The library may still log while sockets wind down after close(): late lines are dropped.
   let closed = false;
-  logger.on('error', () => {});
   const threshold = LEVEL_ORDER[options.level];
   const at =
     (level: LogLevel) =>
     (message: string, fields?: Record<string, unknown>): void => {
-      // Disabled levels cost a comparison, not a trip through winston's streams.
-      if (!closed && LEVEL_ORDER[level] <= threshold) logger.log(level, message, fields);
+      if (closed || LEVEL_ORDER[level] > threshold) return;
+      const info: LineInfo = { level, message, timestamp: isoNow(), fields: fields === undefined ? undefined : withoutOwnKeys(fields) };
+      const line = format.transform(info as unknown as winston.Logform.TransformableInfo);
+      if (line !== false) transport.log(line as unknown as Record<string | symbol, unknown>, noop);
     };
   return {
     error: at('error'),
     warn: at('warn'),
     info: at('info'),
     debug: at('debug'),
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (closed) return resolve();
-        closed = true;
-        const done = (): void => {
-          batched.flush();
-          resolve();
-        };
-        logger.on('finish', done);
-        logger.end();
-        setTimeout(done, 500).unref();
-      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      transport.close();
+    },
   };
 }
+
+function noop(): void {}

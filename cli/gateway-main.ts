@@ -20,7 +20,7 @@ import type { PoolStore } from '../lib/pools/pool-store.js';
 import { RedisPoolStore } from '../lib/pools/redis-pool-store.js';
 import { PoolStoreError } from '../lib/errors.js';
 import { createPool, rotatePoolKey, updatePoolDescription, validateGatewayUrl } from '../lib/pools/pool-service.js';
-import { parseHostPort } from './agent-options.js';
+import { parseHostPort } from './host-port.js';
 import { ConfigError } from './config-error.js';
 import { LOG_FORMATS, LOG_LEVELS, createCliLogger, type LogFormat, type LogLevel } from './create-logger.js';
 import { ExitCode } from './exit-codes.js';

@@ -12,6 +12,7 @@ import { isOperatorError, scrubText } from './error-scrub.js';
 import { ConfigError } from './config-error.js';
 import { createCliLogger } from './create-logger.js';
 import { ExitCode } from './exit-codes.js';
+import { keepWasmOnBaselineCompiler } from './wasm-tiers.js';
 
 /*
  * Optional features load their modules only when switched on: prom-client, the proxy
@@ -147,6 +148,7 @@ async function clientOptions(config: AgentConfig, logger: Logger): Promise<Omit<
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  keepWasmOnBaselineCompiler(process.execArgv, env.NODE_OPTIONS);
   const configured = await configure(argv, env);
   if (typeof configured === 'number') return configured;
   const config = configured;

@@ -1,5 +1,3 @@
-import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { constants as h2constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { ProtocolError, type VcsAgentError } from '../errors.js';
@@ -10,6 +8,8 @@ import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js'
 import { agentErrorResponse } from '../protocol/error-response.js';
 import { FrameParser, FrameType, decodeRequestHead, encodeResponseHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
+import { contentLength, type UpstreamClient, type UpstreamHandler, type UpstreamRequest } from './upstream-request.js';
+import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
 /** One line of the agent's request log. */
 export interface AgentRequestRecord {
@@ -25,6 +25,8 @@ export interface AgentRequestRecord {
   bytesOut: number;
   durationMs: number;
   error?: string;
+  /** Which of the client's gateway connections carried it (`TunnelClient.connections`). */
+  slot?: number;
 }
 
 /**
@@ -52,8 +54,8 @@ export interface AgentStreamContext {
   readonly target: URL;
   /** Target path prefix without trailing slash (`/gitlab` for https://host/gitlab/). */
   readonly basePath: string;
-  readonly upstreamAgent: HttpAgent;
-  readonly upstreamTimeoutMs: number;
+  /** The HTTP client for the VCS (undici by default, node:http with an `upstreamAgent`). */
+  readonly upstream: UpstreamClient;
   /** Optional caps (bytes); `Infinity` when not configured: bodies are unlimited by default. */
   readonly maxRequestBodyBytes: number;
   readonly maxResponseBodyBytes: number;
@@ -75,15 +77,6 @@ export interface AgentStreamContext {
  */
 const COALESCE_LIMIT = 32 * 1024;
 
-/** How much of a response may queue on the tunnel stream before the VCS is paused. */
-const TUNNEL_BUFFER_BYTES = 1024 * 1024;
-
-function declaredLength(headers: readonly string[]): number {
-  for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() === 'content-length') return Number(headers[i + 1]);
-  }
-  return 0;
-}
 
 /** Methods whose responses have no body whatever the headers say (RFC 9110 §6.4.1). */
 function responseHasBody(method: string, status: number): boolean {
@@ -100,8 +93,11 @@ export class AgentStream {
   private readonly parser: FrameParser;
   private head: RequestHead | undefined;
   private decision: PolicyDecision | undefined;
-  private upstream: ClientRequest | undefined;
-  private upstreamResponse: IncomingMessage | undefined;
+  private upstream: UpstreamRequest | undefined;
+  /** The VCS's response head arrived (what an upstream failure means depends on it). */
+  private responding = false;
+  /** The response head, kept for a coalesced response (written with its body at the end). */
+  private responseHeaders: string[] = [];
   private requestDone = true;
   private responseDone = true;
   private startedAt = 0;
@@ -118,6 +114,14 @@ export class AgentStream {
   private unflushed = 0;
   /** The gateway answered the stream open with something other than 200 (set by the opener). */
   refused = false;
+  /** How the VCS client reports back; one per stream, its requests are one at a time. */
+  private readonly upstreamHandler: UpstreamHandler = {
+    onResponse: (status, rawHeaders) => this.onUpstreamResponse(status, rawHeaders),
+    onData: (chunk) => this.onUpstreamData(chunk),
+    onEnd: () => this.onUpstreamEnd(),
+    onError: (error) => this.onUpstreamError(error),
+    onDrain: () => this.resumeGatewayStream(),
+  };
 
   constructor(
     stream: TunnelStreamIO,
@@ -190,7 +194,7 @@ export class AgentStream {
       this.respondLocally(403, 'VCS_DENIED', decision.reason);
       return;
     }
-    if (this.context.maxRequestBodyBytes !== Infinity && declaredLength(head.headers) > this.context.maxRequestBodyBytes) {
+    if (this.context.maxRequestBodyBytes !== Infinity && contentLength(head.headers) > this.context.maxRequestBodyBytes) {
       this.respondLocally(413, 'VCS_BODY_TOO_LARGE', `The request body exceeds the agent's limit of ${this.context.maxRequestBodyBytes} bytes`);
       return;
     }
@@ -199,29 +203,19 @@ export class AgentStream {
 
   private forward(head: RequestHead, body?: Buffer, via?: { readonly url: URL; readonly headers: string[] }): void {
     const context = this.context;
-    const target = context.target;
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const headers = via?.headers ?? context.outboundHeaders(head.headers);
-    context.onDebug?.({ type: 'upstream-request', id: head.id, method: head.method, url: via?.url.href ?? target.origin + context.basePath + head.path, headers });
-    const upstream = send({
-      protocol: target.protocol,
-      hostname: via?.url.hostname ?? target.hostname,
-      port: via === undefined ? target.port : via.url.port,
-      method: head.method,
-      path: via === undefined ? context.basePath + head.path : via.url.pathname + via.url.search,
-      headers,
-      agent: context.upstreamAgent,
-      timeout: context.upstreamTimeoutMs,
-    });
-    // A body longer or shorter than its Content-Length must fail, not spill into the next
-    // request on the keep-alive connection (Node throws ERR_HTTP_CONTENT_LENGTH_MISMATCH).
-    (upstream as ClientRequest & { strictContentLength: boolean }).strictContentLength = true;
-    this.upstream = upstream;
-    upstream.on('response', (response) => this.onUpstreamResponse(response));
-    upstream.on('timeout', () => upstream.destroy(new Error(`No answer from the VCS within ${context.upstreamTimeoutMs} ms`)));
-    upstream.on('error', (error) => this.onUpstreamError(error));
-    upstream.on('drain', this.resumeGatewayStream);
-    if (this.requestDone) upstream.end(body);
+    context.onDebug?.({ type: 'upstream-request', id: head.id, method: head.method, url: via?.url.href ?? context.target.origin + context.basePath + head.path, headers });
+    this.responding = false;
+    this.upstream = context.upstream.request(
+      {
+        origin: via?.url ?? context.target,
+        method: head.method,
+        path: via === undefined ? context.basePath + head.path : via.url.pathname + via.url.search,
+        headers,
+        body: this.requestDone ? (body ?? null) : 'stream',
+      },
+      this.upstreamHandler,
+    );
   }
 
   private readonly resumeGatewayStream = (): void => {
@@ -244,15 +238,15 @@ export class AgentStream {
       return;
     }
     const upstream = this.upstream;
-    if (this.bytesIn > this.context.maxRequestBodyBytes && upstream !== undefined && !upstream.destroyed && this.upstreamResponse === undefined) {
+    // A denied request or a failed upstream discards the body while the stream is reset.
+    if (upstream === undefined) return;
+    if (this.bytesIn > this.context.maxRequestBodyBytes && !this.responding) {
       // Over the configured cap without a declared length: stop the upload, tell the caller.
-      upstream.destroy();
+      upstream.abort();
       this.upstream = undefined;
       this.respondLocally(413, 'VCS_BODY_TOO_LARGE', `The request body exceeds the agent's limit of ${this.context.maxRequestBodyBytes} bytes`);
       return;
     }
-    // A denied request or a failed upstream discards the body while the stream is reset.
-    if (upstream === undefined || upstream.destroyed) return;
     if (!upstream.write(chunk)) this.stream.pause();
   }
 
@@ -274,81 +268,77 @@ export class AgentStream {
       else this.respondLocally(403, 'VCS_DENIED', decision.reason);
       return;
     }
-    const upstream = this.upstream;
-    if (upstream !== undefined && !upstream.destroyed) upstream.end();
+    this.upstream?.end();
     this.maybeDone();
   }
 
-  private onUpstreamResponse(response: IncomingMessage): void {
+  private onUpstreamResponse(status: number, rawHeaders: string[]): void {
     const head = this.head as RequestHead;
-    if (this.followRedirect(head, response)) return;
-    this.upstreamResponse = response;
-    this.status = response.statusCode ?? 502;
-    const headers = stripHopByHop(response.rawHeaders);
-    const hasBody = responseHasBody(head.method, this.status);
-    const debug = this.context.onDebug;
-    if (debug !== undefined) {
-      debug({ type: 'response', id: head.id, status: this.status, headers });
-      response.on('data', (chunk: Buffer) => debug({ type: 'response-body', id: head.id, chunk }));
-    }
-    if (!hasBody) {
-      response.resume();
-      this.endResponse(encodeResponseHead({ status: this.status, headers, body: false }));
+    if (this.followRedirect(head, status, rawHeaders)) return;
+    this.responding = true;
+    this.status = status;
+    const headers = stripHopByHop(rawHeaders);
+    this.context.onDebug?.({ type: 'response', id: head.id, status, headers });
+    if (!responseHasBody(head.method, status)) {
+      this.upstream?.release();
+      this.endResponse(encodeResponseHead({ status, headers, body: false }));
       return;
     }
-    const length = Number(response.headers['content-length']);
+    const length = contentLength(rawHeaders);
     if (length >= 0 && length <= COALESCE_LIMIT) {
       this.coalesced = [];
-      response.on('data', (chunk: Buffer) => {
-        this.coalesced?.push(chunk);
-      });
-      response.on('end', () => {
-        const body = Buffer.concat(this.coalesced ?? []);
-        this.coalesced = undefined;
-        this.bytesOut = body.length;
-        this.endResponse(encodeResponseHead({ status: this.status, headers, body: true }, body));
-      });
+      this.responseHeaders = headers;
     } else {
-      this.write(encodeResponseHead({ status: this.status, headers, body: true }));
-      response.on('data', (chunk: Buffer) => {
-        this.bytesOut += chunk.length;
-        if (this.bytesOut > this.context.maxResponseBodyBytes) {
-          response.destroy();
-          this.reset(h2constants.NGHTTP2_INTERNAL_ERROR, `The VCS response exceeds the agent's limit of ${this.context.maxResponseBodyBytes} bytes`);
-          return;
-        }
-        // Pause the VCS only past TUNNEL_BUFFER_BYTES queued on the stream (not at its 16 KiB
-        // mark), so bulk transfers keep HTTP/2 flow control, not stop-and-go, as the limit.
-        if (!writeBodyFrame(this.stream, chunk) && this.stream.writableLength >= TUNNEL_BUFFER_BYTES) {
-          // Waiting for a slow caller is not the VCS being silent: the idle timeout is
-          // suspended while we hold the response back.
-          response.pause();
-          this.upstream?.setTimeout(0);
-          this.stream.once('drain', () => {
-            this.upstream?.setTimeout(this.context.upstreamTimeoutMs);
-            response.resume();
-          });
-        }
-      });
-      response.on('end', () => {
-        this.endResponse(endFrame());
-      });
+      this.write(encodeResponseHead({ status, headers, body: true }));
     }
-    response.on('aborted', () => this.onUpstreamError(new Error('The VCS closed the connection mid-response')));
-    response.on('error', (error) => this.onUpstreamError(error));
+  }
+
+  /** A response body chunk; false holds the VCS back until the tunnel stream drains. */
+  private onUpstreamData(chunk: Buffer): boolean {
+    const head = this.head as RequestHead;
+    this.context.onDebug?.({ type: 'response-body', id: head.id, chunk });
+    if (this.coalesced !== undefined) {
+      this.coalesced.push(chunk);
+      return true;
+    }
+    this.bytesOut += chunk.length;
+    if (this.bytesOut > this.context.maxResponseBodyBytes) {
+      this.upstream?.abort();
+      this.reset(h2constants.NGHTTP2_INTERNAL_ERROR, `The VCS response exceeds the agent's limit of ${this.context.maxResponseBodyBytes} bytes`);
+      return true;
+    }
+    // Pause the VCS only past RELAY_BUFFER_BYTES queued on the stream (not at its 16 KiB
+    // mark), so bulk transfers keep HTTP/2 flow control, not stop-and-go, as the limit.
+    if (writeBodyFrame(this.stream, chunk) || this.stream.writableLength < RELAY_BUFFER_BYTES) return true;
+    // Waiting for a slow caller is not the VCS being silent: the client suspends its idle
+    // timeout while the response is held back.
+    const upstream = this.upstream;
+    this.stream.once('drain', () => upstream?.resume());
+    return false;
+  }
+
+  private onUpstreamEnd(): void {
+    const coalesced = this.coalesced;
+    if (coalesced === undefined) {
+      this.endResponse(endFrame());
+      return;
+    }
+    const body = Buffer.concat(coalesced);
+    this.coalesced = undefined;
+    this.bytesOut = body.length;
+    this.endResponse(encodeResponseHead({ status: this.status, headers: this.responseHeaders, body: true }, body));
   }
 
   /** For rules that ask for it (archives): follows a redirect on the same VCS, or refuses it (follow-redirects.ts). */
-  private followRedirect(head: RequestHead, response: IncomingMessage): boolean {
+  private followRedirect(head: RequestHead, status: number, rawHeaders: readonly string[]): boolean {
     const decision = this.decision;
     if (decision === undefined || !decision.allow || decision.redirects === undefined) return false;
     const { target, basePath } = this.context;
     const state = this.redirects ?? { url: new URL(basePath + head.path, target.origin), hops: 0, headers: this.context.outboundHeaders(head.headers) };
-    const action = redirectAction(decision, head.method, response, state.url, new URL(`${target.origin}${basePath}/`), state.hops, state.headers);
+    const action = redirectAction(decision, head.method, status, rawHeaders, state.url, new URL(`${target.origin}${basePath}/`), state.hops, state.headers);
     if (action === undefined) return false;
-    response.resume();
-    // The finished request must not fail the next one (its error and timeout handlers act on this.upstream).
-    this.upstream?.removeAllListeners('error').removeAllListeners('timeout').on('error', () => {});
+    // The finished request must not fail the next one: its body is read and dropped.
+    this.upstream?.release();
     this.upstream = undefined;
     if (action.kind === 'refuse') {
       this.decision = { allow: false, reason: action.reason, ...(decision.project === undefined ? {} : { project: decision.project }) };
@@ -363,9 +353,9 @@ export class AgentStream {
 
   private onUpstreamError(error: Error): void {
     if (this.head === undefined || this.responseDone) return;
-    if (this.upstreamResponse === undefined) {
+    this.upstream = undefined;
+    if (!this.responding) {
       // Nothing sent yet: the caller gets a proper 502 saying why.
-      this.upstream?.destroy();
       this.respondLocally(502, 'VCS_UPSTREAM_FAILED', `The VCS could not be reached: ${error.message}`);
       return;
     }
@@ -392,7 +382,8 @@ export class AgentStream {
       // sent it all (End is on its way and the stream goes idle normally), or it sees the
       // complete response first and cancels the stream itself (docs/protocol.md § 3).
       // Resetting here instead would race a gateway that already reused the stream.
-      this.upstream?.destroy();
+      this.upstream?.abort();
+      this.upstream = undefined;
       // The stream may be paused for the upstream's backpressure, whose 'drain' will now
       // never come: read on, so the rest of the body (and End) is consumed and discarded.
       if (!this.closed && this.stream.isPaused()) this.stream.resume();
@@ -410,9 +401,9 @@ export class AgentStream {
   private clear(): void {
     this.head = undefined;
     this.decision = undefined;
-    this.upstream?.off('drain', this.resumeGatewayStream);
     this.upstream = undefined;
-    this.upstreamResponse = undefined;
+    this.responding = false;
+    this.responseHeaders = [];
     this.coalesced = undefined;
     this.inspecting = undefined;
     this.redirects = undefined;
@@ -477,8 +468,7 @@ export class AgentStream {
     if (hadExchange) {
       // The caller gave up (gateway reset) or the connection died: abort the VCS request.
       if (!this.responseDone) this.record(this.stream.closeReason ?? 'The gateway closed the stream before the response was complete');
-      this.upstream?.destroy();
-      this.upstreamResponse?.destroy();
+      this.upstream?.abort();
       this.clear();
       this.context.onExchangeDone(this);
     }

@@ -47,6 +47,8 @@ export interface ConnectionSlotOwner {
 export class ConnectionSlot {
   private readonly config: TunnelClientConfig;
   private readonly logger: Logger;
+  /** The injected logger itself, for the per-request line (see onRecord). */
+  private readonly baseLogger: Logger;
   private readonly backoff: Backoff;
   /** The connection requests arrive on (or the one being set up). */
   private current: TunnelConnection | undefined;
@@ -75,6 +77,7 @@ export class ConnectionSlot {
     private readonly owner: ConnectionSlotOwner,
   ) {
     // Every line this slot and its connections log names the slot.
+    this.baseLogger = config.logger;
     this.logger = loggerWithFields(config.logger, { slot: index });
     this.config = { ...config, logger: this.logger };
     this.backoff = new Backoff(options.reconnect);
@@ -231,7 +234,10 @@ export class ConnectionSlot {
   }
 
   private onRecord(record: AgentRequestRecord): void {
-    this.logger.info(`${record.method} ${record.path} ${record.decision} ${record.status}`, { ...record });
+    // The record is made for this line: the slot goes into it, and the line goes to the
+    // injected logger as is, without the copies loggerWithFields makes (one line per request).
+    record.slot = this.index;
+    this.baseLogger.info(`${record.method} ${record.path} ${record.decision} ${record.status}`, record as unknown as Record<string, unknown>);
     this.owner.onRecord(record);
   }
 

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { PolicyAllow, PolicyDecision } from '../policy/request-policy.js';
 
 /*
@@ -20,7 +19,7 @@ export type RedirectAction =
   | { readonly kind: 'refuse'; readonly status: 403 | 502; readonly code: 'VCS_REDIRECT_DENIED' | 'VCS_TOO_MANY_REDIRECTS'; readonly reason: string };
 
 /**
- * Decides whether the agent follows `response` itself. `undefined` (pass the response to the
+ * Decides whether the agent follows a VCS response (`status`, raw header pairs `rawHeaders`) itself. `undefined` (pass the response to the
  * caller as is) unless the decision asks for it (`redirects`), the request is a GET, the status
  * is a redirect with a parsable Location, and the policy finds the target on the same VCS.
  * `current` is the URL just requested, `vcs` the agent's VCS URL, `hops` how many redirects
@@ -29,16 +28,17 @@ export type RedirectAction =
 export function redirectAction(
   decision: PolicyDecision | undefined,
   method: string,
-  response: IncomingMessage,
+  status: number,
+  rawHeaders: readonly string[],
   current: URL,
   vcs: URL,
   hops: number,
   headers: readonly string[],
 ): RedirectAction | undefined {
   if (decision === undefined || !decision.allow || decision.redirects === undefined || method !== 'GET') return undefined;
-  if (!REDIRECT_STATUSES.has(response.statusCode ?? 0)) return undefined;
-  const location = response.headers.location;
-  if (typeof location !== 'string' || location === '') return undefined;
+  if (!REDIRECT_STATUSES.has(status)) return undefined;
+  const location = firstHeader(rawHeaders, 'location');
+  if (location === undefined || location === '') return undefined;
   let url: URL;
   try {
     url = new URL(location, current);
@@ -59,4 +59,13 @@ export function redirectAction(
     else if (step.sameOrigin || !CREDENTIAL_HEADERS.has(name)) out.push(name, headers[i + 1] as string);
   }
   return { kind: 'follow', url: step.url, decision: step.decision, headers: out };
+}
+
+/** The first value of header `name` (lower-case) in raw pairs; a repeated Location counts once, as in Node. */
+function firstHeader(rawHeaders: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const key = rawHeaders[i] as string;
+    if (key.length === name.length && key.toLowerCase() === name) return rawHeaders[i + 1];
+  }
+  return undefined;
 }

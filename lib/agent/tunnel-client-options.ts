@@ -1,18 +1,18 @@
 import type { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpAgentClass } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { InvalidOptionError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { RequestPolicy } from '../policy/request-policy.js';
 import { buildOutboundHeaders } from '../policy/outbound-headers.js';
 import { MAX_PARALLELISM } from '../protocol/http2-settings.js';
 import { validateMetadata } from '../protocol/metadata.js';
-import { SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/spacelift/privatevcs-schema.js';
+import { SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/spacelift/constants.js';
 import { parseSpaceliftTarget, type SpaceliftTarget } from '../protocol/spacelift/spacelift-target.js';
 import { decodePoolToken, type PoolToken } from '../protocol/token.js';
 import type { AgentStreamContext, ExchangeDebugEvent } from './agent-stream.js';
 import type { BackoffOptions } from './backoff.js';
+import { createUpstreamClient } from './upstream-client.js';
 
 /** Most connections one `TunnelClient` keeps to its gateway (`gatewayConnections`). */
 export const MAX_GATEWAY_CONNECTIONS = 16;
@@ -83,7 +83,13 @@ export interface TunnelClientOptions {
    * `timeoutMs` (default 10 000) means the connection is half-open, and it is redialled.
    */
   keepalive?: { intervalMs?: number; timeoutMs?: number };
-  /** Agent for requests to the VCS (proxying, custom CA). Default: keep-alive, `parallelism` sockets. */
+  /**
+   * undici `Dispatcher` for requests to the VCS (custom CA, proxy, interceptors). Default: an
+   * undici `Agent` keeping up to `parallelism` connections alive per origin. The caller owns it
+   * (the client does not close it); keep its `strictContentLength` on (undici's default).
+   */
+  upstreamDispatcher?: Dispatcher;
+  /** `http.Agent` for requests to the VCS over node:http instead of undici (proxy agents). Not with `upstreamDispatcher`. */
   upstreamAgent?: HttpAgent;
   /** How long the VCS may stay silent before a request fails (default 300 000 ms). */
   upstreamTimeoutMs?: number;
@@ -128,8 +134,6 @@ export interface TunnelClientConfig {
   readonly keepaliveIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
   readonly connectTimeoutMs: number;
-  /** Whether the client made the upstream agent (and so destroys it on close). */
-  readonly ownsUpstreamAgent: boolean;
   /** What every tunnel stream needs, apart from the callbacks of the connection that owns it. */
   readonly streamContext: Omit<AgentStreamContext, 'onRecord' | 'onStreamClosed' | 'onExchangeDone'>;
 }
@@ -170,18 +174,14 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
   if (!Number.isInteger(upstreamTimeoutMs) || upstreamTimeoutMs <= 0) {
     throw new InvalidOptionError('upstreamTimeoutMs', 'Invalid upstreamTimeoutMs: expected a positive integer of milliseconds');
   }
-  // Every stream of every connection may carry a request at once: fewer sockets would queue
-  // requests the gateway counts as being served.
-  const sockets = parallelism * gatewayConnections;
-  const upstreamAgent =
-    options.upstreamAgent ??
-    (target.protocol === 'https:'
-      ? new HttpsAgent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets })
-      : new HttpAgentClass({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }));
   const buildHeaders = options.outboundHeaders ?? buildOutboundHeaders;
   if (spacelift !== undefined && options.connect !== undefined) {
     throw new InvalidOptionError('connect', 'A custom connect() is not supported with protocol: spacelift (grpc-js dials; use proxy or wrapSocket)');
   }
+  // Last: the default client holds a connection pool, made only once every option is good.
+  // Every stream of every connection may carry a request at once: fewer VCS connections would
+  // queue requests the gateway counts as being served.
+  const upstream = createUpstreamClient(options, parallelism * gatewayConnections, upstreamTimeoutMs);
   return {
     token,
     protocol,
@@ -197,13 +197,11 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
     keepaliveIntervalMs,
     keepaliveTimeoutMs,
     connectTimeoutMs,
-    ownsUpstreamAgent: options.upstreamAgent === undefined,
     streamContext: {
       policy: options.policy,
       target,
       basePath: target.pathname.replace(/\/+$/, ''),
-      upstreamAgent,
-      upstreamTimeoutMs,
+      upstream,
       maxRequestBodyBytes: cap(options.maxBodyBytes?.request, 'maxBodyBytes.request'),
       maxResponseBodyBytes: cap(options.maxBodyBytes?.response, 'maxBodyBytes.response'),
       outboundHeaders: (raw) => buildHeaders(raw, target),

@@ -132,7 +132,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.lifecycle = 'closed';
     this.rejectStart(new ClosedError('The TunnelClient'));
     for (const slot of this.slots) slot.destroy();
-    if (this.config.ownsUpstreamAgent) this.config.streamContext.upstreamAgent.destroy();
+    this.config.streamContext.upstream.destroy();
     for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 

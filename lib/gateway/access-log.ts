@@ -65,7 +65,14 @@ export function decisionOf(record: AccessLogRecord): AccessDecision {
  */
 export class AccessLog {
   readonly capacity: number;
-  private readonly ring: (AccessLogEntry | undefined)[];
+  /*
+   * Entries are kept as their JSON lines, not as objects: every entry outlives two
+   * scavenges and is promoted, and one flat string costs the young-generation collector a
+   * fraction of an object with its half-dozen strings (a 1000-entry ring of objects was
+   * ~9 µs of GC per request in the gateway's profile, docs/performance.md). The admin API's
+   * queries parse what they scan.
+   */
+  private readonly ring: (string | undefined)[];
   private next = 0;
   private count = 0;
   private readonly sink: AccessLogSink | undefined;
@@ -76,7 +83,7 @@ export class AccessLog {
       throw new InvalidOptionError('capacity', `Invalid access log capacity: expected a whole number from 1 to ${MAX_CAPACITY}`);
     }
     this.capacity = capacity;
-    this.ring = new Array<AccessLogEntry | undefined>(capacity);
+    this.ring = new Array<string | undefined>(capacity);
     this.sink = options.sink;
   }
 
@@ -90,13 +97,13 @@ export class AccessLog {
   }
 
   /** Adds one record (the ring drops its oldest when full) and writes it to the sink. */
-  add(record: AccessLogRecord): AccessLogEntry {
-    const entry: AccessLogEntry = { ...record, decision: decisionOf(record) };
-    this.ring[this.next] = entry;
+  add(record: AccessLogRecord): void {
+    // The decision spliced onto the record's own JSON: no copy of the record per request.
+    const line = `${JSON.stringify(record).slice(0, -1)},"decision":"${decisionOf(record)}"}`;
+    this.ring[this.next] = line;
     this.next = (this.next + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
-    this.sink?.write(`${JSON.stringify(entry)}\n`);
-    return entry;
+    this.sink?.write(`${line}\n`);
   }
 
   /** How many records the ring holds now. */
@@ -109,7 +116,7 @@ export class AccessLog {
     const out: AccessLogEntry[] = [];
     const limit = filter.limit ?? this.capacity;
     for (let i = 1; i <= this.count && out.length < limit; i++) {
-      const entry = this.ring[(this.next - i + this.capacity) % this.capacity] as AccessLogEntry;
+      const entry = JSON.parse(this.ring[(this.next - i + this.capacity) % this.capacity] as string) as AccessLogEntry;
       if (matchesAccessLogFilter(entry, filter)) out.push(entry);
     }
     return out;

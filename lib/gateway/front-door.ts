@@ -16,9 +16,8 @@ import type { ExchangeHandler } from './exchange.js';
 import type { ExchangeControl, Gateway } from './gateway.js';
 import { splitPoolTarget } from './private-url.js';
 import { listenServer } from '../util/listen-server.js';
+import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
-/** How much of a response may wait for the caller's socket before the tunnel stream pauses. */
-const SINK_BUFFER_BYTES = 1024 * 1024;
 
 /*
  * Defaults of the slow-caller bounds (issue 13, bug 5). Headers: 30 s is generous for a
@@ -66,11 +65,6 @@ class FrontDoorExchange implements ExchangeHandler {
   finished = false;
   private corked: Socket | undefined;
   private readonly res: ServerResponse;
-  private readonly uncork = (): void => {
-    const socket = this.corked;
-    this.corked = undefined;
-    socket?.uncork();
-  };
 
   constructor(
     private readonly state: RequestState,
@@ -97,13 +91,13 @@ class FrontDoorExchange implements ExchangeHandler {
     if (this.corked === undefined && socket !== null) {
       this.corked = socket;
       socket.cork();
-      setImmediate(this.uncork);
+      setImmediate(uncorkExchange, this);
     }
-    // Pause the tunnel only past SINK_BUFFER_BYTES, not at the response's 16 KiB mark: every
+    // Pause the tunnel only past RELAY_BUFFER_BYTES, not at the response's 16 KiB mark: every
     // pause stops WINDOW_UPDATEs to the agent, and pausing on each 64 KiB frame turned bulk
     // transfers into stop-and-go. Memory stays bounded by the constant.
-    if (this.res.write(chunk) || this.res.writableLength < SINK_BUFFER_BYTES) return true;
-    this.res.once('drain', this.resume);
+    if (this.res.write(chunk) || this.res.writableLength < RELAY_BUFFER_BYTES) return true;
+    this.res.once('drain', () => this.control?.resume());
     return false;
   }
 
@@ -112,6 +106,13 @@ class FrontDoorExchange implements ExchangeHandler {
     this.res.end();
     this.uncork();
     this.sink.answered(this.state);
+  }
+
+  /** Sends what was written since onData corked the socket (also from setImmediate: uncorkExchange). */
+  uncork(): void {
+    const socket = this.corked;
+    this.corked = undefined;
+    socket?.uncork();
   }
 
   onError(error: VcsAgentError): void {
@@ -127,8 +128,11 @@ class FrontDoorExchange implements ExchangeHandler {
     }
     this.sink.answerError(this.state, error);
   }
+}
 
-  private readonly resume = (): void => this.control?.resume();
+/** A module-level callback, so the per-turn uncork needs no closure per request. */
+function uncorkExchange(exchange: FrontDoorExchange): void {
+  exchange.uncork();
 }
 
 function sendError(res: ServerResponse, error: VcsAgentError): void {

@@ -43,8 +43,10 @@ export class GatewayStream {
   private lastBodyAt = 0;
   private bodyWaitsForDrain = false;
   private closed = false;
-  private requestSeen: Promise<void> = Promise.resolve();
-  private markRequestSeen: (() => void) | undefined;
+  /** The current request (if any) has reached the agent; see seenByAgent. */
+  private seen = true;
+  /** Who waits for that (draining only: no promise is made per request). */
+  private seenWaiters: Array<() => void> | undefined;
   /** Set by the owner when the connection drains: close instead of going idle. */
   retire = false;
 
@@ -77,7 +79,15 @@ export class GatewayStream {
    * back) or the exchange is over: from then on the agent counts the stream as busy.
    */
   get seenByAgent(): Promise<void> {
-    return this.requestSeen;
+    if (this.seen) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.seenWaiters ??= []).push(resolve));
+  }
+
+  private markSeen(): void {
+    this.seen = true;
+    const waiters = this.seenWaiters;
+    this.seenWaiters = undefined;
+    if (waiters !== undefined) for (const resolve of waiters) resolve();
   }
 
   get isClosed(): boolean {
@@ -87,9 +97,7 @@ export class GatewayStream {
   /** Starts an exchange on this (idle) stream. */
   assign(request: ExchangeRequest, handler: ExchangeHandler): void {
     this.request = request;
-    this.requestSeen = new Promise<void>((resolve) => {
-      this.markRequestSeen = resolve;
-    });
+    this.seen = false;
     this.handler = handler;
     this.status = 0;
     this.bytesIn = 0;
@@ -225,7 +233,7 @@ export class GatewayStream {
     }
     const head = decodeResponseHead(raw);
     this.responseStarted = true;
-    this.markRequestSeen?.();
+    this.markSeen();
     this.status = head.status;
     this.handler.onHeaders(head.status, head.headers);
     if (!head.body) this.onEnd();
@@ -269,7 +277,7 @@ export class GatewayStream {
   private finish(error: VcsAgentError | undefined): void {
     const request = this.request;
     if (request === undefined) return;
-    this.markRequestSeen?.();
+    this.markSeen();
     this.request = undefined;
     this.handler = undefined;
     // The finished response may have left the stream paused (its sink was full when its

@@ -66,7 +66,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** The replica's link to the shared state, with `GatewayOptions.cluster`. */
   readonly cluster: GatewayCluster | undefined;
   private readonly recordAccess = (record: AccessLogRecord): void => {
-    this.logger.info('access', { ...record });
+    this.logger.info('access', record as unknown as Record<string, unknown>);
     this.cluster?.accessLog.add({ ...record, decision: decisionOf(record) });
     if (this.listenerCount('access') > 0) this.emit('access', record);
   };

@@ -64,22 +64,16 @@ export function frameHeader(type: FrameType, length: number): Buffer {
 
 /** A head frame (JSON payload) as one buffer, optionally followed by a small body and End. */
 export function encodeHead(type: FrameType, head: RequestHead | ResponseHead | ControlMessage, body?: Buffer): Buffer {
-  const json = Buffer.from(JSON.stringify(head));
-  if (body === undefined) {
-    const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + json.length);
-    out[0] = type;
-    out.writeUInt32BE(json.length, 1);
-    json.copy(out, FRAME_HEADER_SIZE);
-    return out;
-  }
+  // The JSON is written straight into the frame: no intermediate Buffer and copy per head.
+  const json = JSON.stringify(head);
+  const jsonLength = Buffer.byteLength(json);
   // Coalesced head + body + end: one write, one DATA frame for small messages (perf-facts).
-  const bodyFrame = body.length > 0 ? FRAME_HEADER_SIZE + body.length : 0;
-  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + json.length + bodyFrame + FRAME_HEADER_SIZE);
-  let offset = 0;
-  out[offset] = type;
-  out.writeUInt32BE(json.length, offset + 1);
-  offset += FRAME_HEADER_SIZE;
-  offset += json.copy(out, offset);
+  const bodyFrame = body === undefined ? 0 : (body.length > 0 ? FRAME_HEADER_SIZE + body.length : 0) + FRAME_HEADER_SIZE;
+  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + jsonLength + bodyFrame);
+  out[0] = type;
+  out.writeUInt32BE(jsonLength, 1);
+  let offset = FRAME_HEADER_SIZE + out.write(json, FRAME_HEADER_SIZE, 'utf8');
+  if (body === undefined) return out;
   if (body.length > 0) {
     out[offset] = FrameType.Body;
     out.writeUInt32BE(body.length, offset + 1);

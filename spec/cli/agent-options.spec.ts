@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { AGENT_OPTIONS, BUGSNAG_ENDPOINT_ENV, agentParser, metadataFrom, parseHostPort, resolveAgentConfig, type AgentConfig } from '../../cli/agent-options.js';
+import { AGENT_OPTIONS, BUGSNAG_ENDPOINT_ENV, agentParser, metadataFrom, resolveAgentConfig, type AgentConfig } from '../../cli/agent-options.js';
+import { parseHostPort } from '../../cli/host-port.js';
 import { ConfigError } from '../../cli/config-error.js';
 
 const KEY = 'k3y-Secret-Value-0123456789';

@@ -1,14 +1,17 @@
 import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
 import { createCliLogger } from '../../cli/create-logger.js';
+import { waitFor } from '../helpers/wait-for.js';
 
-function capture(): { stream: PassThrough; text(): string } {
+function capture(): { stream: PassThrough; text(): string; writes(): number } {
   const stream = new PassThrough();
   let text = '';
+  let writes = 0;
   stream.setEncoding('utf8').on('data', (chunk: string) => {
     text += chunk;
+    writes++;
   });
-  return { stream, text: () => text };
+  return { stream, text: () => text, writes: () => writes };
 }
 
 describe('createCliLogger', function () {
@@ -31,6 +34,35 @@ describe('createCliLogger', function () {
     logger.debug('request', { path: '/a\nforged', status: 200 });
     await logger.close();
     expect(out.text()).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z debug request path=\/a\\u000aforged status=200\n$/);
+  });
+
+  it('keeps every field of a line whose message holds printf tokens (a request path with %d, %s, %j)', async function () {
+    const out = capture();
+    const logger = createCliLogger({ format: 'json', level: 'info', stream: out.stream });
+    logger.info('GET /api/v4/projects/a%d%s%j%% deny 403', { id: 'r1', decision: 'deny', status: 403 });
+    await logger.close();
+    const line = JSON.parse(out.text()) as Record<string, unknown>;
+    expect(line).to.include({ message: 'GET /api/v4/projects/a%d%s%j%% deny 403', id: 'r1', decision: 'deny', status: 403 });
+  });
+
+  it('never lets fields replace the line\'s own timestamp, level and message', async function () {
+    const out = capture();
+    const logger = createCliLogger({ format: 'json', level: 'info', stream: out.stream });
+    logger.info('real', { level: 'error', message: 'forged', timestamp: 'then', other: 1 });
+    await logger.close();
+    const line = JSON.parse(out.text()) as Record<string, unknown>;
+    expect(line).to.include({ level: 'info', message: 'real', other: 1 });
+    expect(line.timestamp).to.match(/^\d{4}-/);
+  });
+
+  it('writes a burst of lines as one write, soon after the last (not one syscall per line)', async function () {
+    const out = capture();
+    const logger = createCliLogger({ format: 'json', level: 'info', stream: out.stream });
+    for (let i = 0; i < 50; i++) logger.info('request', { i });
+    await waitFor(() => out.text().split('\n').length > 50, 2_000, 'the batched lines');
+    expect(out.writes()).to.equal(1);
+    expect(out.text().trim().split('\n').map((line) => (JSON.parse(line) as { i: number }).i)).to.deep.equal([...Array(50).keys()]);
+    await logger.close();
   });
 
   it('drops lines logged after close() instead of throwing "write after end"', async function () {

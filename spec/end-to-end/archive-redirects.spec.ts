@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
+import { Agent as UndiciAgent } from 'undici';
+import type { TunnelClientOptions } from '../../lib/agent/tunnel-client.js';
 import { createVendorPolicy } from '../../lib/vendors/index.js';
 import { startHarness, type Harness } from '../helpers/tunnel-harness.js';
 
@@ -31,7 +33,25 @@ const lookup: LookupFunction = (hostname, options, callback) => {
   else callback(null, '127.0.0.1', 4);
 };
 
-describe('GitHub Enterprise archive redirects, followed inside the agent (same VCS only)', function () {
+// Both VCS clients follow redirects the same way: node:http (upstreamAgent) and undici (upstreamDispatcher).
+const CLIENTS: ReadonlyArray<{ name: string; make(): { options: Partial<TunnelClientOptions>; close(): Promise<void> } }> = [
+  {
+    name: 'node:http',
+    make() {
+      const agent = new Agent({ keepAlive: true, lookup });
+      return { options: { upstreamAgent: agent }, close: async () => agent.destroy() };
+    },
+  },
+  {
+    name: 'undici',
+    make() {
+      const dispatcher = new UndiciAgent({ connect: { lookup } });
+      return { options: { upstreamDispatcher: dispatcher }, close: () => dispatcher.destroy() };
+    },
+  },
+];
+
+for (const client of CLIENTS) describe(`GitHub Enterprise archive redirects, followed inside the agent (same VCS only; ${client.name})`, function () {
   let harness: Harness;
   let ghe: Server;
   let evil: Server;
@@ -39,7 +59,7 @@ describe('GitHub Enterprise archive redirects, followed inside the agent (same V
   let evilPort = 0;
   const seen: Seen[] = [];
   const evilSeen: string[] = [];
-  const upstreamAgent = new Agent({ keepAlive: true, lookup });
+  const made = client.make();
 
   const redirects: Record<string, () => string> = {
     '/api/v3/repos/acme/infra/tarball/main': () => `http://codeload.ghe.test:${port}/acme/infra/legacy.tar.gz/refs/heads/main?token=CODELOAD-TOKEN`,
@@ -80,12 +100,12 @@ describe('GitHub Enterprise archive redirects, followed inside the agent (same V
     evilPort = await listen(evil);
     harness = await startHarness({
       policy: createVendorPolicy('github_enterprise', { allowedProjects: 'acme/infra' }),
-      client: { target: `http://ghe.test:${port}`, upstreamAgent },
+      client: { target: `http://ghe.test:${port}`, ...made.options },
     });
   });
   after(async function () {
     await harness?.close();
-    upstreamAgent.destroy();
+    await made.close();
     for (const server of [ghe, evil]) {
       server?.closeAllConnections();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));

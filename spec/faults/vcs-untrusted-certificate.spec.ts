@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Agent as HttpsAgent } from 'node:https';
+import { Agent as UndiciAgent } from 'undici';
 import { assertNoLeak, leakBaseline } from './helpers/leak-check.js';
 import { newId, startFaultStack } from './helpers/fault-stack.js';
 import { checkDownload, expectUpstreamFailed } from './helpers/outcome.js';
@@ -34,6 +35,21 @@ describe('fault: the VCS presents a certificate the agent does not trust', funct
     } finally {
       await stack.close();
       upstreamAgent.destroy();
+    }
+    await assertNoLeak(baseline);
+  });
+
+  it('control: the same VCS works through an undici upstreamDispatcher that trusts its CA', async () => {
+    const tls = tlsFixtures();
+    const baseline = await leakBaseline();
+    const upstreamDispatcher = new UndiciAgent({ connect: { ca: tls.ca } });
+    const stack = await startFaultStack({ parallelism: 2, vcsTls: { key: tls.key, cert: tls.cert }, client: { upstreamDispatcher } });
+    try {
+      const id = newId();
+      expect(checkDownload(await stack.download(id, 100_000), id, 100_000)).to.equal('ok');
+    } finally {
+      await stack.close();
+      await upstreamDispatcher.destroy();
     }
     await assertNoLeak(baseline);
   });

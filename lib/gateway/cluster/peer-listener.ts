@@ -10,9 +10,8 @@ import type { ExchangeHandler, ExchangeRequest } from '../exchange.js';
 import type { ExchangeControl } from '../gateway-types.js';
 import { HTTP2_SERVER_LIMITS } from '../http2-server-limits.js';
 import { HANDED_STATUS, PEER_HEADER, PEER_PATH, answerPeerError, asciiJson, refusedHere, single, type PeerToken } from './peer-protocol.js';
+import { RELAY_BUFFER_BYTES } from '../../protocol/http2-settings.js';
 
-/** How much of a response may wait in the stream's buffer before the agent stream pauses (as the front door). */
-const SINK_BUFFER_BYTES = 1024 * 1024;
 /** A session must present the right token on its first stream within this long, or it is closed. */
 const UNAUTHENTICATED_SESSION_MS = 10_000;
 const REPLICA_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -60,7 +59,7 @@ class PeerAnswer implements ExchangeHandler {
   onData(chunk: Buffer): boolean {
     const stream = this.stream;
     if (stream.destroyed) return true;
-    if (stream.write(chunk) || stream.writableLength < SINK_BUFFER_BYTES) return true;
+    if (stream.write(chunk) || stream.writableLength < RELAY_BUFFER_BYTES) return true;
     stream.once('drain', this.resume);
     return false;
   }

@@ -66,16 +66,13 @@ const DESCRIPTOR = {
  */
 const LOADER_OPTIONS: Options = { keepCase: true, longs: Number, enums: String, bytes: Buffer, defaults: true, oneofs: true };
 
-/** gRPC method path of the one RPC (`/privatevcs.Gateway/Connect`). */
-export const SPACELIFT_CONNECT_PATH = '/privatevcs.Gateway/Connect';
-
-/** gRPC metadata keys the agent authenticates with (privatevcs/privatevcs.go). */
-export const SPACELIFT_METADATA_POOL_ULID = 'vcs-agent-pool-ulid';
-export const SPACELIFT_METADATA_KEY = 'vcs-agent-key';
-export const SPACELIFT_METADATA_TAGS = 'vcs-agent-metadata';
-
-/** gRPC's default maximum message size (4 MiB), which caps a whole body on this protocol. */
-export const SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+export {
+  SPACELIFT_CONNECT_PATH,
+  SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES,
+  SPACELIFT_METADATA_KEY,
+  SPACELIFT_METADATA_POOL_ULID,
+  SPACELIFT_METADATA_TAGS,
+} from './constants.js';
 
 export interface SpaceliftHttpRequest {
   path: string;
