@@ -8,6 +8,14 @@ const BOUNDS: BdpBounds = { streamWindow: STREAM_WINDOW_SIZE, connectionWindow: 
 const POLL_MS = 25;
 /** A link quiet for this long goes back to the base windows (the next transfer measures again). */
 const IDLE_RESET_MS = 5_000;
+/*
+ * Less than this arriving between two polls is control traffic, not a transfer: PINGs and their
+ * ACKs (17 bytes), WINDOW_UPDATEs (13), the control stream's keepalive pings. Measuring on it
+ * tells nothing (a sample grows a window only once half a window arrives in one round trip), and
+ * it fed itself: the ACK of one measurement PING started the next, so every idle session on both
+ * sides pinged every poll, ~40 PINGs a second each (bench/scale.ts found it at 1,000 connections).
+ */
+const ACTIVITY_BYTES = 4096;
 
 interface ByteCounters {
   readonly bytesRead?: number;
@@ -33,7 +41,9 @@ export function openWindows(session: Http2Session): void {
   const timer = setInterval(() => {
     if (session.destroyed || session.closed) return clearInterval(timer);
     const read = socket.bytesRead as number;
-    if (read === lastRead) {
+    const arrived = read - lastRead;
+    lastRead = read;
+    if (arrived < ACTIVITY_BYTES) {
       quietMs += POLL_MS;
       if (quietMs >= IDLE_RESET_MS) {
         quietMs = 0;
@@ -42,7 +52,6 @@ export function openWindows(session: Http2Session): void {
       }
       return;
     }
-    lastRead = read;
     quietMs = 0;
     if (pinging) return;
     pinging = true;
