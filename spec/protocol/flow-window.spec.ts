@@ -32,10 +32,10 @@ describe('protocol: flow windows (openWindows) on a live session', () => {
   it('sends no measurement PING while only control frames arrive, and measures once data does', async () => {
     const pair = await sessionPair();
     try {
-      // Keepalive-like traffic from the client: one PING every 50 ms, each answered, for
-      // 24 polls of the window sizer. Neither side may ping on its own meanwhile: the ACKs
-      // (and the PINGs) are control traffic, not a transfer to measure.
-      const keepalives = 12;
+      // Keepalive-like traffic from the client: one PING every 50 ms, each answered, for over
+      // 1.5 s. Neither side may ping on its own meanwhile: the ACKs (and the PINGs) are control
+      // traffic, not a transfer to measure; and the link counts as quiet, so its sizer polls slowly.
+      const keepalives = 30;
       for (let i = 0; i < keepalives; i++) {
         await new Promise<void>((resolve, reject) => pair.client.ping((error) => (error === null ? resolve() : reject(error))));
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -43,7 +43,7 @@ describe('protocol: flow windows (openWindows) on a live session', () => {
       expect(pair.pingsAtServer(), 'PINGs the server received').to.equal(keepalives);
       expect(pair.pingsAtClient(), 'PINGs the client received').to.equal(0);
 
-      // A download is a transfer: the client measures it with a PING of its own.
+      // A download is a transfer, also on a link the sizer polls slowly: the client measures it with a PING of its own.
       const stream = pair.client.request({ ':path': '/bulk' });
       stream.resume();
       await nextEvent(stream, 'end');
