@@ -18,13 +18,17 @@
  *  3. A forwarded hop against a local one: two replicas with peer forwarding, one agent (the
  *     built CLI) connected to replica A only; autocannon against A's front door (served
  *     locally) and B's (forwarded to A), and one large GET through each.
+ *  4. In process: the router's cost per request against the number of connections of a pool.
  *
  * Prints a table and writes bench/results/scale.json. It never asserts a timing. Knobs
  * (environment): BENCH_SCALE_AGENTS (1000), BENCH_SCALE_STREAMS (4), BENCH_SCALE_WORKERS (4),
  * BENCH_SCALE_POOLS (10), BENCH_SCALE_STORE (redis | file: part 1's pool store; with redis the
  * live registry's cost is included), BENCH_SCALE_IDLE_S (30), BENCH_SCALE_FAST_FACTOR (10),
  * BENCH_SCALE_FAST_IDLE_S (10), BENCH_SCALE_STORM (500), BENCH_SCALE_HOP_S (5),
- * BENCH_SCALE_HOP_MIB (256), BENCH_SCALE_HOP_CONNECTIONS (16), BENCH_SCALE_PARTS (1,2,3).
+ * BENCH_SCALE_HOP_MIB (256), BENCH_SCALE_HOP_CONNECTIONS (16), BENCH_SCALE_PARTS (1,2,3,4).
+ * Diagnostics: BENCH_SCALE_HEAP=1 (heap snapshots of part 1's gateway, summed by constructor),
+ * BENCH_SCALE_GATEWAY_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
+ * BENCH_SCALE_KEEP_LOGS=1 (keep the processes' logs).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
