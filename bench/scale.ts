@@ -175,7 +175,7 @@ async function heapSnapshot(pid: number): Promise<HeapSummary> {
 }
 
 /** What grew between two heap summaries, largest first, per connection. */
-function heapGrowth(before: HeapSummary, after: HeapSummary, connections: number, top = 14): Array<{ what: string; perConnection: number; bytesPerConnection: number }> {
+function heapGrowth(before: HeapSummary, after: HeapSummary, connections: number, top = 24): Array<{ what: string; perConnection: number; bytesPerConnection: number }> {
   const rows: Array<{ what: string; perConnection: number; bytesPerConnection: number }> = [];
   for (const [what, { count, bytes }] of after) {
     const was = before.get(what) ?? { count: 0, bytes: 0 };
@@ -748,7 +748,7 @@ function report(
     rows.push(
       [`1. gateway RSS idle, no agent (${one.store} store)`, `${f(d.rssBeforeMiB)} MiB`],
       [`1. gateway RSS with ${one.agents} connections × ${one.streams} streams`, `${f(d.rssWithMiB)} MiB (${f(d.rssAfterRequestsMiB)} after one request per pool)`],
-      ['1. RSS per connection / per stream', `${f(d.perConnectionMiB * 1024, 0)} KiB / ${f(d.perStreamMiB * 1024, 0)} KiB`],
+      ['1. RSS per connection / per stream (÷ streams)', `${f(d.perConnectionMiB * 1024, 0)} KiB / ${f(d.perStreamMiB * 1024, 0)} KiB`],
       [
         `1. time to connect all ${one.agents} at once`,
         `${f(d.connect.seconds, 2)} s (per agent p50 ${f(d.connect.p50ms, 0)} ms, p90 ${f(d.connect.p90ms, 0)} ms; ${d.connect.dials} dials; listen queue overflows ${d.listenOverflowsDuringConnect})`,
