@@ -17,15 +17,16 @@
  *     meanwhile.
  *  3. A forwarded hop against a local one: two replicas with peer forwarding, one agent (the
  *     built CLI) connected to replica A only; autocannon against A's front door (served
- *     locally) and B's (forwarded to A), and one large GET through each.
+ *     locally) and B's (forwarded to A), and one large GET through each, in alternating rounds.
  *  4. In process: the router's cost per request against the number of connections of a pool.
  *
  * Prints a table and writes bench/results/scale.json. It never asserts a timing. Knobs
  * (environment): BENCH_SCALE_AGENTS (1000), BENCH_SCALE_STREAMS (4), BENCH_SCALE_WORKERS (4),
  * BENCH_SCALE_POOLS (10), BENCH_SCALE_STORE (redis | file: part 1's pool store; with redis the
  * live registry's cost is included), BENCH_SCALE_IDLE_S (30), BENCH_SCALE_FAST_FACTOR (10),
- * BENCH_SCALE_FAST_IDLE_S (10), BENCH_SCALE_STORM (500), BENCH_SCALE_HOP_S (5),
- * BENCH_SCALE_HOP_MIB (256), BENCH_SCALE_HOP_CONNECTIONS (16), BENCH_SCALE_PARTS (1,2,3,4).
+ * BENCH_SCALE_FAST_IDLE_S (10), BENCH_SCALE_STORM (500), BENCH_SCALE_HOP_S (3),
+ * BENCH_SCALE_HOP_MIB (256), BENCH_SCALE_HOP_CONNECTIONS (16), BENCH_SCALE_HOP_ROUNDS (3: local and
+ * forwarded alternate, medians reported), BENCH_SCALE_PARTS (1,2,3,4).
  * Diagnostics: BENCH_SCALE_HEAP=1 (heap snapshots of part 1's gateway, summed by constructor),
  * BENCH_SCALE_GATEWAY_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
  * BENCH_SCALE_KEEP_LOGS=1 (keep the processes' logs).
@@ -62,9 +63,10 @@ const IDLE_S = knob('BENCH_SCALE_IDLE_S', 30);
 const FAST_FACTOR = knob('BENCH_SCALE_FAST_FACTOR', 10);
 const FAST_IDLE_S = knob('BENCH_SCALE_FAST_IDLE_S', 10);
 const STORM = knob('BENCH_SCALE_STORM', 500);
-const HOP_S = knob('BENCH_SCALE_HOP_S', 5);
+const HOP_S = knob('BENCH_SCALE_HOP_S', 3);
 const HOP_SIZE = knob('BENCH_SCALE_HOP_MIB', 256) * MiB;
 const HOP_CONNECTIONS = knob('BENCH_SCALE_HOP_CONNECTIONS', 16);
+const HOP_ROUNDS = Math.max(1, knob('BENCH_SCALE_HOP_ROUNDS', 3));
 const PARTS = new Set((process.env.BENCH_SCALE_PARTS ?? '1,2,3,4').split(',').map((part) => part.trim()));
 // Heap snapshots of part 1's gateway before and with the connections, summed by constructor (slow: off by default).
 const HEAP = process.env.BENCH_SCALE_HEAP === '1';
@@ -524,7 +526,7 @@ async function partOne() {
 
 /* ---------- part 2: reconnect storm ---------- */
 
-/** Requests in a loop through `url` until `stopAt()` says so; each outcome with its time. */
+/** Requests in a loop through `url` until `stop()` says so; each outcome with its time. */
 async function loadLoop(url: string, stop: () => boolean, outcomes: Array<{ at: number; status: number }>): Promise<void> {
   while (!stop()) {
     const status = await get(url, 10_000).then(
@@ -638,7 +640,7 @@ async function throughput(url: string, size: number): Promise<number> {
 }
 
 async function partThree() {
-  log(`part 3: ${HOP_CONNECTIONS} connections for ${HOP_S} s through a local replica and through a forwarding one`);
+  log(`part 3: ${HOP_CONNECTIONS} connections for ${HOP_S} s through a local replica and through a forwarding one, ${HOP_ROUNDS} alternating rounds`);
   const { redis, store, stop } = await redisWithStore();
   const replicas: GatewayProcess[] = [];
   try {
@@ -655,17 +657,32 @@ async function partThree() {
       autocannon(url, 1);
       await throughput(url, 32 * MiB);
     }
-    const measure = async (name: string, url: string) => {
-      log(`${name}: autocannon ${HOP_CONNECTIONS} connections, ${HOP_S} s`);
+    const measure = async (name: string, url: string, round: number) => {
+      log(`${name} (round ${round + 1} of ${HOP_ROUNDS}): autocannon ${HOP_CONNECTIONS} connections, ${HOP_S} s, then ${HOP_SIZE / MiB} MiB GET`);
       const cpu0 = [cpuMs(a.pid), cpuMs(b.pid), cpuMs(agent.child.pid as number)];
       const result = autocannon(url, HOP_S);
       // CPU per request of each process during the load (10 ms ticks: meaningful over thousands of requests).
       const cpuUs = (i: number, pid: number): number => ((cpuMs(pid) - (cpu0[i] as number)) * 1000) / result.total;
       const cpu = { cpuAUs: cpuUs(0, a.pid), cpuBUs: cpuUs(1, b.pid), cpuAgentUs: cpuUs(2, agent.child.pid as number) };
-      log(`${name}: ${HOP_SIZE / MiB} MiB GET`);
       return { ...result, ...cpu, getMiBps: await throughput(url, HOP_SIZE) };
     };
-    const out = { local: await measure('local', local), forwarded: await measure('forwarded', forwarded) };
+    // Alternating rounds, medians: the machine's load drifts within a run, and the two paths
+    // should meet the same drift.
+    const rounds: Array<{ local: Awaited<ReturnType<typeof measure>>; forwarded: Awaited<ReturnType<typeof measure>> }> = [];
+    for (let round = 0; round < HOP_ROUNDS; round++) rounds.push({ local: await measure('local', local, round), forwarded: await measure('forwarded', forwarded, round) });
+    const median = (values: number[]): number => quantile(values, 0.5);
+    const summary = (path: 'local' | 'forwarded') => {
+      const of = (key: 'rps' | 'p50' | 'p99' | 'cpuAUs' | 'cpuBUs' | 'cpuAgentUs' | 'getMiBps'): number => median(rounds.map((r) => r[path][key]));
+      const errors = rounds.reduce((sum, r) => sum + r[path].errors + r[path].non2xx, 0);
+      return { rps: of('rps'), p50: of('p50'), p99: of('p99'), cpuAUs: of('cpuAUs'), cpuBUs: of('cpuBUs'), cpuAgentUs: of('cpuAgentUs'), getMiBps: of('getMiBps'), errors };
+    };
+    const out = {
+      rounds,
+      local: summary('local'),
+      forwarded: summary('forwarded'),
+      rpsRatio: median(rounds.map((r) => r.forwarded.rps / r.local.rps)),
+      getRatio: median(rounds.map((r) => r.forwarded.getMiBps / r.local.getMiBps)),
+    };
     agent.child.kill('SIGKILL');
     return out;
   } finally {
@@ -772,7 +789,7 @@ function report(
     rows.push(
       [`2. ${two.replicas} replicas × ${two.connectionsPerReplica} connections, connect`, `${f(two.connect.seconds, 2)} s, spread ${two.spreadBefore.join(' / ')}`],
       [`2. replica killed (-9): its agents`, `${two.victims}`],
-      ['2. all of them connected elsewhere after', `${two.allBackMs} ms`],
+      ['2. all of them connected elsewhere after', `${two.allBackMs} ms (survivors took ${two.acceptedBySurvivorsTotal.map((n, i) => n - (two.spreadBefore[i] as number)).join(' / ')})`],
       ['2. per agent: p50 / p90 / max', `${f(two.perAgentMs.p50, 0)} / ${f(two.perAgentMs.p90, 0)} / ${f(two.perAgentMs.max, 0)} ms`],
       ['2. dial attempts after the kill', `${two.dialsAfterKill} (${f(two.dialsPerVictim, 2)} per agent), peak ${two.peakDialsPerSecond}/s over 100 ms`],
       ['2. dials per 100 ms window', two.dialWindows100ms.join(' ')],
@@ -783,12 +800,15 @@ function report(
   if (three !== undefined) {
     const l = three.local;
     const r = three.forwarded;
+    const rounds = three.rounds;
+    const each = (pick: (round: (typeof rounds)[number]) => number): string => rounds.map((round) => f(pick(round), 0)).join(', ');
     rows.push(
-      [`3. req/s, ${HOP_CONNECTIONS} connections: local / forwarded`, `${f(l.rps, 0)} / ${f(r.rps, 0)} (${f(r.rps / l.rps, 2)}×; errors ${l.errors + l.non2xx} / ${r.errors + r.non2xx})`],
-      ['3. latency p50 / p99: local', `${f(l.p50, 2)} / ${f(l.p99, 2)} ms`],
-      ['3. latency p50 / p99: forwarded', `${f(r.p50, 2)} / ${f(r.p99, 2)} ms`],
-      ['3. CPU per request: A / B / agent', `local ${f(l.cpuAUs, 0)} / ${f(l.cpuBUs, 0)} / ${f(l.cpuAgentUs, 0)} µs; forwarded ${f(r.cpuAUs, 0)} / ${f(r.cpuBUs, 0)} / ${f(r.cpuAgentUs, 0)} µs`],
-      [`3. ${HOP_SIZE / MiB} MiB GET: local / forwarded`, `${f(l.getMiBps, 0)} / ${f(r.getMiBps, 0)} MiB/s (${f(r.getMiBps / l.getMiBps, 2)}×)`],
+      [`3. req/s, ${HOP_CONNECTIONS} connections: local / forwarded (medians of ${three.rounds.length} rounds)`, `${f(l.rps, 0)} / ${f(r.rps, 0)} (${f(three.rpsRatio, 2)}×; errors ${l.errors} / ${r.errors})`],
+      ['3. req/s of each round: local; forwarded', `${each((round) => round.local.rps)}; ${each((round) => round.forwarded.rps)}`],
+      ['3. latency p50 / p99 (ms, autocannon\'s 1 ms steps): local', `${f(l.p50, 0)} / ${f(l.p99, 0)}`],
+      ['3. latency p50 / p99 (ms): forwarded', `${f(r.p50, 0)} / ${f(r.p99, 0)}`],
+      ['3. CPU per request: replica A / B / agent', `local ${f(l.cpuAUs, 0)} / ${f(l.cpuBUs, 0)} / ${f(l.cpuAgentUs, 0)} µs; forwarded ${f(r.cpuAUs, 0)} / ${f(r.cpuBUs, 0)} / ${f(r.cpuAgentUs, 0)} µs`],
+      [`3. ${HOP_SIZE / MiB} MiB GET: local / forwarded`, `${f(l.getMiBps, 0)} / ${f(r.getMiBps, 0)} MiB/s (${f(three.getRatio, 2)}×; rounds ${each((round) => round.local.getMiBps)}; ${each((round) => round.forwarded.getMiBps)})`],
     );
   }
   if (four !== undefined) {
@@ -813,7 +833,7 @@ async function main(): Promise<void> {
   const limits = openFileLimits();
   console.log(
     `bench:scale — agents ${AGENTS} × ${STREAMS} streams in ${WORKERS} processes, ${POOLS} pools, part 1 store ${STORE}, idle ${IDLE_S} s (fast ×${FAST_FACTOR}: ${FAST_IDLE_S} s), ` +
-      `storm ${STORM} per replica, hop ${HOP_CONNECTIONS} connections × ${HOP_S} s + ${HOP_SIZE / MiB} MiB, parts ${[...PARTS].join(',')}; ulimit -n ${limits.soft}; node ${process.version}`,
+      `storm ${STORM} per replica, hop ${HOP_ROUNDS} × (${HOP_CONNECTIONS} connections × ${HOP_S} s + ${HOP_SIZE / MiB} MiB) each way, parts ${[...PARTS].join(',')}; ulimit -n ${limits.soft}; node ${process.version}`,
   );
   const vcs = start('vcs', ['--import', 'tsx', join(ROOT, 'bench/vcs-server.ts')]);
   vcsUrl = `http://127.0.0.1:${Number((await waitForFile(vcs.logFile, /^(\d+)$/m))[1])}`;
@@ -828,7 +848,7 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench/results/scale.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, openFileLimit: limits.soft, seconds, knobs: { AGENTS, STREAMS, WORKERS, POOLS, STORE, IDLE_S, FAST_FACTOR, FAST_IDLE_S, STORM, HOP_S, HOP_SIZE, HOP_CONNECTIONS }, one, two, three, four }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, openFileLimit: limits.soft, seconds, knobs: { AGENTS, STREAMS, WORKERS, POOLS, STORE, IDLE_S, FAST_FACTOR, FAST_IDLE_S, STORM, HOP_S, HOP_SIZE, HOP_CONNECTIONS, HOP_ROUNDS }, one, two, three, four }, null, 2)}\n`,
   );
 }
 
