@@ -148,7 +148,7 @@ async function heapSnapshot(pid: number): Promise<HeapSummary> {
     file ??= readdirSync(work).find((name) => name.endsWith('.heapsnapshot') && !known.has(name));
     if (file !== undefined) {
       const now = statSync(join(work, file)).size;
-      // Written synchronously by the main thread: complete once it stops growing and parses.
+      // Written by the process's main thread in one go: complete once it stops growing.
       if (now === size && now > 0) break;
       size = now;
     }
@@ -366,7 +366,7 @@ async function createPools(store: PoolStore, prefix: string, count: number, gate
 /** A redis-server of our own and a pool store on it (closed by `stop`). */
 async function redisWithStore(): Promise<{ redis: RunningRedis; store: RedisPoolStore; stop: () => Promise<void> }> {
   const redis = await startRedisServer();
-  if (redis === null) throw new Error('redis-server not installed: apt-get install -y redis-server (or BENCH_SCALE_PARTS=1 with BENCH_SCALE_STORE=file)');
+  if (redis === null) throw new Error('redis-server not installed: apt-get install -y redis-server (or BENCH_SCALE_PARTS=1,4 with BENCH_SCALE_STORE=file)');
   const client = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
   return {
     redis,
