@@ -9,6 +9,8 @@
  *   BENCH_BIG_MIB (256), BENCH_RSS_MIB (1024), BENCH_SMALL_COUNT (1000),
  *   BENCH_DURATION_S (5), BENCH_CONNECTIONS (16), BENCH_PARALLELISM (16)
  *
+ * Then bench/git-clone.ts and bench/scale.ts run, each in its own process (see the end).
+ *
  * WAN mode (bench/wan.ts): a second agent reaches the same gateway through a delaying TCP
  * relay (bench/delay-relay.ts, RTT/2 each way, unbounded buffers), next to one plain TCP
  * connection through the same relay as the ceiling. Knobs: BENCH_WAN_RTT_MS (40; 0 skips
@@ -353,12 +355,18 @@ main()
     for (const child of children) child.kill('SIGKILL');
   });
 
-// Last: git clone through the tunnel vs direct (bench/git-clone.ts), in its own process once
-// everything above has exited; its failure is reported but does not fail the run above.
+// Last: git clone through the tunnel vs direct (bench/git-clone.ts), then the scale figures
+// (bench/scale.ts), each in its own process once everything above has exited; a failure of
+// either is reported but does not fail the run above.
 process.once('beforeExit', () => {
-  try {
-    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/git-clone.ts')], { cwd: ROOT, stdio: 'inherit' });
-  } catch {
-    console.error('bench: the git clone bench failed (see above); the results above stand');
+  for (const [script, what] of [
+    ['bench/git-clone.ts', 'git clone'],
+    ['bench/scale.ts', 'scale'],
+  ] as const) {
+    try {
+      execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, script)], { cwd: ROOT, stdio: 'inherit' });
+    } catch {
+      console.error(`bench: the ${what} bench failed (see above); the results above stand`);
+    }
   }
 });

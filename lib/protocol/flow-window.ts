@@ -6,8 +6,25 @@ const BOUNDS: BdpBounds = { streamWindow: STREAM_WINDOW_SIZE, connectionWindow: 
 
 /** How often the session's byte counters are looked at to start a measurement. */
 const POLL_MS = 25;
+/*
+ * How often once the link has been quiet for QUIET_POLL_AFTER_MS. Every poll is a timer callback
+ * and a native byte-counter read: at 25 ms, a gateway holding 1,000 idle agent connections spent
+ * ~12 % of a core on nothing else (bench/scale.ts). The price is that a transfer starting on a
+ * quiet link is measured up to 250 ms later; until then the base windows carry it (1 MiB per
+ * stream per round trip: 25 MiB/s at 40 ms).
+ */
+const QUIET_POLL_MS = 250;
+const QUIET_POLL_AFTER_MS = 1_000;
 /** A link quiet for this long goes back to the base windows (the next transfer measures again). */
 const IDLE_RESET_MS = 5_000;
+/*
+ * Less than this arriving between two polls is control traffic, not a transfer: PINGs and their
+ * ACKs (17 bytes), WINDOW_UPDATEs (13), the control stream's keepalive pings. Measuring on it
+ * tells nothing (a sample grows a window only once half a window arrives in one round trip), and
+ * it fed itself: the ACK of one measurement PING started the next, so every idle session on both
+ * sides pinged every poll, ~40 PINGs a second each (bench/scale.ts found it at 1,000 connections).
+ */
+const ACTIVITY_BYTES = 4096;
 
 interface ByteCounters {
   readonly bytesRead?: number;
@@ -30,20 +47,24 @@ export function openWindows(session: Http2Session): void {
   let lastRead = socket.bytesRead;
   let quietMs = 0;
   let pinging = false;
-  const timer = setInterval(() => {
+  let every = POLL_MS;
+  const poll = (): void => {
     if (session.destroyed || session.closed) return clearInterval(timer);
     const read = socket.bytesRead as number;
-    if (read === lastRead) {
-      quietMs += POLL_MS;
+    const arrived = read - lastRead;
+    lastRead = read;
+    if (arrived < ACTIVITY_BYTES) {
+      quietMs += every;
+      // Once quiet for long enough the windows go back to their base (a no-op when already there).
       if (quietMs >= IDLE_RESET_MS) {
-        quietMs = 0;
         const sizes = estimator.reset();
         if (sizes !== undefined) apply(session, sizes, true);
       }
+      if (quietMs >= QUIET_POLL_AFTER_MS) pace(QUIET_POLL_MS);
       return;
     }
-    lastRead = read;
     quietMs = 0;
+    pace(POLL_MS);
     if (pinging) return;
     pinging = true;
     const read0 = read;
@@ -58,8 +79,16 @@ export function openWindows(session: Http2Session): void {
     } catch {
       pinging = false; // too many outstanding pings, or closing: try on the next poll
     }
-  }, POLL_MS);
+  };
+  let timer = setInterval(poll, every);
   timer.unref();
+  const pace = (ms: number): void => {
+    if (ms === every) return;
+    every = ms;
+    clearInterval(timer);
+    timer = setInterval(poll, ms);
+    timer.unref();
+  };
   session.once('close', () => clearInterval(timer));
 }
 

@@ -73,6 +73,23 @@ describe('cluster: a request through any replica reaches the replica holding its
     expect(served.connectionId).to.equal(origin.connectionId);
   });
 
+  it('forwards 1,200 requests over one peer session (a stream both sides ended is not reset: nghttp2 ends a session after 1,000 resets)', async () => {
+    const redispatched = (): number => b.logs().filter((line) => line.message === 'forwarded request re-dispatched: the peer did not take it').length;
+    const before = redispatched();
+    const statuses: Record<number, number> = {};
+    await Promise.all(
+      [0, 1, 2, 3].map(async (loop) => {
+        for (let i = 0; i < 300; i++) {
+          const { status } = await call(b, `/only-on-a/allowed/many/${loop}/${i}`);
+          statuses[status] = (statuses[status] ?? 0) + 1;
+        }
+      }),
+    );
+    expect(statuses).to.deep.equal({ 200: 1200 });
+    // A lost peer session shows as requests sent again (GETs are re-dispatched, so they may still succeed).
+    expect(redispatched(), 'requests re-dispatched because the peer session was lost').to.equal(before);
+  });
+
   it('streams a 24 MiB upload through B to the VCS, checksummed', async () => {
     const body = generatedBody(UPLOAD_BYTES, BODY_CHUNK);
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
