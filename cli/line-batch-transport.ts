@@ -10,8 +10,10 @@ const MAX_PENDING_CHARS = 256 * 1024;
  * Linux (files, pipes and TTYs alike), so every write is a syscall in the middle of request
  * handling; flushing once per event-loop turn still wrote about once per request under load
  * (16 connections spread over many short turns: 13 µs per request in the agent's profile,
- * docs/performance.md). 10 ms batches a busy second's lines into at most 100 writes, is
- * invisible to a person reading the log, and is what a SIGKILL can lose.
+ * docs/performance.md). 10 ms batches a busy second's lines into about 100 writes, is
+ * invisible to a person reading the log, and is what a SIGKILL can lose. A line that comes
+ * after a quiet spell of that long is written at once: sparse lines (a connection, an
+ * eviction) are never late, only bursts wait.
  */
 const FLUSH_AFTER_MS = 10;
 
@@ -24,6 +26,7 @@ export class LineBatchTransport extends Transport {
   private pending: string[] = [];
   private pendingChars = 0;
   private timer: NodeJS.Timeout | undefined;
+  private lastWriteAt = 0;
   private readonly flushOnExit = (): void => this.flush();
 
   constructor(private readonly target: NodeJS.WritableStream) {
@@ -35,7 +38,7 @@ export class LineBatchTransport extends Transport {
     const line = info[MESSAGE] as string;
     this.pending.push(line);
     this.pendingChars += line.length + 1;
-    if (this.pendingChars >= MAX_PENDING_CHARS) this.flush();
+    if (this.pendingChars >= MAX_PENDING_CHARS || (this.timer === undefined && performance.now() - this.lastWriteAt >= FLUSH_AFTER_MS)) this.flush();
     else if (this.timer === undefined) {
       this.timer = setTimeout(this.flush, FLUSH_AFTER_MS);
       // A pending line must not keep the process alive; exit flushes it.
@@ -52,6 +55,7 @@ export class LineBatchTransport extends Transport {
     const text = `${this.pending.join('\n')}\n`;
     this.pending = [];
     this.pendingChars = 0;
+    this.lastWriteAt = performance.now();
     this.target.write(text);
   };
 

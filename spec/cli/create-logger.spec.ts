@@ -55,12 +55,14 @@ describe('createCliLogger', function () {
     expect(line.timestamp).to.match(/^\d{4}-/);
   });
 
-  it('writes a burst of lines as one write, soon after the last (not one syscall per line)', async function () {
+  it('writes a line after a quiet spell at once, and a burst after it as one write soon after (not a syscall per line)', async function () {
     const out = capture();
     const logger = createCliLogger({ format: 'json', level: 'info', stream: out.stream });
     for (let i = 0; i < 50; i++) logger.info('request', { i });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(out.writes(), 'the first line, written at once').to.equal(1);
     await waitFor(() => out.text().split('\n').length > 50, 2_000, 'the batched lines');
-    expect(out.writes()).to.equal(1);
+    expect(out.writes()).to.equal(2);
     expect(out.text().trim().split('\n').map((line) => (JSON.parse(line) as { i: number }).i)).to.deep.equal([...Array(50).keys()]);
     await logger.close();
   });
