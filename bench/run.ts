@@ -14,7 +14,8 @@
  * WAN mode (bench/wan.ts): a second agent reaches the same gateway through a delaying TCP
  * relay (bench/delay-relay.ts, RTT/2 each way, unbounded buffers), next to one plain TCP
  * connection through the same relay as the ceiling. Knobs: BENCH_WAN_RTT_MS (40; 0 skips
- * WAN mode), BENCH_WAN_MIB (256), BENCH_WAN_ONLY=1 (skip the loopback paths).
+ * WAN mode), BENCH_WAN_MIB (256), BENCH_WAN_ONLY=1 (skip the loopback paths). BENCH_EXTRAS=0 skips
+ * the git clone and scale benches that otherwise run after the table.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -359,6 +360,7 @@ main()
 // (bench/scale.ts), each in its own process once everything above has exited; a failure of
 // either is reported but does not fail the run above.
 process.once('beforeExit', () => {
+  if (process.env.BENCH_EXTRAS === '0') return;
   for (const [script, what] of [
     ['bench/git-clone.ts', 'git clone'],
     ['bench/scale.ts', 'scale'],

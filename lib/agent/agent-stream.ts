@@ -10,6 +10,7 @@ import { FrameParser, FrameType, decodeRequestHead, encodeResponseHead, endFrame
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import { contentLength, type UpstreamClient, type UpstreamHandler, type UpstreamRequest } from './upstream-request.js';
 import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
+import { WAKE_BYTES } from '../protocol/flow-window.js';
 
 /** One line of the agent's request log. */
 export interface AgentRequestRecord {
@@ -66,6 +67,8 @@ export interface AgentStreamContext {
   onStreamClosed(stream: AgentStream, hadError: boolean): void;
   /** A stream finished an exchange (used by draining). */
   onExchangeDone(stream: AgentStream): void;
+  /** A chunk of WAKE_BYTES or more arrived: the connection's window sizing measures now (flow-window.ts). */
+  readonly onBulkData?: () => void;
   /** Set only with --debug-print-all: every exchange event, unredacted (the consumer redacts). */
   readonly onDebug: ((event: ExchangeDebugEvent) => void) | undefined;
 }
@@ -134,6 +137,7 @@ export class AgentStream {
       onEnd: () => this.onRequestEnd(),
     });
     this.stream.on('data', (chunk: Buffer) => {
+      if (chunk.length >= WAKE_BYTES) this.context.onBulkData?.();
       try {
         this.parser.push(chunk);
       } catch (error) {

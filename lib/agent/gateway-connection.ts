@@ -7,6 +7,7 @@ import { probeLiveness } from '../protocol/liveness.js';
 import { AgentStream, type AgentStreamContext } from './agent-stream.js';
 import type { TunnelClientConfig } from './tunnel-client-options.js';
 import type { TunnelConnection, TunnelConnectionOwner } from './tunnel-connection.js';
+import { wakeWindows } from '../protocol/flow-window.js';
 
 /** The library's version, sent to the gateway so operators can see what runs. */
 export const AGENT_VERSION = '0.2.0';
@@ -42,6 +43,7 @@ export class GatewayConnection implements TunnelConnection {
       onRecord: (record) => owner.onRecord(record),
       onStreamClosed: (stream) => this.onStreamClosed(stream),
       onExchangeDone: () => owner.onExchangeDone(),
+      onBulkData: () => wakeWindows(session),
     };
     session.on('error', (error) => config.logger.debug('gateway session error', { error: error.message }));
     session.once('close', () => {

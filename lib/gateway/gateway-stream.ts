@@ -1,6 +1,7 @@
 import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { BodyIdleTimeoutError, ProtocolError, RequestAbortedError, TunnelStreamError, type VcsAgentError } from '../errors.js';
+import { WAKE_BYTES, wakeWindows } from '../protocol/flow-window.js';
 import { FrameParser, FrameType, decodeResponseHead, encodeRequestHead, endFrame, writeBodyFrame } from '../protocol/frame.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 
@@ -60,6 +61,7 @@ export class GatewayStream {
       onEnd: () => this.onEnd(),
     });
     stream.on('data', (chunk: Buffer) => {
+      if (chunk.length >= WAKE_BYTES) wakeWindows(stream.session ?? undefined);
       try {
         this.parser.push(chunk);
       } catch (error) {

@@ -26,6 +26,22 @@ const IDLE_RESET_MS = 5_000;
  */
 const ACTIVITY_BYTES = 4096;
 
+/*
+ * A chunk at least this large on one of the session's streams means a transfer has begun: a
+ * quiet session's poll is woken at once (wakeWindows) instead of at its next 250 ms tick, which
+ * over a WAN link cost the start of every transfer its window growth (a 256 MiB download at
+ * 40 ms RTT fell from 145-150 to 111-129 MiB/s, an upload from 101-131 to 71 MiB/s).
+ */
+export const WAKE_BYTES = 16 * 1024;
+
+/** How to wake each sized session's poll (see WAKE_BYTES). */
+const wakers = new WeakMap<Http2Session, () => void>();
+
+/** A stream of `session` received a chunk of WAKE_BYTES or more: measure now if the link was quiet. */
+export function wakeWindows(session: Http2Session | undefined): void {
+  if (session !== undefined) wakers.get(session)?.();
+}
+
 interface ByteCounters {
   readonly bytesRead?: number;
   readonly bytesWritten?: number;
@@ -89,6 +105,11 @@ export function openWindows(session: Http2Session): void {
     timer = setInterval(poll, ms);
     timer.unref();
   };
+  wakers.set(session, () => {
+    if (every === POLL_MS || session.destroyed) return;
+    pace(POLL_MS);
+    poll();
+  });
   session.once('close', () => clearInterval(timer));
 }
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { connect, createServer, type ClientHttp2Session, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { openWindows } from '../../lib/protocol/flow-window.js';
+import { openWindows, wakeWindows } from '../../lib/protocol/flow-window.js';
 import { nextEvent, waitFor } from '../helpers/wait-for.js';
 
 /** One HTTP/2 session pair on loopback, both ends sized by openWindows, counting the PINGs each receives. */
@@ -48,6 +48,35 @@ describe('protocol: flow windows (openWindows) on a live session', () => {
       stream.resume();
       await nextEvent(stream, 'end');
       await waitFor(() => pair.pingsAtServer() > keepalives, 2000, 'a measurement PING from the client during the download');
+    } finally {
+      pair.client.destroy();
+      pair.serverSession.destroy();
+      await new Promise((resolve) => pair.server.close(resolve));
+    }
+  });
+
+  it('measures at once when a stream wakes a quiet session (wakeWindows), not at its next slow poll', async () => {
+    const pair = await sessionPair();
+    try {
+      // Quiet for over a second: the sizer now polls every 250 ms.
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      const stream = pair.client.request({ ':path': '/bulk' });
+      const first = await nextEvent<Buffer>(stream, 'data');
+      expect(first.length).to.be.at.least(4096);
+      // Spy on the session's PINGs: the woken poll must send its measurement PING synchronously.
+      let pings = 0;
+      const ping = pair.client.ping.bind(pair.client);
+      pair.client.ping = ((...args: Parameters<ClientHttp2Session['ping']>) => {
+        pings++;
+        return ping(...args);
+      }) as ClientHttp2Session['ping'];
+      wakeWindows(pair.client);
+      expect(pings, 'measurement PINGs sent by the wake').to.equal(1);
+      // Woken, it polls fast: a second wake changes nothing.
+      wakeWindows(pair.client);
+      expect(pings).to.equal(1);
+      stream.resume();
+      await nextEvent(stream, 'end');
     } finally {
       pair.client.destroy();
       pair.serverSession.destroy();
