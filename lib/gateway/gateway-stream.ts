@@ -4,6 +4,7 @@ import { BodyIdleTimeoutError, ProtocolError, RequestAbortedError, TunnelStreamE
 import { WAKE_BYTES, wakeWindows } from '../protocol/flow-window.js';
 import { FrameParser, FrameType, decodeResponseHead, encodeRequestHead, endFrame, writeBodyFrame } from '../protocol/frame.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
+import { listenToBody } from '../util/request-body.js';
 
 /** What a stream tells its owner about its life. */
 export interface GatewayStreamOwner {
@@ -39,6 +40,8 @@ export class GatewayStream {
   private bytesIn = 0;
   private bytesOut = 0;
   private body: Readable | undefined;
+  /** Stops listening to `body` (listenToBody). */
+  private stopBody: (() => void) | undefined;
   /** The body-idle bound of the current request (ExchangeRequest.bodyIdleTimeoutMs). */
   private bodyIdleTimer: NodeJS.Timeout | undefined;
   private lastBodyAt = 0;
@@ -129,10 +132,7 @@ export class GatewayStream {
     }
     this.stream.write(encodeRequestHead(head));
     this.body = body;
-    body.on('data', this.onBodyData);
-    body.on('end', this.onBodyEnd);
-    body.on('error', this.onBodyError);
-    body.on('close', this.onBodyClose);
+    this.stopBody = listenToBody(body, { onData: this.onBodyData, onEnd: this.onBodyEnd, onError: this.onBodyError });
     const idleMs = request.bodyIdleTimeoutMs ?? 0;
     if (idleMs > 0) {
       this.lastBodyAt = performance.now();
@@ -160,10 +160,6 @@ export class GatewayStream {
     this.bodyIdleTimer = undefined;
   }
 
-  /** A body destroyed without an error emits neither 'end' nor 'error', only 'close'. */
-  private readonly onBodyClose = (): void => {
-    if (this.body !== undefined && !this.body.readableEnded) this.onBodyError(new Error('The request body stream was destroyed before its end'));
-  };
 
   /**
    * The caller gave up: reset the stream so the agent aborts its VCS request. Names the
@@ -219,13 +215,10 @@ export class GatewayStream {
   private detachBody(): void {
     this.stopBodyIdle();
     this.bodyWaitsForDrain = false;
-    const body = this.body;
-    if (body === undefined) return;
+    if (this.body === undefined) return;
     this.body = undefined;
-    body.off('data', this.onBodyData);
-    body.off('end', this.onBodyEnd);
-    body.off('error', this.onBodyError);
-    body.off('close', this.onBodyClose);
+    this.stopBody?.();
+    this.stopBody = undefined;
     this.stream.off('drain', this.drainBody);
   }
 

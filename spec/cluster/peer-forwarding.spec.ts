@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { request } from 'node:http';
 import { TunnelClient } from '../../lib/agent/tunnel-client.js';
 import type { AccessLogEntry } from '../../lib/gateway/access-log.js';
+import type { AdminPool } from '../../lib/gateway/admin/admin-server.js';
 import { digestStream, generatedBody, generatedDigest } from '../helpers/bodies.js';
 import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { testPolicy } from '../helpers/test-policy.js';
@@ -177,7 +178,13 @@ describe('cluster: a request through any replica reaches the replica holding its
   it('shows A\'s connection, marked with its replica, and the pool\'s numbers through B\'s admin API', async () => {
     const connections = await b.admin.connections('only-on-a');
     expect(connections.map((c) => [c.agentId, c.replica])).to.deep.equal([['agent-on-a', 'fwd-a']]);
-    const pool = (await b.admin.listPools()).find((p) => p.name === 'only-on-a');
+    // The registry is refreshed every 500 ms: the stream the agent reopened after the broken body
+    // above may not be counted yet. Bounded wait for the settled view, then the assertions.
+    const poolOnB = async (): Promise<AdminPool | undefined> => (await b.admin.listPools()).find((p) => p.name === 'only-on-a');
+    let pool = await poolOnB();
+    for (const deadline = Date.now() + 3_000; (pool?.streamsIdle ?? 0) + (pool?.streamsBusy ?? 0) !== 4 && Date.now() < deadline; pool = await poolOnB()) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(pool).to.include({ connections: 1 });
     expect((pool?.streamsIdle ?? 0) + (pool?.streamsBusy ?? 0)).to.equal(4);
     const table = await runGatewayCli(['connections', '--admin-url', b.adminUrl], { VCS_GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN });

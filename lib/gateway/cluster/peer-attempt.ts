@@ -7,6 +7,7 @@ import type { ExchangeRequest } from '../exchange.js';
 import type { ExchangeControl } from '../gateway-types.js';
 import type { PeerCandidate } from './live-registry.js';
 import { HANDED_STATUS, PEER_HEADER, PEER_PATH, asciiJson, parsePeerError, peerErrorToError, single } from './peer-protocol.js';
+import { listenToBody } from '../../util/request-body.js';
 
 /** What an attempt needs of the request it belongs to and of the forwarder. */
 export interface AttemptOwner {
@@ -50,6 +51,8 @@ export class PeerAttempt implements ExchangeControl {
   private bytesIn = 0;
   private bytesOut = 0;
   private body: Readable | undefined;
+  /** Stops listening to `body` (listenToBody). */
+  private stopBody: (() => void) | undefined;
   /** The peer's `vcs-peer-end` trailer came: the response is whole. */
   private whole = false;
 
@@ -234,10 +237,7 @@ export class PeerAttempt implements ExchangeControl {
     }
     if (body.destroyed || body.readableEnded) return this.fail(new RequestAbortedError('The request body stream was already destroyed or consumed'));
     this.body = body;
-    body.on('data', this.onBodyData);
-    body.on('end', this.onBodyEnd);
-    body.on('error', this.onBodyError);
-    body.on('close', this.onBodyClose);
+    this.stopBody = listenToBody(body, { onData: this.onBodyData, onEnd: this.onBodyEnd, onError: this.onBodyError });
   }
 
   private readonly onBodyData = (chunk: Buffer | string): void => {
@@ -265,19 +265,12 @@ export class PeerAttempt implements ExchangeControl {
     if (this.state !== 'done') this.fail(new RequestAbortedError('The request body failed before it was complete', { cause: error }));
   };
 
-  /** A body destroyed without an error emits neither 'end' nor 'error', only 'close'. */
-  private readonly onBodyClose = (): void => {
-    if (this.body !== undefined && !this.body.readableEnded) this.onBodyError(new Error('The request body stream was destroyed before its end'));
-  };
 
   private detachBody(): void {
-    const body = this.body;
-    if (body === undefined) return;
+    if (this.body === undefined) return;
     this.body = undefined;
-    body.off('data', this.onBodyData);
-    body.off('end', this.onBodyEnd);
-    body.off('error', this.onBodyError);
-    body.off('close', this.onBodyClose);
+    this.stopBody?.();
+    this.stopBody = undefined;
     this.stream?.off('drain', this.drainBody);
   }
 }

@@ -8,6 +8,7 @@ import type { ExchangeResult } from '../gateway-stream.js';
 import type { TunnelStream } from '../tunnel-connection.js';
 import { errorAnswer, httpAnswer, type AgentAnswer } from './agent-answer.js';
 import { encodedRequestSize } from './request-size.js';
+import { listenToBody } from '../../util/request-body.js';
 
 /** The gRPC call as the gateway sees it: it receives Responses and sends Requests. */
 export type ConnectCall = ServerDuplexStream<SpaceliftResponse, SpaceliftRequest>;
@@ -43,6 +44,8 @@ export class SpaceliftCall implements TunnelStream {
   /** The id of a request whose caller gave up; its Response is still due. */
   private orphan: string | undefined;
   private body: Readable | undefined;
+  /** Stops listening to `body` (listenToBody). */
+  private stopBody: (() => void) | undefined;
   private chunks: Buffer[] = [];
   private bodyTimer: NodeJS.Timeout | undefined;
   private pingId: string | undefined;
@@ -82,10 +85,7 @@ export class SpaceliftCall implements TunnelStream {
     if (body.destroyed || body.readableEnded) return this.fail(new RequestAbortedError('The request body stream was already destroyed or consumed'));
     this.body = body;
     this.chunks = [];
-    body.on('data', this.onBodyData);
-    body.on('end', this.onBodyEnd);
-    body.on('error', this.onBodyError);
-    body.on('close', this.onBodyClose);
+    this.stopBody = listenToBody(body, { onData: this.onBodyData, onEnd: this.onBodyEnd, onError: this.onBodyError });
     const idleMs = request.bodyIdleTimeoutMs ?? 0;
     if (idleMs > 0) {
       this.bodyTimer = setTimeout(() => this.fail(new BodyIdleTimeoutError(idleMs)), idleMs);
@@ -148,22 +148,15 @@ export class SpaceliftCall implements TunnelStream {
     this.fail(new RequestAbortedError('The request body failed before it was complete', { cause: error }));
   };
 
-  /** A body destroyed without an error emits neither 'end' nor 'error', only 'close'. */
-  private readonly onBodyClose = (): void => {
-    if (this.body !== undefined && !this.body.readableEnded) this.onBodyError(new Error('The request body stream was destroyed before its end'));
-  };
 
   private detachBody(): void {
     if (this.bodyTimer !== undefined) clearTimeout(this.bodyTimer);
     this.bodyTimer = undefined;
     this.chunks = [];
-    const body = this.body;
-    if (body === undefined) return;
+    if (this.body === undefined) return;
     this.body = undefined;
-    body.off('data', this.onBodyData);
-    body.off('end', this.onBodyEnd);
-    body.off('error', this.onBodyError);
-    body.off('close', this.onBodyClose);
+    this.stopBody?.();
+    this.stopBody = undefined;
   }
 
   private send(body: Buffer): void {

@@ -1,0 +1,31 @@
+import type { Readable } from 'node:stream';
+
+/** What a reader of a caller's streamed request body is told. */
+export interface RequestBodyListeners {
+  onData(chunk: Buffer | string): void;
+  onEnd(): void;
+  /** The body failed, or was destroyed before its end. */
+  onError(error: Error): void;
+}
+
+/**
+ * Listens to a caller's streamed request body until the returned function is called. A body
+ * destroyed without an error emits neither 'end' nor 'error', only 'close': that counts as a
+ * failure too, so a body ends in onEnd or onError, never in silence. Shared by the relays of a
+ * body: the tunnel stream, the peer link and the Spacelift call.
+ */
+export function listenToBody(body: Readable, listeners: RequestBodyListeners): () => void {
+  const onClose = (): void => {
+    if (!body.readableEnded) listeners.onError(new Error('The request body stream was destroyed before its end'));
+  };
+  body.on('data', listeners.onData);
+  body.on('end', listeners.onEnd);
+  body.on('error', listeners.onError);
+  body.on('close', onClose);
+  return () => {
+    body.off('data', listeners.onData);
+    body.off('end', listeners.onEnd);
+    body.off('error', listeners.onError);
+    body.off('close', onClose);
+  };
+}
