@@ -1,5 +1,6 @@
 import winston from 'winston';
 import type { Logger } from '../lib/logger.js';
+import { isoTime } from '../lib/util/iso-time.js';
 import { LineBatchTransport } from './line-batch-transport.js';
 
 const MESSAGE = Symbol.for('message');
@@ -53,18 +54,6 @@ function withoutOwnKeys(fields: Record<string, unknown>): Record<string, unknown
   return rest;
 }
 
-/** The ISO timestamp of now, made once per millisecond however many lines share it. */
-let lastMs = 0;
-let lastIso = '';
-function isoNow(): string {
-  const now = Date.now();
-  if (now !== lastMs) {
-    lastMs = now;
-    lastIso = new Date(now).toISOString();
-  }
-  return lastIso;
-}
-
 const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, info: 2, debug: 3 };
 
 /**
@@ -88,7 +77,7 @@ export function createCliLogger(options: { format: LogFormat; level: LogLevel; s
     (level: LogLevel) =>
     (message: string, fields?: Record<string, unknown>): void => {
       if (closed || LEVEL_ORDER[level] > threshold) return;
-      const info: LineInfo = { level, message, timestamp: isoNow(), fields: fields === undefined ? undefined : withoutOwnKeys(fields) };
+      const info: LineInfo = { level, message, timestamp: isoTime(), fields: fields === undefined ? undefined : withoutOwnKeys(fields) };
       const line = format.transform(info as unknown as winston.Logform.TransformableInfo);
       if (line !== false) transport.log(line as unknown as Record<string | symbol, unknown>, noop);
     };

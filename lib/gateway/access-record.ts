@@ -1,5 +1,6 @@
 import { RequestAbortedError, type VcsAgentError } from '../errors.js';
 import { escapeLogValue, redactPathForLog } from '../policy/log-sanitize.js';
+import { isoTime } from '../util/iso-time.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import type { AccessLogRecord } from './gateway-types.js';
 import type { ExchangeResult } from './gateway-stream.js';
@@ -78,7 +79,7 @@ export class LoggedExchange implements RoutedHandler<TunnelConnection> {
     this.logged = true;
     const request = this.request;
     const record: AccessLogRecord = {
-      time: new Date().toISOString(),
+      time: isoTime(),
       requestId: request.id,
       pool: request.pool,
       method: escapeLogValue(request.method.slice(0, 32)),
