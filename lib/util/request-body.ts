@@ -15,17 +15,29 @@ export interface RequestBodyListeners {
  * body: the tunnel stream, the peer link and the Spacelift call.
  */
 export function listenToBody(body: Readable, listeners: RequestBodyListeners): () => void {
+  // 'error' is followed by 'close': the body ends once, in onEnd or in onError.
+  let ended = false;
+  const onEnd = (): void => {
+    if (ended) return;
+    ended = true;
+    listeners.onEnd();
+  };
+  const onError = (error: Error): void => {
+    if (ended) return;
+    ended = true;
+    listeners.onError(error);
+  };
   const onClose = (): void => {
-    if (!body.readableEnded) listeners.onError(new Error('The request body stream was destroyed before its end'));
+    if (!body.readableEnded) onError(new Error('The request body stream was destroyed before its end'));
   };
   body.on('data', listeners.onData);
-  body.on('end', listeners.onEnd);
-  body.on('error', listeners.onError);
+  body.on('end', onEnd);
+  body.on('error', onError);
   body.on('close', onClose);
   return () => {
     body.off('data', listeners.onData);
-    body.off('end', listeners.onEnd);
-    body.off('error', listeners.onError);
+    body.off('end', onEnd);
+    body.off('error', onError);
     body.off('close', onClose);
   };
 }
