@@ -31,7 +31,7 @@ describe('TunnelClient and gateway GOAWAY', function () {
     const first = new Gateway({ store });
     const { port } = await first.listen({ host: '127.0.0.1', port: 0 });
     const { token } = await createPool(store, { name: 'slow', gatewayUrl: `http://127.0.0.1:${port}` });
-    const client = new TunnelClient({ token, target: 'http://127.0.0.1:9', policy: testPolicy, parallelism: 1, reconnect: { initialDelayMs: 50, maxDelayMs: 100 } });
+    const client = new TunnelClient({ token, target: 'http://127.0.0.1:9', policy: testPolicy, parallelism: 1, gatewayConnections: 1, reconnect: { initialDelayMs: 50, maxDelayMs: 100 } });
     const started = client.start();
     await store.lookupStarted; // authentication is now under way
     await first.close({ timeoutMs: 1000 });

@@ -55,7 +55,7 @@ describe('TunnelClient: reconnecting after the gateway restarts (real gateway on
       // pending delay can be at most the ceiling reached so far (≤ 4 s), never the 30 s cap.
       expect(connectedAt - upAt).to.be.below(4_000 + 500);
       for (const delay of delays) expect(delay).to.be.within(0, 30_000);
-      await waitFor(() => client.streamCounts.open === 2, 5_000, 'streams reopened');
+      await waitFor(() => client.streamCounts.open >= 2, 5_000, 'streams reopened (one connection is enough to serve)');
       const response = await gateway.request(`private://${harness.pool}/allowed/after-restart`);
       expect(response.status).to.equal(200);
       for await (const _chunk of response.body) {
