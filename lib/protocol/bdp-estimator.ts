@@ -3,7 +3,7 @@
  * (grpc-go internal/transport/bdp_estimator.go): while data arrives, one HTTP/2 PING at a time
  * measures a round trip and counts the bytes that arrived during it. When that count reaches
  * half the window, the window is what limits the transfer, and it grows to twice the
- * bandwidth-delay product, up to a bound.
+ * bandwidth-delay product (plus the credit nghttp2 may withhold, below), up to a bound.
  *
  * The delay in that product is the smallest round trip seen lately, not the sample's own (as
  * BBR separates the path's propagation delay from queueing). A round trip stretched by data
@@ -50,6 +50,22 @@ const RTT_HISTORY = 16;
 /** Bulk both ways: what was sent during the RTT is at least this share of what arrived. */
 const DUPLEX_SHARE = 0.25;
 
+/*
+ * Credit the receiver holds back. nghttp2 returns credit only once half a window has been
+ * consumed, and queues one WINDOW_UPDATE at a time (session_update_consumed_size skips while
+ * one is queued), so after a burst up to half a window can stay unreturned for a whole round
+ * trip. A transfer can settle in that state: half its window in flight, the other half
+ * withheld. Measured through a 40 ms link, plain node:http2 moved exactly half its window per
+ * round trip whenever the sender's write sizes were not multiples of 16 KiB (the DATA frame
+ * size), and so did the tunnel, whose body frames add a 5-byte header to each chunk
+ * (docs/performance.md § Run 12). The sample is then exactly half the window, twice the BDP
+ * equals the window, and growth stopped wherever it happened to be. So the window is sized
+ * to twice the BDP plus the half window that may be withheld. Only on links with a real
+ * round trip (a minimum RTT of at least REAL_LINK_RTT_MS): on loopback and LANs the rule of
+ * the minimum-RTT product alone decides, as before, and keeps them at the base windows.
+ */
+const REAL_LINK_RTT_MS = 2;
+
 export class BdpEstimator {
   private window: number;
   private rttMs = 0;
@@ -88,8 +104,10 @@ export class BdpEstimator {
     const floor = this.bounds.streamWindow / 4;
     if (received >= floor && sent >= floor && sent >= received * DUPLEX_SHARE) return this.reset();
     if (received < this.window * WINDOW_LIMITED_SHARE) return undefined;
-    const bdp = (received / rtt) * Math.min(...this.recentRtts);
-    const next = Math.min(this.bounds.maxWindow, Math.ceil(2 * bdp));
+    const minRtt = Math.min(...this.recentRtts);
+    const bdp = (received / rtt) * minRtt;
+    const withheld = minRtt >= REAL_LINK_RTT_MS ? this.window / 2 : 0;
+    const next = Math.min(this.bounds.maxWindow, Math.ceil(2 * bdp + withheld));
     if (next <= this.window) return undefined;
     this.window = next;
     return this.sizes;

@@ -26,10 +26,15 @@ export const STREAM_WINDOW_SIZE = 1024 * 1024;
 export const CONNECTION_WINDOW_SIZE = 4 * 1024 * 1024;
 /*
  * The largest window the BDP estimator grants (flow-window.ts), per stream and for the
- * connection: 16 MiB, gRPC's bound too. At 40 ms RTT it carries ~400 MiB/s on one stream;
- * it is granted only to one-way bulk, never while data flows both ways (see bdp-estimator.ts).
+ * connection: 32 MiB. nghttp2 may withhold up to half a window of credit (bdp-estimator.ts),
+ * so a window carries between half and all of itself per round trip: at 40 ms RTT 32 MiB is
+ * 400–800 MiB/s on one stream. gRPC's 16 MiB held the tunnel to 8 MiB per round trip
+ * (200 MiB/s) through a 40 ms link; 64 MiB measured no faster than 32 there (the two
+ * processes' CPU was the limit, docs/performance.md § Run 12). Granted only to one-way bulk
+ * on links with a real round trip, never while data flows both ways; it is also what one
+ * connection's receiver may have to buffer for a caller that stopped reading.
  */
-export const MAX_WINDOW_SIZE = 16 * 1024 * 1024;
+export const MAX_WINDOW_SIZE = 32 * 1024 * 1024;
 export const MAX_SESSION_MEMORY_MB = 64;
 /*
  * How much a relay lets queue on the side it writes to before it stops reading its source:

@@ -2,22 +2,37 @@ import { expect } from 'chai';
 import { BdpEstimator } from '../../lib/protocol/bdp-estimator.js';
 
 const MiB = 1024 * 1024;
-const bounds = { streamWindow: 1 * MiB, connectionWindow: 4 * MiB, maxWindow: 16 * MiB };
+const bounds = { streamWindow: 1 * MiB, connectionWindow: 4 * MiB, maxWindow: 32 * MiB };
 
 describe('protocol: BDP estimator (windows that follow the bandwidth-delay product)', () => {
   it('starts at the base windows', () => {
     expect(new BdpEstimator(bounds).sizes).to.deep.equal({ streamWindow: 1 * MiB, connectionWindow: 4 * MiB });
   });
 
-  it('grows to twice what arrived in one round trip while the window is what limits, up to the bound', () => {
+  it('grows to twice what arrived in one round trip, plus the half window nghttp2 may withhold, while the window is what limits, up to the bound', () => {
     const estimator = new BdpEstimator(bounds);
-    // 40 ms RTT, one stream filling its window every round trip.
-    expect(estimator.sample(1 * MiB, 0, 40)).to.deep.equal({ streamWindow: 2 * MiB, connectionWindow: 4 * MiB });
-    expect(estimator.sample(2 * MiB, 0, 40)).to.deep.equal({ streamWindow: 4 * MiB, connectionWindow: 4 * MiB });
-    expect(estimator.sample(4 * MiB, 0, 40)).to.deep.equal({ streamWindow: 8 * MiB, connectionWindow: 8 * MiB });
-    expect(estimator.sample(8 * MiB, 0, 40)).to.deep.equal({ streamWindow: 16 * MiB, connectionWindow: 16 * MiB });
-    expect(estimator.sample(16 * MiB, 0, 40)).to.equal(undefined);
-    expect(estimator.sizes.streamWindow).to.equal(16 * MiB);
+    // 40 ms RTT, one stream filling its window every round trip: 2 × BDP + window / 2.
+    expect(estimator.sample(1 * MiB, 0, 40)).to.deep.equal({ streamWindow: 2.5 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(2.5 * MiB, 0, 40)).to.deep.equal({ streamWindow: 6.25 * MiB, connectionWindow: 6.25 * MiB });
+    expect(estimator.sample(6.25 * MiB, 0, 40)).to.deep.equal({ streamWindow: 15.625 * MiB, connectionWindow: 15.625 * MiB });
+    expect(estimator.sample(15.625 * MiB, 0, 40)).to.deep.equal({ streamWindow: 32 * MiB, connectionWindow: 32 * MiB });
+    expect(estimator.sample(32 * MiB, 0, 40)).to.equal(undefined);
+    expect(estimator.sizes.streamWindow).to.equal(32 * MiB);
+  });
+
+  it('keeps growing when exactly half the window arrives per round trip (the other half withheld by the receiver)', () => {
+    const estimator = new BdpEstimator(bounds);
+    estimator.sample(1 * MiB, 0, 40);
+    expect(estimator.sizes.streamWindow).to.equal(2.5 * MiB);
+    // Twice the BDP alone would equal the window here, and growth would stop at 2.5 MiB.
+    expect(estimator.sample(1.25 * MiB, 0, 40)).to.deep.equal({ streamWindow: 3.75 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(1.875 * MiB, 0, 40)?.streamWindow).to.equal(5.625 * MiB);
+  });
+
+  it('adds no allowance on a link without a real round trip (minimum RTT under 2 ms): twice the BDP only', () => {
+    const estimator = new BdpEstimator(bounds);
+    expect(estimator.sample(0.75 * MiB, 0, 1)).to.deep.equal({ streamWindow: 1.5 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(0.75 * MiB, 0, 1)).to.equal(undefined);
   });
 
   it('does not grow while the link, not the window, limits (under half the window per round trip)', () => {
@@ -53,7 +68,7 @@ describe('protocol: BDP estimator (windows that follow the bandwidth-delay produ
 
   it('keeps growing with small control traffic going the other way (WINDOW_UPDATEs, acks)', () => {
     const estimator = new BdpEstimator(bounds);
-    expect(estimator.sample(1 * MiB, 64 * 1024, 40)).to.deep.equal({ streamWindow: 2 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(1 * MiB, 64 * 1024, 40)).to.deep.equal({ streamWindow: 2.5 * MiB, connectionWindow: 4 * MiB });
   });
 
   it('resets on request and refuses inconsistent bounds', () => {
