@@ -17,75 +17,20 @@ export function undiciUpstream(dispatcher: Dispatcher, timeoutMs: number, owned:
   };
 }
 
-/**
- * A streamed request body: chunks are added as the gateway sends them, undici reads them.
- *
- * The chunks added during one event-loop turn are handed to undici as one. They arrive as
- * HTTP/2 DATA frames, which nghttp2 sends at 16 KiB whatever the frame size allowed, and
- * undici writes every chunk it reads with its own socket write: a 64 KiB read from the gateway
- * became four writes to the VCS, four times the relay's system calls (the agent spent 0.97 ms
- * of its 1.18 ms of CPU per uploaded MiB in them, docs/performance.md § Run 12). Joining them
- * costs a copy, kept to JOIN_BYTES at a time.
- */
-/*
- * At most this much is joined into one chunk. Larger joins measured slower than the writes
- * they saved: a Buffer of 128 KiB or more is a fresh mapping from malloc, and faulting its
- * pages in cost 0.3 ms per MiB, against reused heap memory below that size.
- */
-const JOIN_BYTES = 64 * 1024;
-
+/** A streamed request body: chunks are pushed as the gateway sends them, undici reads them. */
 class RequestBody extends Readable {
-  /** An add was refused: tell the handler when undici asks for more. */
+  /** A push was refused: tell the handler when undici asks for more. */
   waiting = false;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private flushing: NodeJS.Immediate | undefined;
 
   constructor(private readonly onDrain: () => void) {
     // Full at RELAY_BUFFER_BYTES, not a Readable's 16 KiB (http2-settings.ts says why).
     super({ highWaterMark: RELAY_BUFFER_BYTES });
   }
 
-  /** Queues a chunk for the end of this turn; false when the body is full (waiting for _read). */
-  add(chunk: Buffer): boolean {
-    this.flushing ??= setImmediate(this.flush);
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= JOIN_BYTES) this.flush();
-    if (this.readableLength + this.pendingBytes < RELAY_BUFFER_BYTES) return true;
-    this.waiting = true;
-    return false;
-  }
-
-  /** Hands over what is queued, then the end. */
-  finish(): void {
-    this.flush();
-    this.push(null);
-  }
-
-  private readonly flush = (): void => {
-    if (this.flushing !== undefined) clearImmediate(this.flushing);
-    this.flushing = undefined;
-    const pending = this.pending;
-    const bytes = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (pending.length === 0 || this.destroyed) return;
-    this.push(pending.length === 1 ? pending[0] : Buffer.concat(pending, bytes));
-  };
-
   override _read(): void {
     if (!this.waiting) return;
     this.waiting = false;
     this.onDrain();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.flushing !== undefined) clearImmediate(this.flushing);
-    this.flushing = undefined;
-    this.pending = [];
-    this.pendingBytes = 0;
-    callback(error);
   }
 }
 
@@ -157,7 +102,9 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
       return true;
     }
     this.timer?.refresh();
-    return body.add(chunk);
+    if (body.push(chunk)) return true;
+    body.waiting = true;
+    return false;
   }
 
   end(): void {
@@ -168,7 +115,7 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
       return;
     }
     this.timer?.refresh();
-    body.finish();
+    body.push(null);
   }
 
   resume(): void {

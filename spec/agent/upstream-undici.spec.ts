@@ -1,143 +1,155 @@
+/*
+ * The undici adapter on its own, against a real local server: the request body's
+ * backpressure (write() → false, then onDrain) and its Content-Length checks.
+ */
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
-import { undiciUpstream } from '../../lib/agent/upstream-undici.js';
+import { Agent } from 'undici';
 import type { UpstreamHandler } from '../../lib/agent/upstream-request.js';
+import { undiciUpstream } from '../../lib/agent/upstream-undici.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-/**
- * An undici Agent that records the chunks the body hands undici (a flowing Readable emits one
- * chunk per push, and undici writes each with its own socket write). It wraps push() rather
- * than listening: a 'data' listener of its own would start the flow before undici's.
- */
-class RecordingAgent extends Agent {
-  readonly chunkSizes: number[] = [];
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const body = options.body;
-    if (body instanceof Readable) {
-      const push = body.push.bind(body);
-      body.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-        if (chunk instanceof Buffer) this.chunkSizes.push(chunk.length);
-        return push(chunk, encoding);
-      };
-    }
-    return super.dispatch(options, handler);
-  }
+interface Seen {
+  status: number;
+  body: Buffer[];
+  ended: boolean;
+  error: Error | undefined;
+  drains: number;
 }
 
-/** A VCS that answers with the byte count and sha256 of what it received. */
-async function startVcs(): Promise<{ server: Server; origin: URL }> {
-  const server = createServer((req, res) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      hash.update(chunk);
-    });
-    req.on('end', () => res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') })));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, origin: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`) };
-}
-
-function collect(): { handler: UpstreamHandler; done: Promise<{ status: number; body: string }>; drains: () => number } {
-  let drains = 0;
-  const chunks: Buffer[] = [];
-  let status = 0;
-  let settle: (value: { status: number; body: string }) => void = () => {};
-  let fail: (error: Error) => void = () => {};
-  const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    settle = resolve;
-    fail = reject;
-  });
+function recorder(): { seen: Seen; handler: UpstreamHandler } {
+  const seen: Seen = { status: 0, body: [], ended: false, error: undefined, drains: 0 };
   return {
-    drains: () => drains,
-    done,
+    seen,
     handler: {
-      onResponse: (code) => void (status = code),
-      onData: (chunk) => chunks.push(chunk) > 0,
-      onEnd: () => settle({ status, body: Buffer.concat(chunks).toString() }),
-      onError: fail,
-      onDrain: () => void drains++,
+      onResponse: (status) => void (seen.status = status),
+      onData: (chunk) => seen.body.push(chunk) > 0,
+      onEnd: () => void (seen.ended = true),
+      onError: (error) => void (seen.error = error),
+      onDrain: () => void seen.drains++,
     },
   };
 }
 
-describe('agent: undici upstream, streamed request bodies', function () {
-  this.timeout(10_000);
-  let vcs: { server: Server; origin: URL };
-  let dispatcher: RecordingAgent;
+async function listen(handler: (req: IncomingMessage, respond: (text: string) => void) => void): Promise<{ server: Server; origin: URL }> {
+  const server = createServer((req, res) => handler(req, (text) => res.writeHead(200, { 'content-length': Buffer.byteLength(text) }).end(text)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`) };
+}
 
-  beforeEach(async () => {
-    vcs = await startVcs();
-    dispatcher = new RecordingAgent();
+describe('undici VCS client', function () {
+  this.timeout(30_000);
+  let dispatcher: Agent;
+  beforeEach(() => {
+    dispatcher = new Agent({ connections: 1 });
   });
   afterEach(async () => {
     await dispatcher.destroy();
-    vcs.server.close();
   });
 
-  it('joins the chunks of one event-loop turn (16 KiB HTTP/2 DATA frames) into writes of at most 64 KiB, in order', async () => {
-    const sent = createHash('sha256');
-    const first = Array.from({ length: 8 }, (_, i) => Buffer.alloc(16 * 1024, i));
-    const second = Array.from({ length: 3 }, (_, i) => Buffer.alloc(1000, 100 + i));
-    const total = 8 * 16 * 1024 + 3 * 1000;
-    const { handler, done } = collect();
-    const request = undiciUpstream(dispatcher, 5_000, false).request(
-      { origin: vcs.origin, method: 'POST', path: '/upload', headers: ['host', vcs.origin.host, 'content-length', String(total)], body: 'stream' },
-      handler,
-    );
-    for (const chunk of first) {
-      sent.update(chunk);
-      expect(request.write(chunk)).to.equal(true);
+  it('holds an upload back while the VCS does not read, and delivers every byte once it does', async () => {
+    const total = 32 * 1024 * 1024;
+    let startReading!: () => void;
+    const reading = new Promise<void>((resolve) => (startReading = resolve));
+    let headSeen = false;
+    let received = 0;
+    const { server, origin } = await listen((req, respond) => {
+      headSeen = true;
+      req.pause();
+      void reading.then(() => {
+        req.on('data', (chunk: Buffer) => (received += chunk.length));
+        req.on('end', () => respond(String(received)));
+        req.resume();
+      });
+    });
+    try {
+      const { seen, handler } = recorder();
+      const request = undiciUpstream(dispatcher, 10_000, false).request(
+        { origin, method: 'POST', path: '/upload', headers: ['host', origin.host, 'content-length', String(total)], body: 'stream' },
+        handler,
+      );
+      const chunk = Buffer.alloc(64 * 1024, 'u');
+      let written = 0;
+      let stalled = false;
+      const writer = (async () => {
+        while (written < total) {
+          written += chunk.length;
+          if (request.write(chunk)) continue;
+          stalled = true;
+          const drains = seen.drains;
+          await waitFor(() => seen.drains > drains || seen.error !== undefined, 20_000, 'onDrain');
+          stalled = false;
+        }
+        request.end();
+      })();
+      await waitFor(() => headSeen && stalled, 10_000, 'the VCS to get the head and the writer to stall');
+      // Socket buffers and the body stream's own buffer hold a few MiB at most.
+      expect(written).to.be.below(total / 2);
+      startReading();
+      await writer;
+      await waitFor(() => seen.ended || seen.error !== undefined, 20_000, 'the response');
+      expect(seen.error).to.equal(undefined);
+      expect(seen.status).to.equal(200);
+      expect(Buffer.concat(seen.body).toString()).to.equal(String(total));
+      expect(seen.drains).to.be.greaterThan(0);
+    } finally {
+      server.close();
     }
-    await new Promise((resolve) => setImmediate(resolve));
-    for (const chunk of second) {
-      sent.update(chunk);
-      request.write(chunk);
-    }
-    request.end();
-    const answer = await done;
-    expect(answer.status).to.equal(200);
-    expect(JSON.parse(answer.body)).to.deep.equal({ bytes: total, sha256: sent.digest('hex') });
-    expect(dispatcher.chunkSizes).to.deep.equal([65_536, 65_536, 3_000]);
   });
 
-  it('refuses more past 1 MiB queued and asks for more (onDrain) once undici has read it; nothing is lost', async () => {
-    const chunk = Buffer.alloc(16 * 1024, 7);
-    const count = 80; // 1.25 MiB in one turn
-    const { handler, done, drains } = collect();
-    const request = undiciUpstream(dispatcher, 5_000, false).request(
-      { origin: vcs.origin, method: 'PUT', path: '/big', headers: ['host', vcs.origin.host, 'content-length', String(count * chunk.length)], body: 'stream' },
-      handler,
-    );
-    let written = 0;
-    while (written < count && request.write(chunk)) written++;
-    written++; // the refused chunk is queued all the same
-    expect(written, 'chunks taken before the first refusal (1 MiB)').to.equal(64);
-    await waitFor(() => drains() === 1, 5_000, 'onDrain after the refusal');
-    while (written < count) {
-      request.write(chunk);
-      written++;
+  it('fails a streamed body shorter than its Content-Length, and one longer, without sending more', async () => {
+    const bodies: number[] = [];
+    const { server, origin } = await listen((req, respond) => {
+      let size = 0;
+      req.on('data', (chunk: Buffer) => (size += chunk.length));
+      req.on('end', () => {
+        bodies.push(size);
+        respond('ok');
+      });
+    });
+    try {
+      const head = { origin, method: 'GET', path: '/', headers: ['host', origin.host, 'content-length', '10'], body: 'stream' as const };
+      const short = recorder();
+      const shortRequest = undiciUpstream(dispatcher, 10_000, false).request(head, short.handler);
+      shortRequest.write(Buffer.alloc(4));
+      shortRequest.end();
+      await waitFor(() => short.seen.error !== undefined, 5_000, 'the short body to fail');
+      expect(short.seen.error?.message).to.match(/shorter than its Content-Length/);
+      const long = recorder();
+      const longRequest = undiciUpstream(dispatcher, 10_000, false).request(head, long.handler);
+      longRequest.write(Buffer.alloc(8));
+      longRequest.write(Buffer.alloc(8));
+      longRequest.end();
+      await waitFor(() => long.seen.error !== undefined, 5_000, 'the long body to fail');
+      expect(long.seen.error?.message).to.match(/longer than its Content-Length/);
+      const whole = recorder();
+      undiciUpstream(dispatcher, 10_000, false).request({ ...head, body: Buffer.alloc(3) }, whole.handler);
+      await waitFor(() => whole.seen.error !== undefined, 5_000, 'the whole body to fail');
+      expect(whole.seen.error?.message).to.match(/does not match its Content-Length/);
+      // A correct one still goes through, and nothing of the failed ones reached the server whole.
+      const good = recorder();
+      const goodRequest = undiciUpstream(dispatcher, 10_000, false).request(head, good.handler);
+      goodRequest.write(Buffer.alloc(10));
+      goodRequest.end();
+      await waitFor(() => good.seen.ended, 5_000, 'the good request');
+      expect(bodies).to.deep.equal([10]);
+    } finally {
+      server.close();
     }
-    request.end();
-    const answer = await done;
-    expect(JSON.parse(answer.body).bytes).to.equal(count * chunk.length);
   });
 
-  it('drops what is queued when the request is aborted (no write after the abort)', async () => {
-    const { handler } = collect();
-    const request = undiciUpstream(dispatcher, 5_000, false).request(
-      { origin: vcs.origin, method: 'POST', path: '/aborted', headers: ['host', vcs.origin.host, 'content-length', '100000'], body: 'stream' },
+  it('reports an error raised inside dispatch() only after request() has returned', async () => {
+    const { seen, handler } = recorder();
+    await dispatcher.destroy();
+    const request = undiciUpstream(dispatcher, 10_000, false).request(
+      { origin: new URL('http://127.0.0.1:1'), method: 'GET', path: '/', headers: ['host', '127.0.0.1:1'], body: null },
       handler,
     );
-    request.write(Buffer.alloc(1000));
-    request.abort();
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(dispatcher.chunkSizes).to.deep.equal([]);
+    expect(request).to.be.an('object');
+    expect(seen.error).to.equal(undefined);
+    await waitFor(() => seen.error !== undefined, 1_000, 'the deferred error');
+    expect(seen.error?.message).to.match(/destroyed/i);
+    dispatcher = new Agent();
   });
 });
