@@ -160,7 +160,6 @@ export class GatewayStream {
     this.bodyIdleTimer = undefined;
   }
 
-
   /**
    * The caller gave up: reset the stream so the agent aborts its VCS request. Names the
    * request, because by the time a caller gives up the stream may serve another one.

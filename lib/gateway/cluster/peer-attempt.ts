@@ -265,7 +265,6 @@ export class PeerAttempt implements ExchangeControl {
     if (this.state !== 'done') this.fail(new RequestAbortedError('The request body failed before it was complete', { cause: error }));
   };
 
-
   private detachBody(): void {
     if (this.body === undefined) return;
     this.body = undefined;

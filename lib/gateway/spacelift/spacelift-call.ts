@@ -148,7 +148,6 @@ export class SpaceliftCall implements TunnelStream {
     this.fail(new RequestAbortedError('The request body failed before it was complete', { cause: error }));
   };
 
-
   private detachBody(): void {
     if (this.bodyTimer !== undefined) clearTimeout(this.bodyTimer);
     this.bodyTimer = undefined;
