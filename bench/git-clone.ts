@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GIT, GIT_MISSING, gitHttpBackend } from '../spec/helpers/git-http-backend.js';
 import { createRepository, git, runGit } from '../spec/helpers/git-repositories.js';
+import { waitForFile } from './wait-for-file.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_GIT_MIB ?? 256) * MiB;
@@ -45,16 +46,6 @@ if (process.argv[2] === '--serve') {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
     children.push(child);
     return { child, logFile };
-  };
-
-  const waitForFile = async (file: string, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = pattern.exec(existsSync(file) ? readFileSync(file, 'utf8') : '');
-      if (match !== null) return match;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in ${file}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
   };
 
   /** Wall time of one full clone (checkout included), in seconds; checks the head. */

@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { waitForFile } from './wait-for-file.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -36,16 +37,6 @@ function start(name: string, args: string[], profile: boolean, extraFlags = ''):
   const child = spawn(process.execPath, [...flags, ...args], { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, ...(name === 'gateway' || name === 'agent' ? {} : { VCS_YOUNG_MIB: '' }) } });
   children.push(child);
   return { child, logFile, dir };
-}
-
-async function waitForFile(file: string, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const match = pattern.exec(existsSync(file) ? readFileSync(file, 'utf8') : '');
-    if (match !== null) return match;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in ${file}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const MODE = process.env.PROFILE_MODE ?? 'small';

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { plainTcp, startTcpEndpoint } from './wan.js';
+import { waitForFile } from './wait-for-file.js';
 
 const MiB = 1024 * 1024;
 const BIG = Number(process.env.BENCH_BIG_MIB ?? 256) * MiB;
@@ -46,17 +47,6 @@ const work = mkdtempSync(join(tmpdir(), 'vcs-agent-bench-'));
 
 function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
-}
-
-async function waitForFile(file: string, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    const match = pattern.exec(text);
-    if (match !== null) return match;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in ${file}:\n${text.slice(-2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; logFile: string } {

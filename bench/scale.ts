@@ -45,6 +45,7 @@ import { RedisPoolStore } from '../lib/pools/redis-pool-store.js';
 import { startRedisServer, type RunningRedis } from '../spec/helpers/redis-server.js';
 import { startTcpBalancer, type TcpBalancer } from '../spec/helpers/tcp-balancer.js';
 import type { ClientReport } from './scale-agents.js';
+import { waitForFile } from './wait-for-file.js';
 
 const MiB = 1024 * 1024;
 const knob = (name: string, fallback: number): number => {
@@ -100,17 +101,6 @@ function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): { chi
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   children.push(child);
   return { child, logFile };
-}
-
-async function waitForFile(file: string, pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    const match = pattern.exec(text);
-    if (match !== null) return match;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in ${file}:\n${text.slice(-2000)}`);
-    await sleep(25);
-  }
 }
 
 /** CPU time a process has used so far (user + system), in milliseconds, from /proc (stat(5) fields 14, 15, in USER_HZ = 100). */

@@ -1,9 +1,10 @@
 // Chart checks that need no helm, for the gateway chart's specs: Helm's merge of --set
 // values over values.yaml (to validate them with Ajv the way Helm does), and the
 // `.Values.a.b` paths a chart's templates use against the leaves values.yaml defines.
+import { Ajv, type ErrorObject } from 'ajv';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRecord, readText } from './tools.js';
+import { isRecord, lookup, readText, readYaml } from './tools.js';
 
 type Values = Record<string, unknown>;
 
@@ -75,4 +76,41 @@ export function gatewayServeFlags(source: string): Set<string> {
   const globalBlock = beforeCommands.slice(beforeCommands.lastIndexOf('yargs('));
   const names = (text: string): string[] => [...text.matchAll(/\.option\('([a-z][a-z0-9-]*)'/g)].map((m) => m[1] ?? '');
   return new Set([...names(serveBlock), ...names(globalBlock)]);
+}
+
+/** A chart as its file specs read it: templates, default values, schema, and the schema's verdict on values. */
+export interface ChartFiles {
+  readonly templates: Map<string, string>;
+  readonly defaults: Values;
+  readonly schema: unknown;
+  /** The defaults with a `--set` line merged over them, as Helm merges it. */
+  valuesWith(set: Readonly<Record<string, unknown>>): unknown;
+  /** What values.schema.json says of `values` (Ajv, draft-07 as Helm validates): one line per error, none when valid. */
+  errorsOf(values: unknown): string[];
+}
+
+export function loadChart(chartDir: string): ChartFiles {
+  const defaults = readYaml(join(chartDir, 'values.yaml')) as Values;
+  const schema: unknown = JSON.parse(readText(join(chartDir, 'values.schema.json')));
+  const validate = new Ajv({ allErrors: true, allowUnionTypes: true, strict: true }).compile(schema as object);
+  return {
+    templates: chartTemplates(chartDir),
+    defaults,
+    schema,
+    valuesWith: (set) => mergeValues(defaults, fromSetLine(set)),
+    errorsOf: (values) => {
+      validate(values);
+      return (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath} ${e.message ?? ''}`);
+    },
+  };
+}
+
+/** The keys of `values` that a schema closed with `additionalProperties: false` does not describe. */
+export function keysOutsideSchema(values: unknown, schema: unknown, path = ''): string[] {
+  if (!isRecord(values) || lookup(schema, ['additionalProperties']) !== false) return [];
+  const props = lookup(schema, ['properties']);
+  return Object.entries(values).flatMap(([key, value]) => {
+    const child = lookup(props, [key]);
+    return child === undefined ? [`${path}${key}`] : keysOutsideSchema(value, child, `${path}${key}.`);
+  });
 }

@@ -3,15 +3,13 @@
 // JSON Schema draft-07 that Helm validates), every .Values reference in the
 // templates against values.yaml, and every value against the docs.
 import { expect } from 'chai';
-import { Ajv, type ErrorObject } from 'ajv';
-import { chartTemplates, fromSetLine, leafPaths, mergeValues, templateValuePaths } from './chart-files.js';
+import { keysOutsideSchema, leafPaths, loadChart, templateValuePaths } from './chart-files.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   agentOptions,
   agentOptionVariables,
   chartDir,
-  isRecord,
   lookup,
   otherVariables,
   readText,
@@ -20,24 +18,9 @@ import {
   seedSetValues,
 } from './tools.js';
 
-type Values = Record<string, unknown>;
-
-const templates = chartTemplates(chartDir);
-const defaults = readYaml(join(chartDir, 'values.yaml')) as Values;
-const schema: unknown = JSON.parse(readText(join(chartDir, 'values.schema.json')));
-
-function valuesWith(set: Readonly<Record<string, unknown>>): unknown {
-  return mergeValues(defaults, fromSetLine(set));
-}
+const { templates, defaults, schema, valuesWith, errorsOf } = loadChart(chartDir);
 
 describe('Helm chart charts/vcs-agent', () => {
-  const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strict: true });
-  const validate = ajv.compile(schema as object);
-  const errorsOf = (values: unknown): string[] => {
-    validate(values);
-    return (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath} ${e.message ?? ''}`);
-  };
-
   describe('Chart.yaml', () => {
     const chart = readYaml(join(chartDir, 'Chart.yaml'));
     const pkg: unknown = JSON.parse(readText(join(repoRoot, 'package.json')));
@@ -179,16 +162,7 @@ describe('Helm chart charts/vcs-agent', () => {
     });
 
     it('describes every key of values.yaml (no value escapes the schema)', () => {
-      const check = (node: unknown, schemaNode: unknown, path: string): void => {
-        if (!isRecord(node) || lookup(schemaNode, ['additionalProperties']) !== false) return;
-        const props = lookup(schemaNode, ['properties']);
-        for (const [key, value] of Object.entries(node)) {
-          const child = lookup(props, [key]);
-          expect(child, `${path}${key} in values.schema.json`).to.not.equal(undefined);
-          check(value, child, `${path}${key}.`);
-        }
-      };
-      check(defaults, schema, '');
+      expect(keysOutsideSchema(defaults, schema), 'keys of values.yaml missing from values.schema.json').to.deep.equal([]);
     });
   });
 

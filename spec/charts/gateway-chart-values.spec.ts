@@ -3,24 +3,14 @@
 // use against the ones values.yaml defines, the variables and flags against what
 // `vcs-gateway serve` reads (cli/gateway-main.ts), and every value against the docs.
 import { expect } from 'chai';
-import { Ajv, type ErrorObject } from 'ajv';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  chartTemplates,
-  fromSetLine,
-  gatewayServeFlags,
-  leafPaths,
-  mergeValues,
-  templateValuePaths,
-  unbalancedTemplates,
-} from './chart-files.js';
+import { gatewayServeFlags, keysOutsideSchema, leafPaths, loadChart, templateValuePaths, unbalancedTemplates } from './chart-files.js';
 import {
   gatewayChartDir,
   gatewayInstallValues,
   gatewayOptions,
   gatewayPeerOptions,
-  isRecord,
   lookup,
   readText,
   readYaml,
@@ -28,26 +18,11 @@ import {
   skipWith,
 } from './tools.js';
 
-type Values = Record<string, unknown>;
-
-const templates = chartTemplates(gatewayChartDir);
-const defaults = readYaml(join(gatewayChartDir, 'values.yaml')) as Values;
-const schema: unknown = JSON.parse(readText(join(gatewayChartDir, 'values.schema.json')));
+const { templates, defaults, schema, valuesWith, errorsOf } = loadChart(gatewayChartDir);
 const cliSources = readdirSync(join(repoRoot, 'cli')).filter((f) => f.endsWith('.ts')).map((f) => readText(join(repoRoot, 'cli', f))).join('\n');
 const gatewayMain = readText(join(repoRoot, 'cli', 'gateway-main.ts'));
 
-function valuesWith(set: Readonly<Record<string, unknown>>): unknown {
-  return mergeValues(defaults, fromSetLine(set));
-}
-
 describe('Helm chart charts/vcs-gateway (files)', () => {
-  const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strict: true });
-  const validate = ajv.compile(schema as object);
-  const errorsOf = (values: unknown): string[] => {
-    validate(values);
-    return (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath} ${e.message ?? ''}`);
-  };
-
   describe('Chart.yaml', () => {
     const chart = readYaml(join(gatewayChartDir, 'Chart.yaml'));
     const pkg: unknown = JSON.parse(readText(join(repoRoot, 'package.json')));
@@ -199,16 +174,7 @@ describe('Helm chart charts/vcs-gateway (files)', () => {
     }
 
     it('describes every key of values.yaml (no value escapes the schema)', () => {
-      const check = (node: unknown, schemaNode: unknown, path: string): void => {
-        if (!isRecord(node) || lookup(schemaNode, ['additionalProperties']) !== false) return;
-        const props = lookup(schemaNode, ['properties']);
-        for (const [key, value] of Object.entries(node)) {
-          const child = lookup(props, [key]);
-          expect(child, `${path}${key} in values.schema.json`).to.not.equal(undefined);
-          check(value, child, `${path}${key}.`);
-        }
-      };
-      check(defaults, schema, '');
+      expect(keysOutsideSchema(defaults, schema), 'keys of values.yaml missing from values.schema.json').to.deep.equal([]);
     });
 
     it('offers exactly the log formats and levels the CLI knows', () => {
