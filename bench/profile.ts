@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { waitForFile } from './wait-for-file.js';
+import { cpuMicros } from './processes.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -99,12 +100,6 @@ function load(url: string, seconds: number): number {
   const result = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number };
   if (result.non2xx + result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result.requests.total;
-}
-
-/** CPU time (user + system, kernel work on its behalf included) a process has used, in µs, from /proc (stat(5) fields 14-15, clock ticks of 10 ms). */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 function micros(): number {

@@ -17,14 +17,15 @@
  * WAN mode), BENCH_WAN_MIB (256), BENCH_WAN_ONLY=1 (skip the loopback paths). BENCH_EXTRAS=0 skips
  * the git clone and scale benches that otherwise run after the table.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { plainTcp, startTcpEndpoint } from './wan.js';
 import { waitForFile } from './wait-for-file.js';
+import { cpuMicros, processLauncher } from './processes.js';
 
 const MiB = 1024 * 1024;
 const BIG = Number(process.env.BENCH_BIG_MIB ?? 256) * MiB;
@@ -44,24 +45,10 @@ const PROJECT = '/api/v4/projects/bench%2Frepo';
 
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'vcs-agent-bench-'));
+const start = processLauncher(ROOT, work, children);
 
 function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
-}
-
-function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; logFile: string } {
-  const logFile = join(work, `${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-  children.push(child);
-  return { child, logFile };
-}
-
-/** CPU time a process has used so far (user + system), in microseconds, from /proc. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 /** Peak and current RSS of a process, from /proc (MiB). */

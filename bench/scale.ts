@@ -46,6 +46,7 @@ import { startRedisServer, type RunningRedis } from '../spec/helpers/redis-serve
 import { startTcpBalancer, type TcpBalancer } from '../spec/helpers/tcp-balancer.js';
 import type { ClientReport } from './scale-agents.js';
 import { waitForFile } from './wait-for-file.js';
+import { cpuMicros, processLauncher } from './processes.js';
 
 const MiB = 1024 * 1024;
 const knob = (name: string, fallback: number): number => {
@@ -85,6 +86,7 @@ const NODE_FLAGS = (process.env.BENCH_SCALE_GATEWAY_NODE_FLAGS ?? '').split(' ')
 
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'vcs-agent-bench-scale-'));
+const start = processLauncher(ROOT, work, children);
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
 
 function log(message: string): void {
@@ -93,21 +95,10 @@ function log(message: string): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** CPU time a process has used so far (user + system), in milliseconds. */
+const cpuMs = (pid: number): number => cpuMicros(pid) / 1000;
+
 /* ---------- processes and /proc ---------- */
-
-function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; logFile: string } {
-  const logFile = join(work, `${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-  children.push(child);
-  return { child, logFile };
-}
-
-/** CPU time a process has used so far (user + system), in milliseconds, from /proc (stat(5) fields 14, 15, in USER_HZ = 100). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 /** Current RSS of a process, from /proc (MiB). */
 function rssMiB(pid: number): number {

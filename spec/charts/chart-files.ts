@@ -2,6 +2,7 @@
 // values over values.yaml (to validate them with Ajv the way Helm does), and the
 // `.Values.a.b` paths a chart's templates use against the leaves values.yaml defines.
 import { Ajv, type ErrorObject } from 'ajv';
+import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRecord, lookup, readText, readYaml } from './tools.js';
@@ -113,4 +114,16 @@ export function keysOutsideSchema(values: unknown, schema: unknown, path = ''): 
     const child = lookup(props, [key]);
     return child === undefined ? [`${path}${key}`] : keysOutsideSchema(value, child, `${path}${key}.`);
   });
+}
+
+/** What both charts' defaults must say of the container: non-root, read-only root, no capabilities, RuntimeDefault seccomp. */
+export function expectRestrictedContainer(defaults: Values): void {
+  const sc = defaults.securityContext;
+  expect(lookup(sc, ['runAsNonRoot'])).to.equal(true);
+  expect(lookup(sc, ['runAsUser'])).to.be.a('number').and.greaterThan(0);
+  expect(lookup(sc, ['readOnlyRootFilesystem'])).to.equal(true);
+  expect(lookup(sc, ['allowPrivilegeEscalation'])).to.equal(false);
+  expect(lookup(sc, ['capabilities', 'drop'])).to.deep.equal(['ALL']);
+  expect(lookup(sc, ['seccompProfile', 'type'])).to.equal('RuntimeDefault');
+  expect(lookup(defaults, ['podSecurityContext', 'runAsNonRoot'])).to.equal(true);
 }

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { gatewayServeFlags, keysOutsideSchema, leafPaths, loadChart, templateValuePaths, unbalancedTemplates } from './chart-files.js';
+import { expectRestrictedContainer, gatewayServeFlags, keysOutsideSchema, leafPaths, loadChart, templateValuePaths, unbalancedTemplates } from './chart-files.js';
 import {
   gatewayChartDir,
   gatewayInstallValues,
@@ -69,14 +69,7 @@ describe('Helm chart charts/vcs-gateway (files)', () => {
     });
 
     it('runs non-root with a read-only root filesystem, no capabilities, RuntimeDefault seccomp and no service-account token', () => {
-      const sc = defaults.securityContext;
-      expect(lookup(sc, ['runAsNonRoot'])).to.equal(true);
-      expect(lookup(sc, ['runAsUser'])).to.be.a('number').and.greaterThan(0);
-      expect(lookup(sc, ['readOnlyRootFilesystem'])).to.equal(true);
-      expect(lookup(sc, ['allowPrivilegeEscalation'])).to.equal(false);
-      expect(lookup(sc, ['capabilities', 'drop'])).to.deep.equal(['ALL']);
-      expect(lookup(sc, ['seccompProfile', 'type'])).to.equal('RuntimeDefault');
-      expect(lookup(defaults, ['podSecurityContext', 'runAsNonRoot'])).to.equal(true);
+      expectRestrictedContainer(defaults);
       expect(defaults.automountServiceAccountToken).to.equal(false);
     });
 
