@@ -127,3 +127,14 @@ export function expectRestrictedContainer(defaults: Values): void {
   expect(lookup(sc, ['seccompProfile', 'type'])).to.equal('RuntimeDefault');
   expect(lookup(defaults, ['podSecurityContext', 'runAsNonRoot'])).to.equal(true);
 }
+
+/** `.Values` paths the templates use that values.yaml does not define. */
+export function undefinedValueRefs(templates: ReadonlyMap<string, string>, defaults: Values): string[] {
+  return [...templateValuePaths(templates)].filter((path) => lookup(defaults, path.split('.')) === undefined);
+}
+
+/** Leaves of values.yaml that no template uses (a leaf counts as used when it or a parent is referenced). */
+export function unusedValues(templates: ReadonlyMap<string, string>, defaults: Values): string[] {
+  const used = [...templateValuePaths(templates)];
+  return leafPaths(defaults).filter((leaf) => !used.some((ref) => leaf === ref || leaf.startsWith(`${ref}.`)));
+}

@@ -3,7 +3,7 @@
 // JSON Schema draft-07 that Helm validates), every .Values reference in the
 // templates against values.yaml, and every value against the docs.
 import { expect } from 'chai';
-import { expectRestrictedContainer, keysOutsideSchema, leafPaths, loadChart, templateValuePaths } from './chart-files.js';
+import { expectRestrictedContainer, keysOutsideSchema, leafPaths, loadChart, unbalancedTemplates, undefinedValueRefs, unusedValues } from './chart-files.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -161,24 +161,15 @@ describe('Helm chart charts/vcs-agent', () => {
 
   describe('templates', () => {
     it('reference only values that values.yaml defines', () => {
-      const missing = [...templateValuePaths(templates)].filter((path) => lookup(defaults, path.split('.')) === undefined);
-      expect(missing).to.deep.equal([]);
+      expect(undefinedValueRefs(templates, defaults)).to.deep.equal([]);
     });
 
     it('use every value that values.yaml defines', () => {
-      const used = [...templateValuePaths(templates)];
-      const unused = leafPaths(defaults).filter((leaf) => !used.some((ref) => leaf === ref || leaf.startsWith(`${ref}.`)));
-      expect(unused).to.deep.equal([]);
+      expect(unusedValues(templates, defaults)).to.deep.equal([]);
     });
 
     it('open and close their actions in balance', () => {
-      for (const [file, text] of templates) {
-        const actions = [...text.matchAll(/\{\{-?\s*(\/\*)?\s*([a-z]+)?/g)].filter((m) => m[1] === undefined);
-        const opens = actions.filter((m) => ['if', 'range', 'with', 'define', 'block'].includes(m[2] ?? '')).length;
-        const ends = actions.filter((m) => m[2] === 'end').length;
-        expect(ends, file).to.equal(opens);
-        expect(text.split('{{').length, `${file}: {{ vs }}`).to.equal(text.split('}}').length);
-      }
+      expect(unbalancedTemplates(templates)).to.deep.equal([]);
     });
 
     it('set only variables the agent reads, and every agent option', () => {

@@ -5,7 +5,16 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectRestrictedContainer, gatewayServeFlags, keysOutsideSchema, leafPaths, loadChart, templateValuePaths, unbalancedTemplates } from './chart-files.js';
+import {
+  expectRestrictedContainer,
+  gatewayServeFlags,
+  keysOutsideSchema,
+  leafPaths,
+  loadChart,
+  unbalancedTemplates,
+  undefinedValueRefs,
+  unusedValues,
+} from './chart-files.js';
 import {
   gatewayChartDir,
   gatewayInstallValues,
@@ -179,14 +188,11 @@ describe('Helm chart charts/vcs-gateway (files)', () => {
 
   describe('templates', () => {
     it('reference only values that values.yaml defines', () => {
-      const missing = [...templateValuePaths(templates)].filter((path) => lookup(defaults, path.split('.')) === undefined);
-      expect(missing).to.deep.equal([]);
+      expect(undefinedValueRefs(templates, defaults)).to.deep.equal([]);
     });
 
     it('use every value that values.yaml defines', () => {
-      const used = [...templateValuePaths(templates)];
-      const unused = leafPaths(defaults).filter((leaf) => !used.some((ref) => leaf === ref || leaf.startsWith(`${ref}.`)));
-      expect(unused).to.deep.equal([]);
+      expect(unusedValues(templates, defaults)).to.deep.equal([]);
     });
 
     it('open and close their actions in balance', () => {
