@@ -5,6 +5,8 @@ export default defineConfig([
     // The library: ESM + CJS with type declarations for both.
     entry: { 'lib/index': 'lib/index.ts' },
     format: ['esm', 'cjs'],
+    // import.meta.url in the CJS build too (lib/gateway/cluster/redis-client.ts loads ioredis lazily).
+    shims: true,
     dts: true,
     sourcemap: true,
     clean: true,

@@ -67,7 +67,16 @@ const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, inf
  * whose message held a token such as "%d", which any caller can put in a request path.
  * Levels are filtered here, so a disabled level costs a comparison.
  */
-export function createCliLogger(options: { format: LogFormat; level: LogLevel; stream?: NodeJS.WritableStream }): Logger & { close(): Promise<void> } {
+export interface CliLogger extends Logger {
+  /**
+   * An info line whose fields are given as the text of one JSON object (a trailing newline is
+   * ignored): the gateway's access records, which its access log has serialised already.
+   */
+  infoJson(message: string, fieldsJson: string): void;
+  close(): Promise<void>;
+}
+
+export function createCliLogger(options: { format: LogFormat; level: LogLevel; stream?: NodeJS.WritableStream }): CliLogger {
   const transport = new LineBatchTransport(options.stream ?? process.stdout);
   const format = options.format === 'json' ? jsonLine() : pretty;
   // The library may still log while sockets wind down after close(): late lines are dropped.
@@ -81,11 +90,20 @@ export function createCliLogger(options: { format: LogFormat; level: LogLevel; s
       const line = format.transform(info as unknown as winston.Logform.TransformableInfo);
       if (line !== false) transport.log(line as unknown as Record<string | symbol, unknown>, noop);
     };
+  const info = at('info');
   return {
     error: at('error'),
     warn: at('warn'),
-    info: at('info'),
+    info,
     debug: at('debug'),
+    infoJson: (message, fieldsJson) => {
+      if (closed || LEVEL_ORDER.info > threshold) return;
+      const end = fieldsJson.endsWith('\n') ? fieldsJson.length - 1 : fieldsJson.length;
+      if (options.format !== 'json') return info(message, JSON.parse(fieldsJson.slice(0, end)) as Record<string, unknown>);
+      // Spliced as jsonLine does, without parsing and serialising the fields again.
+      const inner = end > 2 ? `,${fieldsJson.slice(1, end)}` : '}';
+      transport.log({ [MESSAGE]: `{"timestamp":"${isoTime()}","level":"info","message":${JSON.stringify(message)}${inner}` } as unknown as Record<string | symbol, unknown>, noop);
+    },
     close: async () => {
       if (closed) return;
       closed = true;

@@ -301,9 +301,12 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
     });
     accessStream.on('error', (error: NodeJS.ErrnoException) => logger.error('cannot write the access log', { file: accessLogTarget, error: error.code ?? error.message }));
   }
-  const sink = accessLogTarget === undefined ? undefined : (accessStream ?? process.stdout);
-  // With its own destination, the access log leaves the structured log: one line per request, not two.
-  const gatewayLogger = sink === undefined ? logger : withoutAccessLines(logger);
+  // With its own destination, the access log leaves the structured log: one line per request,
+  // not two. Without one, its lines go to the structured log from the access log itself, so a
+  // record is serialised once for both the log and the admin API's ring (it was twice: about a
+  // sixth of the bytes the gateway allocated per request, docs/performance.md).
+  const sink = accessLogTarget === undefined ? { write: (line: string) => logger.infoJson('access', line) } : (accessStream ?? process.stdout);
+  const gatewayLogger = withoutAccessLines(logger);
   const fileStore = storeAt.kind === 'file' ? new FilePoolStore(storeAt.path) : undefined;
   const gateway = new Gateway({
     ...(storeAt.kind === 'file'
@@ -325,7 +328,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
     keepalive: keepaliveIntervalMs === 0 ? false : { intervalMs: keepaliveIntervalMs, timeoutMs: keepaliveTimeoutMs },
   });
   const store: PoolStore = fileStore ?? (gateway.cluster as GatewayCluster).store;
-  const accessLog = new AccessLog({ capacity: accessLogSize, ...(sink === undefined ? {} : { sink }) });
+  const accessLog = new AccessLog({ capacity: accessLogSize, sink });
   accessLog.attach(gateway);
   // Metrics (prom-client) and the admin server are only loaded with the admin listener:
   // their modules cost ~15 MiB of RSS a gateway without it should not carry.

@@ -15,6 +15,7 @@ import { MemoryLogger } from '../helpers/memory-logger.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const AGENT_CLI = join(REPO_ROOT, 'cli', 'vcs-agent.ts');
+export const GATEWAY_CLI = join(REPO_ROOT, 'cli', 'vcs-gateway.ts');
 
 /** Environment for a spawned agent: nothing inherited but PATH/HOME, so the host's proxy or GODEBUG cannot leak in. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -216,4 +217,40 @@ export async function waitForAgents(fixture: GatewayFixture, count: number, time
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${count} agent(s) with ${connectionsEach} connection(s) each; have ${ready}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** Runs `vcs-gateway` with `args`; `onLine` sees each JSON log line and may return a promise to await before the process is stopped. */
+export function runGateway(args: string[], onLine?: (line: Record<string, unknown>) => Promise<unknown> | undefined): Promise<{ code: number | null; stdout: string; stderr: string; waited: unknown }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', GATEWAY_CLI, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let waited: Promise<unknown> = Promise.resolve(undefined);
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    for (const line of chunk.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const task = onLine?.(JSON.parse(line) as Record<string, unknown>);
+        if (task !== undefined) {
+          waited = task.then(
+            (value) => value,
+            (error: unknown) => error,
+          );
+          waited.finally(() => child.kill('SIGTERM'));
+        }
+      } catch {
+        // a partial line
+      }
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      waited.then((value) => resolve({ code, stdout, stderr, waited: value }));
+    }),
+  );
 }

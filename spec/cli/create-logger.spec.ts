@@ -45,6 +45,33 @@ describe('createCliLogger', function () {
     expect(line).to.include({ message: 'GET /api/v4/projects/a%d%s%j%% deny 403', id: 'r1', decision: 'deny', status: 403 });
   });
 
+  it('writes a line whose fields come as JSON text (the access log\'s records) as the same line info() writes', async function () {
+    const out = capture();
+    const logger = createCliLogger({ format: 'json', level: 'info', stream: out.stream });
+    logger.infoJson('access', '{"requestId":"r1","status":200,"path":"/a\\nb"}\n');
+    logger.infoJson('access', '{}');
+    logger.info('access', { requestId: 'r1', status: 200, path: '/a\nb' });
+    await logger.close();
+    const [spliced, empty, plain] = out.text().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(spliced).to.include({ level: 'info', message: 'access', requestId: 'r1', status: 200, path: '/a\nb' });
+    expect(Object.keys(spliced as object)).to.deep.equal(Object.keys(plain as object));
+    expect(empty).to.have.all.keys('timestamp', 'level', 'message');
+  });
+
+  it('writes JSON-text fields readably with --log-format pretty, and drops them below the chosen level', async function () {
+    const pretty = capture();
+    const readable = createCliLogger({ format: 'pretty', level: 'info', stream: pretty.stream });
+    readable.infoJson('access', '{"status":403,"path":"/x"}\n');
+    await readable.close();
+    expect(pretty.text()).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z info  access status=403 path=\/x\n$/);
+    const quiet = capture();
+    const warnOnly = createCliLogger({ format: 'json', level: 'warn', stream: quiet.stream });
+    warnOnly.infoJson('access', '{"status":200}');
+    warnOnly.warn('kept');
+    await warnOnly.close();
+    expect(quiet.text().trim().split('\n').map((line) => (JSON.parse(line) as { message: string }).message)).to.deep.equal(['kept']);
+  });
+
   it('never lets fields replace the line\'s own timestamp, level and message', async function () {
     const out = capture();
     const logger = createCliLogger({ format: 'json', level: 'info', stream: out.stream });

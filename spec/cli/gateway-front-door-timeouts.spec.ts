@@ -1,48 +1,9 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from './cli-harness.js';
-
-const CLI = join(REPO_ROOT, 'cli', 'vcs-gateway.ts');
-
-/** Runs `vcs-gateway` with `args`; `onLine` sees each JSON log line and may return a promise to await before the process is stopped. */
-function runGateway(args: string[], onLine?: (line: Record<string, unknown>) => Promise<unknown> | undefined): Promise<{ code: number | null; stdout: string; stderr: string; waited: unknown }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let waited: Promise<unknown> = Promise.resolve(undefined);
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    for (const line of chunk.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const task = onLine?.(JSON.parse(line) as Record<string, unknown>);
-        if (task !== undefined) {
-          waited = task.then(
-            (value) => value,
-            (error: unknown) => error,
-          );
-          waited.finally(() => child.kill('SIGTERM'));
-        }
-      } catch {
-        // a partial line
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      waited.then((value) => resolve({ code, stdout, stderr, waited: value }));
-    }),
-  );
-}
+import { runGateway } from './cli-harness.js';
 
 /** Trickles request headers a byte every 20 ms; resolves with what the front door sent before it closed. */
 function trickleHeaders(port: number): Promise<string> {

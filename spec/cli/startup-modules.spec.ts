@@ -48,14 +48,15 @@ function built(name: string): string {
 }
 
 describe('command lines: what they load at start-up (dist/)', function () {
-  it('vcs-gateway loads neither gRPC (the Spacelift listener loads it when on) nor the agent\'s VCS client', function () {
+  it('vcs-gateway loads neither gRPC (the Spacelift listener loads it when on), nor Redis\'s client without --redis, nor the agent\'s VCS client', function () {
     // The launcher only tunes the heap, then loads the program with import(): follow that one.
     const launcher = built('vcs-gateway.js');
     const program = /await import\("([^"]+)"\)/.exec(readFileSync(launcher, 'utf8'))?.[1];
     expect(program, 'the launcher loads the program').to.be.a('string');
     const packages = packagesReached([resolve(dirname(launcher), program as string)]);
     expect(packages).to.include('yargs'); // the walk reaches the program's own imports
-    for (const name of ['@grpc/grpc-js', '@grpc/proto-loader', 'undici', '@bugsnag/node', 'prom-client']) {
+    // ioredis only with --redis (lib/gateway/cluster/redis-client.ts requires it on the first client).
+    for (const name of ['@grpc/grpc-js', '@grpc/proto-loader', 'undici', '@bugsnag/node', 'prom-client', 'ioredis']) {
       expect(packages, name).to.not.include(name);
     }
   });
@@ -63,7 +64,8 @@ describe('command lines: what they load at start-up (dist/)', function () {
   it('vcs-agent loads no gRPC (only with --protocol spacelift) and no optional feature', function () {
     const packages = packagesReached([built('vcs-agent.js')]);
     expect(packages).to.include('undici'); // its VCS client
-    for (const name of ['@grpc/grpc-js', '@grpc/proto-loader', 'ioredis', '@bugsnag/node', 'prom-client', 'https-proxy-agent']) {
+    // ipaddr.js only once an IP literal is parsed (lib/proxy/no-proxy.ts).
+    for (const name of ['@grpc/grpc-js', '@grpc/proto-loader', 'ioredis', '@bugsnag/node', 'prom-client', 'https-proxy-agent', 'ipaddr.js']) {
       expect(packages, name).to.not.include(name);
     }
   });
