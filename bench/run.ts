@@ -15,7 +15,8 @@
  * relay (bench/delay-relay.ts, RTT/2 each way, unbounded buffers), next to one plain TCP
  * connection through the same relay as the ceiling. Knobs: BENCH_WAN_RTT_MS (40; 0 skips
  * WAN mode), BENCH_WAN_MIB (256), BENCH_WAN_ONLY=1 (skip the loopback paths). BENCH_EXTRAS=0 skips
- * the git clone and scale benches that otherwise run after the table.
+ * the git clone and scale benches that otherwise run after the table. BENCH_RSS_ONLY=1 stops after
+ * the RSS figure (idle, then peak while streaming BENCH_RSS_MIB), for memory experiments.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -234,6 +235,13 @@ async function main(): Promise<void> {
   log(`streaming ${RSS_BODY / MiB} MiB through the tunnel for the RSS figure`);
   const rssThroughput = await throughputGet(tunnel, RSS_BODY);
   const rssAfterBig = { gateway: rssOf(gateway.child.pid as number), agent: rssOf(agent.child.pid as number) };
+  if (process.env.BENCH_RSS_ONLY === '1') {
+    const idle = rssIdle.gateway.now + rssIdle.agent.now;
+    const peak = rssAfterBig.gateway.peak + rssAfterBig.agent.peak;
+    log(`RSS idle: gateway ${rssIdle.gateway.now.toFixed(1)} + agent ${rssIdle.agent.now.toFixed(1)} = ${idle.toFixed(1)} MiB`);
+    log(`RSS peak streaming ${RSS_BODY / MiB} MiB at ${rssThroughput.toFixed(0)} MiB/s: gateway ${rssAfterBig.gateway.peak.toFixed(1)} + agent ${rssAfterBig.agent.peak.toFixed(1)} = ${peak.toFixed(1)} MiB (${(peak / idle).toFixed(3)}× idle)`);
+    return;
+  }
 
   log('warming up all paths');
   for (const base of [direct, hopBase, tunnel]) {

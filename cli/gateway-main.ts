@@ -22,6 +22,7 @@ import { PoolStoreError } from '../lib/errors.js';
 import { createPool, rotatePoolKey, updatePoolDescription, validateGatewayUrl } from '../lib/pools/pool-service.js';
 import { parseHostPort } from './host-port.js';
 import { ConfigError } from './config-error.js';
+import { GC_PACE_BYTES, bodyGcPacer } from './gc-pacer.js';
 import { LOG_FORMATS, LOG_LEVELS, createCliLogger, type LogFormat, type LogLevel } from './create-logger.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -309,6 +310,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   const gatewayLogger = withoutAccessLines(logger);
   const fileStore = storeAt.kind === 'file' ? new FilePoolStore(storeAt.path) : undefined;
   const gateway = new Gateway({
+    onBodyChunk: bodyGcPacer(GC_PACE_BYTES),
     ...(storeAt.kind === 'file'
       ? { store: fileStore }
       : {

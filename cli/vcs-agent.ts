@@ -10,6 +10,7 @@ import { agentParser, resolveAgentConfig, type AgentConfig } from './agent-optio
 import type { ErrorReporter } from './bugsnag-reporter.js';
 import { isOperatorError, scrubText } from './error-scrub.js';
 import { ConfigError } from './config-error.js';
+import { GC_PACE_BYTES, bodyGcPacer } from './gc-pacer.js';
 import { createCliLogger } from './create-logger.js';
 import { ExitCode } from './exit-codes.js';
 import { keepWasmOnBaselineCompiler } from './wasm-tiers.js';
@@ -140,6 +141,7 @@ async function clientOptions(config: AgentConfig, logger: Logger): Promise<Omit<
     options.wrapSocket = (socket: Duplex) =>
       traceHttp2Socket(socket, { level, connectionLabel, write: (line) => process.stderr.write(`${goLogTimestamp()}${line}\n`) });
   }
+  options.onBodyChunk = bodyGcPacer(GC_PACE_BYTES);
   if (config.debugPrintAll) {
     const { createDebugPrinter } = await import('../lib/agent/debug-printer.js');
     options.onDebug = createDebugPrinter({ write: (line) => process.stderr.write(`vcs-agent debug ${line}\n`) });

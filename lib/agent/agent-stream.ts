@@ -71,6 +71,8 @@ export interface AgentStreamContext {
   readonly onBulkData?: () => void;
   /** Set only with --debug-print-all: every exchange event, unredacted (the consumer redacts). */
   readonly onDebug: ((event: ExchangeDebugEvent) => void) | undefined;
+  /** TunnelClientOptions.onBodyChunk. */
+  readonly onBodyChunk?: ((bytes: number) => void) | undefined;
 }
 
 /*
@@ -229,6 +231,7 @@ export class AgentStream {
   private onRequestBody(chunk: Buffer): void {
     if (this.head === undefined || this.requestDone) throw new ProtocolError('Body frame outside a request');
     this.bytesIn += chunk.length;
+    this.context.onBodyChunk?.(chunk.length);
     this.context.onDebug?.({ type: 'request-body', id: this.head.id, chunk });
     const inspecting = this.inspecting;
     if (inspecting !== undefined) {
@@ -306,6 +309,7 @@ export class AgentStream {
       return true;
     }
     this.bytesOut += chunk.length;
+    this.context.onBodyChunk?.(chunk.length);
     if (this.bytesOut > this.context.maxResponseBodyBytes) {
       this.upstream?.abort();
       this.reset(h2constants.NGHTTP2_INTERNAL_ERROR, `The VCS response exceeds the agent's limit of ${this.context.maxResponseBodyBytes} bytes`);

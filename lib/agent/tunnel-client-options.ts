@@ -108,6 +108,13 @@ export interface TunnelClientOptions {
    * Values are unredacted: the consumer must redact. Costs nothing when unset.
    */
   onDebug?: (event: ExchangeDebugEvent) => void;
+  /**
+   * Called with the size of every body chunk this process streams, in either direction
+   * (small bodies that travel in one piece with their head are not reported): a hook for
+   * process-level memory tuning (the CLIs run a minor GC every 4 MiB with it,
+   * docs/performance.md § Memory). Runs on the hot path: keep it to a counter.
+   */
+  onBodyChunk?: (bytes: number) => void;
 }
 
 /** The Spacelift protocol's settings, checked. */
@@ -178,6 +185,9 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
   if (spacelift !== undefined && options.connect !== undefined) {
     throw new InvalidOptionError('connect', 'A custom connect() is not supported with protocol: spacelift (grpc-js dials; use proxy or wrapSocket)');
   }
+  for (const name of ['onDebug', 'onBodyChunk'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new InvalidOptionError(name, `${name} must be a function`);
+  }
   // Last: the default client holds a connection pool, made only once every option is good.
   // Every stream of every connection may carry a request at once: fewer VCS connections would
   // queue requests the gateway counts as being served.
@@ -206,6 +216,7 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
       maxResponseBodyBytes: cap(options.maxBodyBytes?.response, 'maxBodyBytes.response'),
       outboundHeaders: (raw) => buildHeaders(raw, target),
       onDebug: options.onDebug,
+      onBodyChunk: options.onBodyChunk,
     },
   };
 }

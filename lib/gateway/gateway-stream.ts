@@ -57,6 +57,8 @@ export class GatewayStream {
   constructor(
     readonly stream: ServerHttp2Stream,
     private readonly owner: GatewayStreamOwner,
+    /** GatewayOptions.onBodyChunk. */
+    private readonly onBodyChunk?: (bytes: number) => void,
   ) {
     this.parser = new FrameParser({
       onHead: (type, head) => this.onHead(type, head),
@@ -185,6 +187,7 @@ export class GatewayStream {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (buffer.length === 0) return;
     this.bytesOut += buffer.length;
+    this.onBodyChunk?.(buffer.length);
     this.lastBodyAt = performance.now();
     if (!writeBodyFrame(this.stream, buffer)) {
       this.body?.pause();
@@ -238,6 +241,7 @@ export class GatewayStream {
       throw new ProtocolError('Body frame outside a response');
     }
     this.bytesIn += chunk.length;
+    this.onBodyChunk?.(chunk.length);
     if (!this.handler.onData(chunk)) this.stream.pause();
   }
 

@@ -49,6 +49,13 @@ export interface GatewayOptions {
    * Default: off (the caller owns the body; a `signal` bounds the whole request).
    */
   requestBodyIdleTimeoutMs?: number;
+  /**
+   * Called with the size of every body chunk this process streams, in either direction
+   * (small bodies that travel in one piece with their head are not reported): a hook for
+   * process-level memory tuning (the CLIs run a minor GC every 4 MiB with it,
+   * docs/performance.md § Memory). Runs on the hot path: keep it to a counter.
+   */
+  onBodyChunk?: (bytes: number) => void;
   /** Settings of the listener for Spacelift's own (gRPC) agents, started by `Gateway.listenSpacelift()`. */
   spacelift?: SpaceliftGatewayOptions;
 }

@@ -58,6 +58,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly router: RequestRouter;
   // Idle bound on request() bodies (issue 13 bug 5), enforced by GatewayStream.
   private readonly bodyBound: { bodyIdleTimeoutMs?: number };
+  private readonly onBodyChunk: ((bytes: number) => void) | undefined;
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
   private readonly tls: GatewayOptions['tls'];
@@ -81,6 +82,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.logger = options.logger ?? silentLogger;
     this.cluster = options.cluster === undefined ? undefined : new GatewayCluster(options.cluster, this.logger);
     this.store = options.store ?? (this.cluster as GatewayCluster).store;
+    if (options.onBodyChunk !== undefined && typeof options.onBodyChunk !== 'function') throw new InvalidOptionError('onBodyChunk', 'onBodyChunk must be a function');
+    this.onBodyChunk = options.onBodyChunk;
     this.bodyBound = options.requestBodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: positiveInteger(options.requestBodyIdleTimeoutMs, 0, 'requestBodyIdleTimeoutMs') };
     this.registry = new AgentRegistry({
       store: this.store,
@@ -308,7 +311,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (connection === undefined) return refuseStream(stream, 401, 'VCS_AUTH_FAILED', 'Open the connect stream and authenticate first');
       if (connection.draining) return refuseStream(stream, 503, 'VCS_CLOSED', 'This connection is draining');
       stream.respond({ ':status': 200 });
-      connection.addStream(new GatewayStream(stream, connection));
+      connection.addStream(new GatewayStream(stream, connection, this.onBodyChunk));
       return;
     }
     if (path === CONNECT_PATH && headers[':method'] === 'POST') {
