@@ -4,6 +4,7 @@ import { InvalidOptionError } from '../errors.js';
 import { nodeHttpUpstream } from './upstream-node-http.js';
 import type { UpstreamClient } from './upstream-request.js';
 import { undiciUpstream } from './upstream-undici.js';
+import { CorkingConnector } from './upstream-corking.js';
 
 /** The options that choose the VCS client (see TunnelClientOptions). */
 export interface UpstreamClientOptions {
@@ -34,6 +35,7 @@ export function createUpstreamClient(options: UpstreamClientOptions, connections
     return nodeHttpUpstream(upstreamAgent, timeoutMs);
   }
   // Connecting counts as the VCS being silent too (node:http's socket timeout covered it).
-  const agent = new Agent({ connections, connect: { timeout: timeoutMs } });
-  return undiciUpstream(agent, timeoutMs, true);
+  const connector = new CorkingConnector({ timeout: timeoutMs });
+  const agent = new Agent({ connections, connect: connector.connect });
+  return undiciUpstream(agent, timeoutMs, true, () => connector.corkTurn());
 }

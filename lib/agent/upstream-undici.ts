@@ -10,9 +10,9 @@ import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
  * fails a request body longer or shorter than its Content-Length instead of letting it
  * spill into the next request on the connection.
  */
-export function undiciUpstream(dispatcher: Dispatcher, timeoutMs: number, owned: boolean): UpstreamClient {
+export function undiciUpstream(dispatcher: Dispatcher, timeoutMs: number, owned: boolean, corkTurn?: () => void): UpstreamClient {
   return {
-    request: (head, handler) => new UndiciRequest(dispatcher, timeoutMs, head, handler),
+    request: (head, handler) => new UndiciRequest(dispatcher, timeoutMs, head, handler, corkTurn),
     destroy: () => void (owned && dispatcher.destroy().catch(() => {})),
   };
 }
@@ -64,6 +64,8 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
     private readonly timeoutMs: number,
     head: UpstreamRequestHead,
     private readonly handler: UpstreamHandler,
+    /** Corks the pool's sockets for this turn (CorkingConnector), so a turn's body chunks leave as one write. */
+    private readonly corkTurn?: () => void,
   ) {
     let body: Buffer | RequestBody | null;
     if (head.body === 'stream') {
@@ -102,6 +104,7 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
       return true;
     }
     this.timer?.refresh();
+    this.corkTurn?.();
     if (body.push(chunk)) return true;
     body.waiting = true;
     return false;

@@ -1,0 +1,49 @@
+import type { Socket } from 'node:net';
+import { buildConnector } from 'undici';
+
+/**
+ * The default VCS client's connector, keeping the sockets it opens, and a per-turn cork on
+ * them: `corkTurn()` corks every live socket until the end of the event-loop turn.
+ *
+ * Why: nghttp2 hands the agent an upload as 16 KiB DATA frames, each its own 'data' event,
+ * and undici writes each body chunk with its own socket write: 64 writes per MiB to the VCS
+ * where a plain relay makes 16, and each loopback write cost ~15 µs of the agent's CPU, plus
+ * the VCS's read of each (docs/performance.md, run 12: `writeBuffer` was 967 of the agent's
+ * 1 184 µs of JavaScript per uploaded MiB). Corked for the turn, the chunks that arrived in it
+ * leave as one writev when the turn's I/O is done, without a copy. undici does not say which
+ * socket a request is on, so every socket of the pool is corked: one that writes nothing in
+ * the turn is uncorked with nothing to send.
+ */
+export class CorkingConnector {
+  private readonly sockets = new Set<Socket>();
+  private corked: Socket[] | undefined;
+  readonly connect: buildConnector.connector;
+
+  constructor(options: buildConnector.BuildOptions) {
+    const base = buildConnector(options);
+    this.connect = (connectOptions, callback) =>
+      base(connectOptions, (error, socket) => {
+        if (socket !== null && error === null) {
+          const tracked = socket as Socket;
+          this.sockets.add(tracked);
+          tracked.once('close', () => this.sockets.delete(tracked));
+        }
+        (callback as (error: Error | null, socket: Socket | null) => void)(error, socket as Socket | null);
+      });
+  }
+
+  /** Corks every socket until setImmediate (once per turn). */
+  corkTurn(): void {
+    if (this.corked !== undefined) return;
+    const corked = [...this.sockets];
+    this.corked = corked;
+    for (const socket of corked) socket.cork();
+    setImmediate(this.uncork);
+  }
+
+  private readonly uncork = (): void => {
+    const corked = this.corked;
+    this.corked = undefined;
+    if (corked !== undefined) for (const socket of corked) socket.uncork();
+  };
+}
