@@ -1,3 +1,4 @@
+import { optionalFunction } from '../util/optional-function.js';
 import type { Agent as HttpAgent } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -185,9 +186,6 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
   if (spacelift !== undefined && options.connect !== undefined) {
     throw new InvalidOptionError('connect', 'A custom connect() is not supported with protocol: spacelift (grpc-js dials; use proxy or wrapSocket)');
   }
-  for (const name of ['onDebug', 'onBodyChunk'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') throw new InvalidOptionError(name, `${name} must be a function`);
-  }
   // Last: the default client holds a connection pool, made only once every option is good.
   // Every stream of every connection may carry a request at once: fewer VCS connections would
   // queue requests the gateway counts as being served.
@@ -215,8 +213,8 @@ export function resolveTunnelClientOptions(options: TunnelClientOptions, randomI
       maxRequestBodyBytes: cap(options.maxBodyBytes?.request, 'maxBodyBytes.request'),
       maxResponseBodyBytes: cap(options.maxBodyBytes?.response, 'maxBodyBytes.response'),
       outboundHeaders: (raw) => buildHeaders(raw, target),
-      onDebug: options.onDebug,
-      onBodyChunk: options.onBodyChunk,
+      onDebug: optionalFunction(options.onDebug, 'onDebug'),
+      onBodyChunk: optionalFunction(options.onBodyChunk, 'onBodyChunk'),
     },
   };
 }

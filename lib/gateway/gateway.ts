@@ -18,6 +18,7 @@ import { openWindows } from '../protocol/flow-window.js';
 import { refuseStream } from '../protocol/handshake.js';
 import { MAX_SESSION_MEMORY_MB, gatewaySettings } from '../protocol/http2-settings.js';
 import { listenServer } from '../util/listen-server.js';
+import { optionalFunction } from '../util/optional-function.js';
 import { positiveInteger } from '../util/positive-integer.js';
 import { decisionOf } from './access-log.js';
 import { LoggedExchange } from './access-record.js';
@@ -56,8 +57,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly server: Http2Server | Http2SecureServer;
   private readonly registry: AgentRegistry;
   private readonly router: RequestRouter;
-  // Idle bound on request() bodies (issue 13 bug 5), enforced by GatewayStream.
-  private readonly bodyBound: { bodyIdleTimeoutMs?: number };
+  private readonly bodyBound: { bodyIdleTimeoutMs?: number }; // request() bodies' idle bound (issue 13 bug 5), kept by GatewayStream
   private readonly onBodyChunk: ((bytes: number) => void) | undefined;
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
@@ -82,8 +82,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.logger = options.logger ?? silentLogger;
     this.cluster = options.cluster === undefined ? undefined : new GatewayCluster(options.cluster, this.logger);
     this.store = options.store ?? (this.cluster as GatewayCluster).store;
-    if (options.onBodyChunk !== undefined && typeof options.onBodyChunk !== 'function') throw new InvalidOptionError('onBodyChunk', 'onBodyChunk must be a function');
-    this.onBodyChunk = options.onBodyChunk;
+    this.onBodyChunk = optionalFunction(options.onBodyChunk, 'onBodyChunk');
     this.bodyBound = options.requestBodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: positiveInteger(options.requestBodyIdleTimeoutMs, 0, 'requestBodyIdleTimeoutMs') };
     this.registry = new AgentRegistry({
       store: this.store,
@@ -106,10 +105,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.spaceliftMaxMessageBytes = maxMessageBytes === undefined ? undefined : positiveInteger(maxMessageBytes, 0, 'spacelift.maxMessageBytes');
     this.tls = options.tls;
     const serverOptions = { ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
-    this.server =
-      options.tls === undefined
-        ? createServer(serverOptions)
-        : createSecureServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key, allowHTTP1: false });
+    const tls = options.tls;
+    this.server = tls === undefined ? createServer(serverOptions) : createSecureServer({ ...serverOptions, cert: tls.cert, key: tls.key, allowHTTP1: false });
     this.server.on('session', (session) => this.onSession(session));
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
     this.router = new RequestRouter(this.registry, this.store, (local) => this.cluster?.forwarderFor(local));
