@@ -111,7 +111,7 @@ export interface TunnelClientOptions {
   onDebug?: (event: ExchangeDebugEvent) => void;
   /**
    * Called with the size of every body chunk this process streams, in either direction
-   * (small bodies that travel in one piece with their head are not reported): a hook for
+   * (a small body sent in one piece with its head may not be): a hook for
    * process-level memory tuning (the CLIs run a minor GC every 4 MiB with it,
    * docs/performance.md § Memory). Runs on the hot path: keep it to a counter.
    */

@@ -109,7 +109,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.server = tls === undefined ? createServer(serverOptions) : createSecureServer({ ...serverOptions, cert: tls.cert, key: tls.key, allowHTTP1: false });
     this.server.on('session', (session) => this.onSession(session));
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
-    this.router = new RequestRouter(this.registry, this.store, (local) => this.cluster?.forwarderFor(local));
+    this.router = new RequestRouter(this.registry, this.store, (local) => this.cluster?.forwarderFor(local, this.onBodyChunk));
   }
 
   /** Starts accepting agents. Resolves with the bound address (use port 0 for any free port). */

@@ -175,11 +175,11 @@ export class GatewayCluster {
     return this.health.reason;
   }
 
-  /** The forwarder for a gateway whose own route is `local` (undefined without `peer`). */
-  forwarderFor(local: LocalRoute): PeerForwarder | undefined {
+  /** The forwarder for a gateway whose own route is `local` (undefined without `peer`); `onBodyChunk` is GatewayOptions'. */
+  forwarderFor(local: LocalRoute, onBodyChunk?: (bytes: number) => void): PeerForwarder | undefined {
     if (this.peer === undefined) return undefined;
     const { token, url: _url, ...timing } = this.peer;
-    this.forwarder ??= new PeerForwarder({ ...timing, replicaId: this.replicaId, token, registry: this.registry, local, logger: this.logger });
+    this.forwarder ??= new PeerForwarder({ ...timing, replicaId: this.replicaId, token, registry: this.registry, local, logger: this.logger, onBodyChunk });
     return this.forwarder;
   }
 

@@ -15,6 +15,8 @@ export interface AttemptOwner {
   readonly handler: LoggedExchange;
   readonly replicaId: string;
   readonly token: string;
+  /** GatewayOptions.onBodyChunk: body bytes relayed through the peer hop count too. */
+  readonly onBodyChunk: ((bytes: number) => void) | undefined;
   /** The peer did not take the request (it said so, or nothing reached it): try elsewhere. */
   retry(attempt: PeerAttempt, reason: string): void;
   /** The attempt is over, whatever its end (for the in-flight count per peer). */
@@ -118,6 +120,7 @@ export class PeerAttempt implements ExchangeControl {
     stream.on('data', (chunk: Buffer) => {
       if (this.state !== 'responding') return;
       this.bytesIn += chunk.length;
+      this.owner.onBodyChunk?.(chunk.length);
       if (!this.owner.handler.onData(chunk)) stream.pause();
     });
     stream.on('trailers', (trailers: IncomingHttpHeaders) => {
@@ -243,6 +246,7 @@ export class PeerAttempt implements ExchangeControl {
   private readonly onBodyData = (chunk: Buffer | string): void => {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.bytesOut += buffer.length;
+    this.owner.onBodyChunk?.(buffer.length);
     const stream = this.stream as ClientHttp2Stream;
     if (!stream.write(buffer)) {
       this.body?.pause();

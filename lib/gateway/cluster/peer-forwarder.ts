@@ -25,6 +25,7 @@ export interface PeerForwarderOptions extends Partial<PeerSessionsOptions> {
   registry: LiveRegistry;
   local: LocalRoute;
   logger: Logger;
+  onBodyChunk?: ((bytes: number) => void) | undefined;
 }
 
 /** One request the forwarder is placing: the replicas tried so far and the current attempt (or the local dispatch). */
@@ -39,6 +40,7 @@ class ForwardJob implements ExchangeControl, AttemptOwner {
     readonly handler: LoggedExchange,
     readonly replicaId: string,
     readonly token: string,
+    readonly onBodyChunk: ((bytes: number) => void) | undefined,
   ) {}
 
   abort(error: VcsAgentError = new RequestAbortedError()): void {
@@ -104,7 +106,7 @@ export class PeerForwarder {
       handler.onError(new ForwardLoopError('The request carries a vcs-peer-* header, which only replicas may set'));
       return NOOP_CONTROL;
     }
-    const job = new ForwardJob(this, request, handler, this.options.replicaId, this.options.token);
+    const job = new ForwardJob(this, request, handler, this.options.replicaId, this.options.token, this.options.onBodyChunk);
     this.place(job);
     return job;
   }
