@@ -1,4 +1,3 @@
-import { optionalFunction } from '../util/optional-function.js';
 import type { Agent as HttpAgent } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -11,6 +10,7 @@ import { validateMetadata } from '../protocol/metadata.js';
 import { SPACELIFT_DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/spacelift/constants.js';
 import { parseSpaceliftTarget, type SpaceliftTarget } from '../protocol/spacelift/spacelift-target.js';
 import { decodePoolToken, type PoolToken } from '../protocol/token.js';
+import { optionalFunction } from '../util/optional-function.js';
 import type { AgentStreamContext, ExchangeDebugEvent } from './agent-stream.js';
 import type { BackoffOptions } from './backoff.js';
 import { createUpstreamClient } from './upstream-client.js';
