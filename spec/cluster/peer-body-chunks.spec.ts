@@ -5,6 +5,7 @@ import { createPool } from '../../lib/pools/pool-service.js';
 import { digestStream, generatedBody } from '../helpers/bodies.js';
 import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { testPolicy } from '../helpers/test-policy.js';
+import { waitUntil } from '../helpers/wait-for.js';
 import { startClusterVcs, type ClusterVcs } from './cluster-vcs.js';
 
 const MiB = 1024 * 1024;
@@ -33,15 +34,12 @@ describe('cluster: onBodyChunk hears body bytes relayed through the peer hop (tw
     agent = new TunnelClient({ token, target: vcs.url, policy: testPolicy, parallelism: 2, gatewayConnections: 1, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
     await agent.start();
     // B learns from the live registry (written and read every 500 ms) that A holds the pool.
-    const deadline = Date.now() + 5000;
-    for (;;) {
+    await waitUntil(async () => {
       // Until then B has no route: request() rejects with NoAgentError.
       const response = await b.request('private://on-a/allowed/warm-up').catch(() => undefined);
       if (response !== undefined) await digestStream(response.body);
-      if (response?.status === 200) break;
-      if (Date.now() > deadline) throw new Error('B never forwarded to A');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      return response?.status === 200;
+    }, 5000, 'B to forward to A');
   });
 
   after(async () => {

@@ -6,7 +6,7 @@ import type { AdminPool } from '../../lib/gateway/admin/admin-server.js';
 import { digestStream, generatedBody, generatedDigest } from '../helpers/bodies.js';
 import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { testPolicy } from '../helpers/test-policy.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { waitFor, waitUntil } from '../helpers/wait-for.js';
 import { BODY_CHUNK, call, startClusterVcs, type ClusterVcs } from './cluster-vcs.js';
 import { ADMIN_TOKEN, FRONT_DOOR_TOKEN, PEER_TOKEN, runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
 
@@ -32,11 +32,7 @@ describe('cluster: a request through any replica reaches the replica holding its
     agent.on('disconnected', () => {});
     await agent.start();
     // B learns from the live registry that A holds the pool: A writes and B reads every 500 ms.
-    const deadline = Date.now() + 5000;
-    while ((await call(b, '/only-on-a/allowed/warm-up')).status !== 200) {
-      if (Date.now() > deadline) throw new Error('B never forwarded to A');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitUntil(async () => (await call(b, '/only-on-a/allowed/warm-up')).status === 200, 5000, 'B to forward to A');
   });
 
   after(async () => {

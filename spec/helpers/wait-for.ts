@@ -7,6 +7,15 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what =
   }
 }
 
+/** Resolves when the async `probe` says true, trying again every `intervalMs`; rejects after `timeoutMs`. */
+export async function waitUntil(probe: () => Promise<boolean>, timeoutMs = 5000, what = 'condition', intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
 /** Resolves with the first emission of `event`, or rejects after `timeoutMs`. */
 export function nextEvent<T = unknown>(emitter: NodeJS.EventEmitter, event: string, timeoutMs = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
