@@ -8,7 +8,8 @@ import type { PolicyDecision, RequestPolicy } from '../policy/request-policy.js'
 import { agentErrorResponse } from '../protocol/error-response.js';
 import { FrameParser, FrameType, decodeRequestHead, encodeResponseHead, endFrame, writeBodyFrame, type RequestHead } from '../protocol/frame.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
-import { contentLength, type UpstreamClient, type UpstreamHandler, type UpstreamRequest } from './upstream-request.js';
+import { contentLength } from '../protocol/content-length.js';
+import type { UpstreamClient, UpstreamHandler, UpstreamRequest } from './upstream-request.js';
 import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 import { WAKE_BYTES } from '../protocol/flow-window.js';
 

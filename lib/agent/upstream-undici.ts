@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { contentLength, silenceMessage, type UpstreamClient, type UpstreamHandler, type UpstreamRequest, type UpstreamRequestHead } from './upstream-request.js';
+import { contentLength } from '../protocol/content-length.js';
+import { silenceMessage, type UpstreamClient, type UpstreamHandler, type UpstreamRequest, type UpstreamRequestHead } from './upstream-request.js';
 import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
 /**

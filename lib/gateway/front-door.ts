@@ -10,6 +10,7 @@ import {
   RequestTimeoutError,
   VcsAgentError,
 } from '../errors.js';
+import { contentLength } from '../protocol/content-length.js';
 import { errorAnswer } from '../protocol/error-response.js';
 import { stripHopByHop } from '../protocol/hop-by-hop.js';
 import type { ExchangeHandler } from './exchange.js';
@@ -40,6 +41,15 @@ const DEFAULT_MAX_DISCARD_BYTES = 64 * 1024 * 1024;
  * SECONDS_TO_LINGER.
  */
 const LINGER_MS = 2_000;
+/*
+ * A caller that sent `Connection: close` hangs up once it has the body its Content-Length
+ * declared, which can be before the tunnel's end reaches the gateway (the agent's
+ * END_STREAM, or a peer replica's trailer, is one frame behind the last DATA; CI on Node 24
+ * saw the caller win). That caller has its whole answer, so the exchange is given this long
+ * to end as `completed` before it is aborted: ample for a frame queued behind a loaded event
+ * loop, and short enough that an agent which never ends holds its stream only briefly.
+ */
+const END_AFTER_BODY_GRACE_MS = 5_000;
 
 /** Codes answered with 408 and a closed connection: the caller was too slow to send its request. */
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['VCS_HEADERS_TIMEOUT', 'VCS_BODY_IDLE_TIMEOUT', 'VCS_REQUEST_TIMEOUT']);
@@ -65,6 +75,9 @@ class FrontDoorExchange implements ExchangeHandler {
   finished = false;
   private corked: Socket | undefined;
   private readonly res: ServerResponse;
+  /** Body bytes the response's Content-Length still owes the caller; -1 without a declared length. */
+  private owed = -1;
+  private grace: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly state: RequestState,
@@ -75,6 +88,9 @@ class FrontDoorExchange implements ExchangeHandler {
 
   onHeaders(status: number, rawHeaders: string[]): void {
     this.res.writeHead(status, rawHeaders);
+    // HEAD, 204 and 304 answers reach the caller only with end(): nothing to count.
+    const length = contentLength(rawHeaders);
+    if (this.state.req.method !== 'HEAD' && status !== 204 && status !== 304 && length > 0) this.owed = length;
   }
 
   onData(chunk: Buffer): boolean {
@@ -88,6 +104,7 @@ class FrontDoorExchange implements ExchangeHandler {
     // them (curl: "Leftovers after chunking"); socket-level corking keeps each chunk's
     // framing in order, as on Node 20.
     const socket = this.res.socket;
+    if (this.owed > 0) this.owed -= chunk.length;
     if (this.corked === undefined && socket !== null) {
       this.corked = socket;
       socket.cork();
@@ -101,8 +118,24 @@ class FrontDoorExchange implements ExchangeHandler {
     return false;
   }
 
+  /** The caller's connection closed while the exchange was still open. */
+  callerGone(): void {
+    if (this.finished || this.grace !== undefined) return;
+    if (this.owed === 0) {
+      this.grace = setTimeout(abortAfterGrace, END_AFTER_BODY_GRACE_MS, this);
+      return;
+    }
+    this.control?.abort(new RequestAbortedError('The front-door client went away'));
+  }
+
+  /** The grace after a whole body ran out without the tunnel's end. */
+  abortAfterGrace(): void {
+    if (!this.finished) this.control?.abort(new RequestAbortedError(`The front-door client went away after the whole body, and the tunnel did not end the response within ${END_AFTER_BODY_GRACE_MS} ms`));
+  }
+
   onComplete(): void {
     this.finished = true;
+    clearTimeout(this.grace);
     this.res.end();
     this.uncork();
     this.sink.answered(this.state);
@@ -117,6 +150,7 @@ class FrontDoorExchange implements ExchangeHandler {
 
   onError(error: VcsAgentError): void {
     this.finished = true;
+    clearTimeout(this.grace);
     const res = this.res;
     if (res.headersSent) {
       // Mid-body: tear the connection down so the client sees an error, never a shorter
@@ -133,6 +167,10 @@ class FrontDoorExchange implements ExchangeHandler {
 /** A module-level callback, so the per-turn uncork needs no closure per request. */
 function uncorkExchange(exchange: FrontDoorExchange): void {
   exchange.uncork();
+}
+
+function abortAfterGrace(exchange: FrontDoorExchange): void {
+  exchange.abortAfterGrace();
 }
 
 function sendError(res: ServerResponse, error: VcsAgentError): void {
@@ -309,9 +347,7 @@ export class FrontDoor {
       },
       exchange,
     );
-    res.once('close', () => {
-      if (!exchange.finished) exchange.control?.abort(new RequestAbortedError('The front-door client went away'));
-    });
+    res.once('close', () => exchange.callerGone());
   }
 
   /**
