@@ -1,5 +1,6 @@
 import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { silenceMessage, type UpstreamClient, type UpstreamHandler, type UpstreamRequest, type UpstreamRequestHead } from './upstream-request.js';
 import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
@@ -16,9 +17,15 @@ export function nodeHttpUpstream(agent: HttpAgent, timeoutMs: number): UpstreamC
   };
 }
 
+/** A module-level callback, so the per-turn uncork needs no closure per request. */
+function uncorkRequest(request: NodeHttpRequest): void {
+  request.uncork();
+}
+
 class NodeHttpRequest implements UpstreamRequest {
   private readonly request: ClientRequest;
   private response: IncomingMessage | undefined;
+  private corked: Socket | undefined;
   /** No more callbacks (released, aborted, failed or ended). */
   private detached = false;
 
@@ -54,7 +61,28 @@ class NodeHttpRequest implements UpstreamRequest {
 
   write(chunk: Buffer): boolean {
     const request = this.request;
-    return request.destroyed || request.write(chunk) || request.writableLength < RELAY_BUFFER_BYTES;
+    if (request.destroyed) return true;
+    // The upload arrives as 16 KiB DATA frames, one 'data' event each, and node:http writes
+    // each chunk (with its chunked framing) in its own socket write: corked until the end of
+    // the turn, the turn's chunks leave as one writev, as with the undici client
+    // (upstream-corking.ts). The socket is corked, not the request: since Node 22 a corked
+    // OutgoingMessage buffers chunks itself, and end() while corked wrote the chunked
+    // terminator ahead of them (front-door.ts). Before the socket is assigned, node:http
+    // buffers the chunks itself and sends them together.
+    const socket = request.socket;
+    if (this.corked === undefined && socket !== null) {
+      this.corked = socket;
+      socket.cork();
+      setImmediate(uncorkRequest, this);
+    }
+    return request.write(chunk) || request.writableLength < RELAY_BUFFER_BYTES;
+  }
+
+  /** Sends what was written since write() corked the socket (from setImmediate). */
+  uncork(): void {
+    const socket = this.corked;
+    this.corked = undefined;
+    socket?.uncork();
   }
 
   end(): void {

@@ -140,6 +140,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       onConnected: (info) => this.emit('agent-connected', info),
       onDisconnected: (info) => this.emit('agent-disconnected', info),
       onRefused: (event) => void (this.listenerCount('agent-refused') > 0 && this.emit('agent-refused', event)),
+      onBodyChunk: this.onBodyChunk,
     });
     return this.spacelift.listen(options);
   }

@@ -33,6 +33,10 @@ interface Slot<S> {
   readonly idle: S[];
   busy: number;
   served: number;
+  /** On the route: added and not removed since. */
+  member: boolean;
+  /** The busy level whose bucket holds the connection; -1 while it cannot take work (no idle stream, draining, off the route). */
+  level: number;
 }
 
 export interface PoolRouteOptions {
@@ -79,7 +83,15 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
   private readonly active = new Map<S, PendingExchange<C, S>>();
   private queue: PendingExchange<C, S>[] = [];
   private queueHead = 0;
-  private next = 0;
+  /*
+   * The connections that can take work, bucketed by how many of their streams are busy: the
+   * least-busy one is the first of the lowest non-empty bucket, found in O(busy levels) (at
+   * most the parallelism) however many connections serve the pool, where a scan of every
+   * connection per request was O(connections). A Set iterates in insertion order and a
+   * connection leaves its bucket when it takes work, rejoining another at the end, so ties
+   * go round-robin.
+   */
+  private readonly levels: Set<C>[] = [];
   /** Idle streams over every connection, kept with the slots so `hasIdle` costs nothing. */
   private idleCount = 0;
 
@@ -152,6 +164,7 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
     }
     slot.idle.push(stream);
     this.idleCount++;
+    this.place(connection, slot);
   }
 
   /** The exchange on `stream` ended (completed, failed or aborted): exactly once per dispatched exchange. */
@@ -163,22 +176,27 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
     const slot = this.slotOf(connection);
     slot.busy--;
     slot.served++;
+    this.place(connection, slot);
     pending.handler.onSettled(connection, result);
   }
 
   /** The stream is gone: it is no longer idle. */
   release(connection: C, stream: S): void {
-    const idle = this.slots.get(connection)?.idle;
-    const index = idle === undefined ? -1 : idle.indexOf(stream);
-    if (index === -1) return;
-    idle?.splice(index, 1);
+    const slot = this.slots.get(connection);
+    const index = slot === undefined ? -1 : slot.idle.indexOf(stream);
+    if (slot === undefined || index === -1) return;
+    slot.idle.splice(index, 1);
     this.idleCount--;
+    this.place(connection, slot);
   }
 
   /** Takes every idle stream of `connection` away (it drains); the caller closes them. */
   takeIdleStreams(connection: C): S[] {
-    const taken = this.slots.get(connection)?.idle.splice(0) ?? [];
+    const slot = this.slots.get(connection);
+    if (slot === undefined) return [];
+    const taken = slot.idle.splice(0);
     this.idleCount -= taken.length;
+    this.place(connection, slot);
     return taken;
   }
 
@@ -196,49 +214,66 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
   }
 
   addConnection(connection: C): void {
-    this.slotOf(connection);
+    const slot = this.slotOf(connection);
+    slot.member = true;
     this.connections.push(connection);
+    this.place(connection, slot);
   }
 
   removeConnection(connection: C): void {
     const index = this.connections.indexOf(connection);
     if (index !== -1) this.connections.splice(index, 1);
+    const slot = this.slots.get(connection);
+    if (slot !== undefined) {
+      slot.member = false;
+      this.place(connection, slot);
+    }
     if (!this.connections.some((c) => !c.draining)) this.failQueued(() => new NoAgentError(this.name));
   }
 
   private slotOf(connection: C): Slot<S> {
     let slot = this.slots.get(connection);
     if (slot === undefined) {
-      slot = { idle: [], busy: 0, served: 0 };
+      slot = { idle: [], busy: 0, served: 0, member: false, level: -1 };
       this.slots.set(connection, slot);
     }
     return slot;
   }
 
   private takeIdle(pending: PendingExchange<C, S>): boolean {
-    const connections = this.connections;
-    const count = connections.length;
-    let best: C | undefined;
-    let bestSlot: Slot<S> | undefined;
-    for (let i = 0; i < count; i++) {
-      const connection = connections[(this.next + i) % count] as C;
-      const slot = this.slots.get(connection) as Slot<S>;
-      if (slot.idle.length > 0 && !connection.draining && (bestSlot === undefined || slot.busy < bestSlot.busy)) {
-        best = connection;
-        bestSlot = slot;
+    for (const bucket of this.levels) {
+      for (const connection of bucket) {
+        const slot = this.slots.get(connection) as Slot<S>;
+        if (connection.draining) {
+          // It started draining since it was placed (the registry then takes its idle streams).
+          bucket.delete(connection);
+          slot.level = -1;
+          continue;
+        }
+        this.idleCount--;
+        this.start(pending, connection, slot, slot.idle.pop() as S);
+        return true;
       }
     }
-    if (best === undefined || bestSlot === undefined) return false;
-    this.next = (this.next + 1) % count;
-    this.idleCount--;
-    this.start(pending, best, bestSlot, bestSlot.idle.pop() as S);
-    return true;
+    return false;
+  }
+
+  /** Puts `connection` in the bucket of its busy level, or in none while it cannot take work. */
+  private place(connection: C, slot: Slot<S>): void {
+    const level = slot.member && slot.idle.length > 0 && !connection.draining ? slot.busy : -1;
+    if (level === slot.level) return;
+    if (slot.level !== -1) this.levels[slot.level]?.delete(connection);
+    slot.level = level;
+    if (level === -1) return;
+    while (this.levels.length <= level) this.levels.push(new Set());
+    (this.levels[level] as Set<C>).add(connection);
   }
 
   private start(pending: PendingExchange<C, S>, connection: C, slot: Slot<S>, stream: S): void {
     pending.stream = stream;
     pending.connection = connection;
     slot.busy++;
+    this.place(connection, slot);
     this.active.set(stream, pending);
     pending.handler.onStarted?.(connection);
     stream.assign(pending.request, pending.handler);

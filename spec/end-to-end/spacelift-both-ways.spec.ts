@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { TunnelClient } from '../../lib/agent/tunnel-client.js';
 import { Gateway, type AccessLogRecord } from '../../lib/gateway/gateway.js';
 import type { GatewayResponse } from '../../lib/gateway/gateway-response.js';
@@ -30,6 +31,7 @@ describe('end to end: our agent on the Spacelift protocol into our gateway\'s Sp
   let client: TunnelClient | undefined;
   const access: AccessLogRecord[] = [];
   const agentLog = new MemoryLogger();
+  let gatewayBodyBytes = 0;
 
   before(async () => {
     vcs = createServer((req, res) => {
@@ -49,7 +51,7 @@ describe('end to end: our agent on the Spacelift protocol into our gateway\'s Sp
     });
     const vcsPort = await new Promise<number>((resolve) => vcs.listen(0, '127.0.0.1', () => resolve((vcs.address() as AddressInfo).port)));
     const store = new MemoryPoolStore();
-    gateway = new Gateway({ store, logger: new MemoryLogger() });
+    gateway = new Gateway({ store, logger: new MemoryLogger(), onBodyChunk: (bytes) => (gatewayBodyBytes += bytes) });
     gateway.on('access', (record) => access.push(record));
     await gateway.listen({ host: '127.0.0.1', port: 0 });
     const spacelift = await gateway.listenSpacelift({ host: '127.0.0.1', port: 0 });
@@ -108,6 +110,20 @@ describe('end to end: our agent on the Spacelift protocol into our gateway\'s Sp
       expect(answer.url).to.equal(`/platform/repo${i}.git/git-upload-pack`);
       expect(answer.sha256).to.equal(createHash('sha256').update(uploads[i] as Buffer).digest('hex'));
     }
+  });
+
+  it('reports the bodies of its calls to onBodyChunk (the CLI paces minor GCs with it): streamed and whole requests, and the answers', async () => {
+    gatewayBodyBytes = 0;
+    const streamed = Buffer.alloc(300_000, 1);
+    const whole = Buffer.alloc(200_000, 2);
+    let answers = 0;
+    for (const body of [Readable.from([streamed.subarray(0, 100_000), streamed.subarray(100_000)]), whole]) {
+      const response = await gateway.request('private://both-ways/platform/repo.git/git-upload-pack', { method: 'POST', headers: { 'content-type': 'application/x-git-upload-pack-request' }, body });
+      expect(response.status).to.equal(200);
+      answers += (await bodyOf(response)).length;
+    }
+    expect(answers).to.be.above(0);
+    expect(gatewayBodyBytes).to.equal(streamed.length + whole.length + answers);
   });
 
   it('turns the agent\'s denial into 403 VCS_DENIED at the gateway, logged as a denial on both sides', async () => {

@@ -16,10 +16,16 @@ describe('fault: an agent freezes (SIGSTOP): its connection is half-open', funct
       const inFlightPath = `/allowed/never/${newId()}`;
       const inFlight = stack.get(inFlightPath, {}, 20_000);
       await waitFor(() => stack.vcs.seen.includes(inFlightPath), 20_000, 'the request to reach the VCS');
+      const frozenIds = new Set(stack.gateway.gateway.connections().map((connection) => connection.agentId));
+      expect(frozenIds.size, 'one agent so far').to.equal(1);
       const healthy = await stack.addAgent(2);
       frozen.child.kill('SIGSTOP');
       const evicted = await new Promise<string>((resolve) => stack.gateway.gateway.once('agent-evicted', (event) => resolve(event.reason)));
       expect(evicted).to.equal('unresponsive');
+      // The frozen agent has more than one connection (--gateway-connections, default 2), each
+      // found out by its own missed PING: until the last is dropped, the router may hand a
+      // request to one of them in its turn, and that request fails like the one in flight.
+      await waitFor(() => stack.gateway.gateway.connections().every((connection) => !frozenIds.has(connection.agentId)), 10_000, 'every connection of the frozen agent dropped');
       const outcome = await inFlight;
       expect(outcome.kind).to.equal('error');
       if (outcome.kind === 'error') expect(outcome.code).to.match(/^VCS_(STREAM_RESET|UPSTREAM_FAILED)$/);

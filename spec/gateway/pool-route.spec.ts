@@ -98,6 +98,66 @@ describe('gateway: pool route (the one owner of idle, busy and queue)', () => {
     expect(route.load(b).busy).to.equal(2);
   });
 
+  it('takes tied connections in turn, and a connection whose exchange ended rejoins behind the others', () => {
+    const connections = ['a', 'b', 'c'].map((name) => new FakeConnection(name));
+    const streams: FakeStream[] = [];
+    for (const connection of connections) {
+      route.addConnection(connection);
+      for (const n of [1, 2]) {
+        const stream = new FakeStream(`${connection.name}${n}`);
+        streams.push(stream);
+        route.offer(connection, stream);
+      }
+    }
+    /** Dispatches one request; the name of the connection whose stream took it. */
+    const next = (): string => {
+      const sent = request();
+      route.dispatch(sent, new RecordingHandler());
+      return (streams.find((stream) => stream.assigned.includes(sent)) as FakeStream).name.slice(0, 1);
+    };
+    expect([next(), next(), next()]).to.deep.equal(['a', 'b', 'c']);
+    const aStream = streams.find((stream) => stream.name.startsWith('a') && stream.assigned.length === 1) as FakeStream;
+    route.settle(aStream, OK);
+    route.offer(connections[0] as FakeConnection, aStream);
+    expect(next(), 'a is the only least-busy connection').to.equal('a');
+    expect([next(), next(), next()]).to.deep.equal(['b', 'c', 'a']);
+  });
+
+  it('spreads 2,000 requests over 1,000 connections one per connection, then two, then queues', () => {
+    route = new PoolRoute<FakeConnection, FakeStream>('id', 'p', { queueTimeoutMs: 60_000, maxQueue: 1 });
+    const connections = Array.from({ length: 1000 }, (_, i) => new FakeConnection(`c${i}`));
+    for (const connection of connections) {
+      route.addConnection(connection);
+      route.offer(connection, new FakeStream(`${connection.name}-1`));
+      route.offer(connection, new FakeStream(`${connection.name}-2`));
+    }
+    for (let i = 0; i < 1000; i++) route.dispatch(request(), new RecordingHandler());
+    expect(connections.every((c) => route.load(c).busy === 1)).to.equal(true);
+    for (let i = 0; i < 1000; i++) route.dispatch(request(), new RecordingHandler());
+    expect(connections.every((c) => route.load(c).busy === 2 && route.load(c).idle === 0)).to.equal(true);
+    expect(route.hasIdle).to.equal(false);
+    route.dispatch(request(), new RecordingHandler());
+    expect(route.queued).to.equal(1);
+  });
+
+  it('skips a connection that started draining while it had idle streams, and never uses a removed one', () => {
+    const draining = new FakeConnection('draining');
+    const removed = new FakeConnection('removed');
+    const live = new FakeConnection('live');
+    const streams = [new FakeStream('d1'), new FakeStream('r1'), new FakeStream('l1')];
+    [draining, removed, live].forEach((connection, i) => {
+      route.addConnection(connection);
+      route.offer(connection, streams[i] as FakeStream);
+    });
+    draining.draining = true; // the registry has not taken its idle streams yet
+    route.removeConnection(removed);
+    route.dispatch(request(), new RecordingHandler());
+    expect(streams.map((stream) => stream.assigned.length)).to.deep.equal([0, 0, 1]);
+    const waiting = new RecordingHandler();
+    route.dispatch(request(), waiting);
+    expect(route.queued, 'the draining and removed connections take nothing').to.equal(1);
+  });
+
   it('never dispatches to a draining connection, and fails waiters once no live connection is left', () => {
     const connection = new FakeConnection('a');
     const stream = new FakeStream('a1');

@@ -59,6 +59,7 @@ export class SpaceliftCall implements TunnelStream {
     readonly call: ConnectCall,
     private readonly owner: SpaceliftCallOwner,
     private readonly maxMessageBytes: number,
+    private readonly onBodyChunk?: ((bytes: number) => void) | undefined,
   ) {
     call.on('data', (message: SpaceliftResponse) => this.onMessage(message));
     // The agent half-closed (CloseSend): it takes no more requests; end our side too.
@@ -81,7 +82,10 @@ export class SpaceliftCall implements TunnelStream {
     this.exchange = { request, handler, phase: 'reading', bytesOut: 0 };
     const body = request.body;
     if (body === null) return this.send(Buffer.alloc(0));
-    if (Buffer.isBuffer(body)) return this.send(body);
+    if (Buffer.isBuffer(body)) {
+      this.onBodyChunk?.(body.length);
+      return this.send(body);
+    }
     if (body.destroyed || body.readableEnded) return this.fail(new RequestAbortedError('The request body stream was already destroyed or consumed'));
     this.body = body;
     this.chunks = [];
@@ -132,6 +136,7 @@ export class SpaceliftCall implements TunnelStream {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const exchange = this.exchange as Exchange;
     exchange.bytesOut += buffer.length;
+    this.onBodyChunk?.(buffer.length);
     this.bodyTimer?.refresh();
     // Stop collecting past the limit: the rest is never held (the front door discards it).
     if (exchange.bytesOut > this.maxMessageBytes) return this.fail(new BodyTooLargeError(this.maxMessageBytes));
@@ -200,7 +205,10 @@ export class SpaceliftCall implements TunnelStream {
     this.exchange = undefined;
     const { handler } = exchange;
     handler.onHeaders(answer.status, answer.rawHeaders);
-    if (answer.body.length > 0) handler.onData(answer.body);
+    if (answer.body.length > 0) {
+      this.onBodyChunk?.(answer.body.length);
+      handler.onData(answer.body);
+    }
     handler.onComplete();
     this.owner.onExchangeDone(this, { status: answer.status, bytesIn: answer.body.length, bytesOut: exchange.bytesOut });
     this.idle();

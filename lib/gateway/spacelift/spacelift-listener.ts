@@ -31,6 +31,8 @@ export interface SpaceliftListenerOptions {
   onConnected(info: AgentConnectionInfo): void;
   onDisconnected(info: AgentConnectionInfo): void;
   onRefused(event: { pool: string; reason: string; remoteAddress: string }): void;
+  /** GatewayOptions.onBodyChunk: the bodies of Spacelift calls count too. */
+  onBodyChunk?: ((bytes: number) => void) | undefined;
 }
 
 /** gRPC status for each refusal of checkPoolCredentials (by its HTTP status). */
@@ -162,7 +164,7 @@ export class SpaceliftListener {
         if (this.options.closing()) return refuse(GrpcStatus.UNAVAILABLE, 'The gateway is shutting down');
         const agentVersion = single(metadata, 'user-agent')?.slice(0, 128) ?? 'unknown';
         const connection = this.connectionFor(outcome, remoteAddress, agentVersion);
-        connection.addStream(new SpaceliftCall(call, connection, this.maxMessageBytes));
+        connection.addStream(new SpaceliftCall(call, connection, this.maxMessageBytes, this.options.onBodyChunk));
       },
       (error: unknown) => {
         this.options.logger.error('agent authentication failed', { error: error instanceof Error ? error.message : String(error), protocol: 'spacelift' });
