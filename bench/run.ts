@@ -17,6 +17,7 @@
  * WAN mode), BENCH_WAN_MIB (256), BENCH_WAN_ONLY=1 (skip the loopback paths). BENCH_EXTRAS=0 skips
  * the git clone and scale benches that otherwise run after the table. BENCH_RSS_ONLY=1 stops after
  * the RSS figure (idle, then peak while streaming BENCH_RSS_MIB), for memory experiments.
+ * BENCH_GATEWAY_NODE_OPTIONS / BENCH_AGENT_NODE_OPTIONS: NODE_OPTIONS for that process only.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -41,6 +42,9 @@ const ONE_CONNECTION = ['--gateway-connections', '1'];
 const WAN_RTT_MS = Number(process.env.BENCH_WAN_RTT_MS ?? 40);
 const WAN_SIZE = Number(process.env.BENCH_WAN_MIB ?? 256) * MiB;
 const WAN_ONLY = process.env.BENCH_WAN_ONLY === '1';
+// Experiments: node options for the tunnel's two processes only (the relay and the VCS keep theirs).
+const GATEWAY_ENV = process.env.BENCH_GATEWAY_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS };
+const AGENT_ENV = process.env.BENCH_AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS };
 const ROOT = new URL('..', import.meta.url).pathname;
 const PROJECT = '/api/v4/projects/bench%2Frepo';
 
@@ -179,7 +183,7 @@ async function runWan(store: string, gwPort: number, fdPort: number): Promise<Re
     encoding: 'utf8',
   }).trim();
   const vcsBase = `http://127.0.0.1:${wanVcsPort}`;
-  const agent = start('agent-wan', [join(ROOT, 'dist/cli/vcs-agent.js'), '--target-base-endpoint', vcsBase, '--token', token, '--vendor', 'gitlab', '--parallelism', String(PARALLELISM), ...ONE_CONNECTION]);
+  const agent = start('agent-wan', [join(ROOT, 'dist/cli/vcs-agent.js'), '--target-base-endpoint', vcsBase, '--token', token, '--vendor', 'gitlab', '--parallelism', String(PARALLELISM), ...ONE_CONNECTION], AGENT_ENV);
   const tunnel = `http://127.0.0.1:${fdPort}/wan`;
   await waitForTunnel(tunnel, agent.logFile, 30_000);
   await latency(tunnel, 20);
@@ -215,7 +219,7 @@ async function main(): Promise<void> {
   const hopBase = `http://127.0.0.1:${Number((await waitForFile(hop.logFile, /^(\d+)$/m))[1])}`;
 
   const store = join(work, 'pools.json');
-  const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0']);
+  const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0'], GATEWAY_ENV);
   const gwPort = Number((await waitForFile(gateway.logFile, /gateway listening for agents","address":"127\.0\.0\.1:(\d+)"/))[1]);
   const fdPort = Number((await waitForFile(gateway.logFile, /front door listening","address":"127\.0\.0\.1:(\d+)"/))[1]);
   const token = execFileSync(process.execPath, [join(ROOT, 'dist/cli/vcs-gateway.js'), 'pool', 'create', '--store', store, '--name', 'bench', '--gateway-url', `http://127.0.0.1:${gwPort}`], {
