@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { createSecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import yargs, { type Argv } from 'yargs';
 import { InvalidOptionError, VcsAgentError } from '../lib/errors.js';
@@ -14,13 +15,14 @@ import { Gateway } from '../lib/gateway/gateway.js';
 import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
 import type { Logger } from '../lib/logger.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from '../lib/gateway/cluster/redis-client.js';
-import { parsePeerUrl } from '../lib/gateway/cluster/peer-options.js';
+import { parsePeerUrl, tlsReason, type PeerTlsOptions } from '../lib/gateway/cluster/peer-options.js';
 import { FilePoolStore } from '../lib/pools/file-pool-store.js';
 import type { PoolStore } from '../lib/pools/pool-store.js';
 import { RedisPoolStore } from '../lib/pools/redis-pool-store.js';
 import { PoolStoreError } from '../lib/errors.js';
 import { createPool, rotatePoolKey, updatePoolDescription, validateGatewayUrl } from '../lib/pools/pool-service.js';
-import { parseHostPort } from './host-port.js';
+import { listenFor, parseHostPort } from './host-port.js';
+import { peerTlsFrom } from './peer-tls-flags.js';
 import { ConfigError } from './config-error.js';
 import { GC_PACE_BYTES, bodyGcPacer } from './gc-pacer.js';
 import { LOG_FORMATS, LOG_LEVELS, createCliLogger, type LogFormat, type LogLevel } from './create-logger.js';
@@ -124,6 +126,8 @@ interface PeerChoice {
   token: string;
   tokenOption: string;
   urlOption: string;
+  tls: PeerTlsOptions | undefined;
+  listenOption: string;
 }
 
 /**
@@ -142,8 +146,10 @@ async function peerFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv, s
   const url = fromFlagOrEnv('peer-url', 'VCS_GATEWAY_PEER_URL');
   const token = await secretFrom(argv, env, 'peer-token', 'VCS_GATEWAY_PEER_TOKEN');
   const tokenOption = argv['peer-token'] !== undefined ? '--peer-token' : argv['peer-token-file'] !== undefined ? '--peer-token-file' : 'VCS_GATEWAY_PEER_TOKEN';
+  const tls = await peerTlsFrom(argv, env);
   if (listen === undefined) {
     if (url !== undefined) throw new ConfigError(`${url.option} needs --peer-listen (VCS_GATEWAY_PEER_LISTEN): there is no peer listener to advertise`);
+    if (tls !== undefined) throw new ConfigError(`${tls.option} needs --peer-listen (VCS_GATEWAY_PEER_LISTEN): peer forwarding is off without it`);
     if (token !== undefined) throw new ConfigError(`${tokenOption} needs --peer-listen (VCS_GATEWAY_PEER_LISTEN): peer forwarding is off without it`);
     return undefined;
   }
@@ -154,8 +160,8 @@ async function peerFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv, s
   if (url === undefined && (at.host === '0.0.0.0' || at.host === '::')) {
     throw new ConfigError(`${listen.option} binds every address (${at.host}): give --peer-url (VCS_GATEWAY_PEER_URL), the URL other replicas reach this one at (the pod IP)`);
   }
-  if (url !== undefined) parsePeerUrl(url.value, url.option);
-  return { listen: at, url: url?.value, token, tokenOption, urlOption: url?.option ?? '--peer-url' };
+  if (url !== undefined) parsePeerUrl(url.value, url.option, tls !== undefined);
+  return { listen: at, url: url?.value, token, tokenOption, urlOption: url?.option ?? '--peer-url', tls: tls?.tls, listenOption: listen.option };
 }
 
 /** The front door's bounds on slow callers, from seconds on the command line to the library's milliseconds. */
@@ -258,6 +264,13 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
     }
   };
   const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readPem(certFile, '--tls-cert'), key: await readPem(keyFile, '--tls-key') };
+  if (tls !== undefined) {
+    try {
+      createSecureContext(tls);
+    } catch (error) {
+      throw new ConfigError(`Invalid --tls-cert / --tls-key: they do not load together (${tlsReason(error)})`);
+    }
+  }
   const logger = createCliLogger({ format: argv['log-format'] as LogFormat, level: argv['log-level'] as LogLevel });
   const queueTimeoutMs = Number(argv['queue-timeout']) * 1000;
   if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0) throw new ConfigError('Invalid --queue-timeout: expected a positive number of seconds');
@@ -319,7 +332,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
             redisOption: storeAt.option,
             replicaId,
             accessLogSize,
-            ...(peer === undefined ? {} : { peer: { token: peer.token, tokenOption: peer.tokenOption, urlOption: peer.urlOption, ...(peer.url === undefined ? {} : { url: peer.url }) } }),
+            ...(peer === undefined ? {} : { peer: { token: peer.token, tokenOption: peer.tokenOption, urlOption: peer.urlOption, ...(peer.url === undefined ? {} : { url: peer.url }), ...(peer.tls === undefined ? {} : { tls: peer.tls }) } }),
           },
         }),
     logger: gatewayLogger,
@@ -338,20 +351,20 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   if (gateway.cluster !== undefined && storeAt.kind === 'redis') {
     logger.info('replicated on redis', { redis: redactRedisUrl(parseRedisUrl(storeAt.url, storeAt.option)), replicaId: gateway.cluster.replicaId });
   }
-  const address = await gateway.listen(listen);
+  const address = await listenFor('--listen', listen, () => gateway.listen(listen));
   logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
   if (peer !== undefined) {
-    const at = await gateway.listenPeers(peer.listen);
+    const at = await listenFor(peer.listenOption, peer.listen, () => gateway.listenPeers(peer.listen));
     logger.info('peer listener listening', { address: `${at.address}:${at.port}` });
   }
   if (spaceliftListen !== undefined) {
-    const at = await gateway.listenSpacelift(spaceliftListen);
+    const at = await listenFor('--spacelift-listen', spaceliftListen, () => gateway.listenSpacelift(spaceliftListen));
     logger.info('gateway listening for spacelift agents', { address: `${at.address}:${at.port}`, tls: tls !== undefined });
   }
   let frontDoor: FrontDoor | undefined;
   if (frontDoorAt !== undefined) {
     frontDoor = new FrontDoor(gateway, { ...frontDoorBounds, ...(frontDoorToken === undefined ? {} : { token: frontDoorToken }) });
-    const fd = await frontDoor.listen(frontDoorAt);
+    const fd = await listenFor('--front-door', frontDoorAt, () => (frontDoor as FrontDoor).listen(frontDoorAt));
     logger.info('front door listening', { address: `${fd.address}:${fd.port}`, token: frontDoorToken !== undefined });
     if (frontDoorToken === undefined) logger.warn('the front door has no token: anything that reaches it may use every pool (set --front-door-token)');
   }
@@ -375,7 +388,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
       authFailureLimit: adminTokenFailures === 0 ? false : { maxFailures: adminTokenFailures, windowMs: 60_000 },
       logger,
     });
-    const at = await admin.listen(adminAt);
+    const at = await listenFor('--admin-listen', adminAt, () => (admin as AdminServer).listen(adminAt));
     logger.info('admin listening', { address: `${at.address}:${at.port}`, api: adminToken !== undefined });
     if (adminToken === undefined) logger.warn('no admin token: the admin API and page are disabled (set VCS_GATEWAY_ADMIN_TOKEN or --admin-token-file)');
   }
@@ -461,10 +474,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           .option('agent-keepalive-timeout', { type: 'number', default: 10, describe: 'Seconds an agent has to answer a PING before its connection is closed as half-open', requiresArg: true })
           .option('peer-listen', {
             type: 'string',
-            describe: 'HOST:PORT of the listener other replicas forward requests to (cleartext HTTP/2; with --redis and a peer token)  [env: VCS_GATEWAY_PEER_LISTEN]',
+            describe: 'HOST:PORT of the listener other replicas forward requests to (HTTP/2, cleartext unless --peer-tls-cert; with --redis and a peer token)  [env: VCS_GATEWAY_PEER_LISTEN]',
             requiresArg: true,
           })
-          .option('peer-url', { type: 'string', describe: 'http://HOST:PORT other replicas reach --peer-listen at (the pod IP)  [env: VCS_GATEWAY_PEER_URL]  [default: from --peer-listen]', requiresArg: true })
+          .option('peer-url', { type: 'string', describe: 'http(s)://HOST:PORT other replicas reach --peer-listen at (the pod IP; https with peer TLS)  [env: VCS_GATEWAY_PEER_URL]  [default: from --peer-listen]', requiresArg: true })
+          .option('peer-tls-cert', { type: 'string', describe: 'PEM certificate this replica presents to peers, as server and client (mutual TLS; with --peer-tls-key and --peer-tls-ca)  [env: VCS_GATEWAY_PEER_TLS_CERT]', requiresArg: true })
+          .option('peer-tls-key', { type: 'string', describe: 'PEM private key for --peer-tls-cert  [env: VCS_GATEWAY_PEER_TLS_KEY]', requiresArg: true })
+          .option('peer-tls-ca', { type: 'string', describe: 'PEM CA certificate(s) peer certificates must chain to  [env: VCS_GATEWAY_PEER_TLS_CA]', requiresArg: true })
+          .option('peer-tls-servername', { type: 'string', describe: "Name peer certificates are checked against (a certificate shared by every replica)  [env: VCS_GATEWAY_PEER_TLS_SERVERNAME]  [default: each peer URL's host]", requiresArg: true })
           .option('peer-token', { type: 'string', describe: 'Token the replicas share, at least 16 characters (prefer the variable or the file)  [env: VCS_GATEWAY_PEER_TOKEN]', requiresArg: true })
           .option('peer-token-file', { type: 'string', describe: 'File holding the peer token', requiresArg: true })
           .option('replica-id', { type: 'string', describe: 'Name of this replica in the shared state (with --redis)  [default: hostname and a random suffix]', requiresArg: true })
@@ -622,14 +639,16 @@ main(process.argv.slice(2), process.env).then(
     if (error instanceof ConfigError || (error instanceof VcsAgentError && (error.code === 'VCS_INVALID_OPTION' || error.code === 'VCS_POOL_EXISTS'))) {
       process.stderr.write(`vcs-gateway: ${error.message}\nRun vcs-gateway --help for the options.\n`);
       process.exitCode = ExitCode.Config;
-      return;
-    }
-    if (error instanceof VcsAgentError) {
+    } else if (error instanceof VcsAgentError) {
       process.stderr.write(`vcs-gateway: ${error.message} (${error.code})\n`);
       process.exitCode = ExitCode.Failure;
-      return;
+    } else {
+      process.stderr.write(`vcs-gateway: unexpected failure: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = ExitCode.Failure;
     }
-    process.stderr.write(`vcs-gateway: unexpected failure: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = ExitCode.Failure;
+    // A start-up that failed halfway (a listener could not bind after Redis was reached, or
+    // after another listener) holds sockets and timers that would keep the process alive;
+    // stderr is written synchronously (files, pipes and terminals on Linux).
+    process.exit();
   },
 );

@@ -67,7 +67,7 @@ export type { LiveRegistryOptions, RegistrySource, ReplicaEntry, ReplicaPoolLoad
 export { ClusterView } from './gateway/cluster/cluster-view.js';
 export type { LocalView } from './gateway/cluster/cluster-view.js';
 export { checkPeerToken, parsePeerUrl } from './gateway/cluster/peer-options.js';
-export type { PeerOptions } from './gateway/cluster/peer-options.js';
+export type { PeerOptions, PeerTlsOptions } from './gateway/cluster/peer-options.js';
 export { ClusterHealth, watchRedis } from './gateway/cluster/cluster-health.js';
 export type { HealthReporter, ComponentHealth } from './gateway/cluster/cluster-health.js';
 export { PoolChangeFeed } from './gateway/cluster/pool-change-feed.js';

@@ -122,6 +122,24 @@ describe('helm: charts/vcs-gateway (real Helm v4 binary)', function () {
       const policyPorts = (lookup(single(docs, 'NetworkPolicy'), ['spec', 'ingress', '0', 'ports']) as Manifest[]).map((p) => p.port);
       expect(policyPorts).to.deep.equal([8443, 8446]);
     }],
+    ['mutual TLS between replicas from a Secret you manage, with the name the replicas check', {
+      ...gatewayInstallValues, 'peer.tls.existingSecret': 'vcs-gateway-peer-tls', 'peer.tls.servername': 'vcs-gateway-peer',
+    }, (docs) => {
+      const env = Object.fromEntries(containerEnv(docs).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
+      expect(env).to.include({
+        VCS_GATEWAY_PEER_URL: 'https://$(POD_IP):8445',
+        VCS_GATEWAY_PEER_TLS_CERT: '/etc/vcs-gateway/peer-tls/tls.crt',
+        VCS_GATEWAY_PEER_TLS_KEY: '/etc/vcs-gateway/peer-tls/tls.key',
+        VCS_GATEWAY_PEER_TLS_CA: '/etc/vcs-gateway/peer-tls/ca.crt',
+        VCS_GATEWAY_PEER_TLS_SERVERNAME: 'vcs-gateway-peer',
+      });
+      const volumes = lookup(single(docs, 'Deployment'), ['spec', 'template', 'spec', 'volumes']) as Manifest[];
+      expect(volumes.find((v) => v.name === 'peer-tls')).to.deep.equal({
+        name: 'peer-tls',
+        secret: { secretName: 'vcs-gateway-peer-tls', defaultMode: 0o440, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }, { key: 'ca.crt', path: 'ca.crt' }] },
+      });
+      expect(firstContainer(docs).volumeMounts).to.deep.include({ name: 'peer-tls', mountPath: '/etc/vcs-gateway/peer-tls', readOnly: true });
+    }],
     ['a ServiceMonitor sending the admin token', { ...gatewayInstallValues, 'metrics.serviceMonitor.enabled': true, 'admin.service.enabled': false }, (docs) => {
       const monitor = single(docs, 'ServiceMonitor');
       expect(lookup(monitor, ['spec', 'endpoints', '0'])).to.deep.include({ port: 'admin', path: '/metrics' });
@@ -195,6 +213,8 @@ describe('helm: charts/vcs-gateway (real Helm v4 binary)', function () {
     ['no admin token', { ...gatewayInstallValues, 'admin.token': '' }, /admin\.token is required \(or set admin\.existingSecret/],
     ['no front-door token', { ...gatewayInstallValues, 'frontDoor.token': '' }, /frontDoor\.token is required \(or set frontDoor\.existingSecret/],
     ['no peer token', { ...gatewayInstallValues, 'peer.token': '' }, /peer\.token is required \(or set peer\.existingSecret/],
+    ['peer TLS without the name to check', { ...gatewayInstallValues, 'peer.tls.existingSecret': 'vcs-gateway-peer-tls' }, /peer\.tls\.servername is required with peer\.tls\.existingSecret/],
+    ['a peer TLS name without the Secret', { ...gatewayInstallValues, 'peer.tls.servername': 'vcs-gateway-peer' }, /peer\.tls\.servername is set but peer\.tls\.existingSecret is not/],
     ['a token in values next to an existing Secret', { ...gatewayInstallValues, 'peer.existingSecret': 'gateway-tokens' }, /peer\.token and peer\.existingSecret are both set/],
     ['zero replicas', { ...gatewayInstallValues, replicaCount: 0 }, /\/replicaCount.*minimum/],
     ['a replica count that is no number', { ...gatewayInstallValues, replicaCount: 'three' }, /\/replicaCount/],

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tlsFixtures } from '../helpers/tls-fixtures.js';
 import { runGatewayCli } from './pool-replicas.js';
 
 /*
@@ -56,6 +57,25 @@ describe('vcs-gateway serve: peer flags and variables (--peer-listen, --peer-url
     expect(line).to.not.include('fifteen');
     expect(await refused(['--redis', REDIS, '--peer-listen', '127.0.0.1:0'], { VCS_GATEWAY_PEER_TOKEN: 'short-secret' })).to.include('VCS_GATEWAY_PEER_TOKEN');
     expect(await refused(['--redis', REDIS, '--peer-listen', '127.0.0.1:0', '--peer-token', TOKEN, '--peer-token-file', short])).to.include('--peer-token and --peer-token-file go alone');
+  });
+
+  it('wants --peer-tls-cert, --peer-tls-key and --peer-tls-ca together, names what is missing or unreadable, and wants https:// peer URLs with them', async () => {
+    const { cert, key, ca } = tlsFixtures();
+    const files = { cert: join(dir, 'peer.crt'), key: join(dir, 'peer.key'), ca: join(dir, 'ca.crt') };
+    await Promise.all([writeFile(files.cert, cert), writeFile(files.key, key), writeFile(files.ca, ca)]);
+    const base = ['--redis', REDIS, '--peer-listen', '127.0.0.1:0', '--peer-token', TOKEN];
+    expect(await refused([...base, '--peer-tls-cert', files.cert, '--peer-tls-key', files.key])).to.include('missing --peer-tls-ca');
+    expect(await refused(base, { VCS_GATEWAY_PEER_TLS_CA: files.ca })).to.include('missing --peer-tls-cert, --peer-tls-key');
+    expect(await refused([...base, '--peer-tls-servername', 'peer.test'])).to.include('--peer-tls-servername needs peer TLS');
+    const tls = ['--peer-tls-cert', files.cert, '--peer-tls-key', files.key, '--peer-tls-ca', files.ca];
+    expect(await refused([...base, ...tls.slice(0, 4), '--peer-tls-ca', join(dir, 'absent.crt')])).to.include('Cannot read --peer-tls-ca');
+    expect(await refused([...base, ...tls, '--peer-tls-servername', 'not a name'])).to.include('Invalid --peer-tls-servername');
+    expect(await refused([...base, ...tls, '--peer-url', 'http://10.0.0.1:8445'])).to.match(/Invalid --peer-url: expected https:\/\/HOST:PORT/);
+    expect(await refused(['--redis', REDIS, ...tls])).to.include('--peer-tls-cert needs --peer-listen');
+    // Swapped files: refused before anything listens, and the key's text never printed.
+    const swapped = await refused([...base, '--peer-tls-cert', files.key, '--peer-tls-key', files.cert, '--peer-tls-ca', files.ca]);
+    expect(swapped).to.include('Invalid peer TLS (--peer-tls-cert, --peer-tls-key, --peer-tls-ca): they do not load together');
+    expect(swapped).to.not.include('PRIVATE KEY');
   });
 
   it('refuses --peer-listen without --redis, and peer settings without --peer-listen', async () => {

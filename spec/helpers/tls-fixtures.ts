@@ -7,14 +7,14 @@ import { join } from 'node:path';
 export interface TlsFixtures {
   /** Server private key. */
   key: string;
-  /** Server certificate for localhost, *.test names below, 127.0.0.1 and ::1. */
+  /** Server certificate for localhost, *.test names below, 127.0.0.1 and ::1 (also good for client authentication: peer TLS). */
   cert: string;
   /** The CA certificate to trust (pass as `ca`). */
   ca: string;
 }
 
 /** Host names the server certificate is valid for, besides localhost/127.0.0.1/::1 (RFC 6761 .test). */
-export const TEST_HOSTNAMES = ['vcs.test', 'gateway.test'] as const;
+export const TEST_HOSTNAMES = ['vcs.test', 'gateway.test', 'peer.test'] as const;
 
 let cached: TlsFixtures | undefined;
 
@@ -36,7 +36,7 @@ export function tlsFixtures(): TlsFixtures {
     const names = ['DNS:localhost', ...TEST_HOSTNAMES.map((name) => `DNS:${name}`), 'IP:127.0.0.1', 'IP:::1'];
     openssl('req', '-x509', ...ec, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-keyout', 'server.key', '-out', 'server.crt',
       '-subj', '/CN=localhost', '-addext', `subjectAltName=${names.join(',')}`,
-      '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=serverAuth');
+      '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=serverAuth,clientAuth');
     cached = {
       key: readFileSync(join(dir, 'server.key'), 'utf8'),
       cert: readFileSync(join(dir, 'server.crt'), 'utf8'),

@@ -82,10 +82,11 @@ The URL this replica advertises to its peers: its pod IP (the POD_IP variable,
 expanded by the kubelet) and the peer port. Bracketed on IPv6.
 */}}
 {{- define "vcs-gateway.peerUrl" -}}
+{{- $scheme := ternary "https" "http" (not (empty .Values.peer.tls.existingSecret)) }}
 {{- if contains ":" .Values.listenHost }}
-{{- printf "http://[$(POD_IP)]:%d" (int .Values.peer.port) }}
+{{- printf "%s://[$(POD_IP)]:%d" $scheme (int .Values.peer.port) }}
 {{- else }}
-{{- printf "http://$(POD_IP):%d" (int .Values.peer.port) }}
+{{- printf "%s://$(POD_IP):%d" $scheme (int .Values.peer.port) }}
 {{- end }}
 {{- end }}
 
@@ -149,6 +150,12 @@ Fail early, with the value at fault named, on what the schema cannot express.
 {{- end }}
 {{- if and .Values.agents.tls.existingSecret (hasPrefix "http://" .Values.gatewayUrl) }}
 {{- fail "gatewayUrl is http:// but agents.tls.existingSecret turns TLS on: agents would speak cleartext to a TLS listener; use https://" }}
+{{- end }}
+{{- if and .Values.peer.tls.existingSecret (not .Values.peer.tls.servername) }}
+{{- fail "peer.tls.servername is required with peer.tls.existingSecret: the DNS name in the shared certificate the replicas check, since they dial each other's pod IPs" }}
+{{- end }}
+{{- if and .Values.peer.tls.servername (not .Values.peer.tls.existingSecret) }}
+{{- fail "peer.tls.servername is set but peer.tls.existingSecret is not: set the Secret holding tls.crt, tls.key and ca.crt to turn peer TLS on" }}
 {{- end }}
 {{- $ports := dict }}
 {{- $named := list (list "agents.port" .Values.agents.port) (list "frontDoor.port" .Values.frontDoor.port) (list "admin.port" .Values.admin.port) (list "peer.port" .Values.peer.port) }}

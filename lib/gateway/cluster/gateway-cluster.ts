@@ -192,9 +192,9 @@ export class GatewayCluster {
       throw new InvalidOptionError(this.peerUrlOption, `${this.peerUrlOption} is needed when the peer listener binds every address (${options.host}): other replicas must know where to reach this one`);
     }
     if (target.isClosing) throw new ClosedError('The gateway');
-    this.listener = new PeerListener({ replicaId: this.replicaId, token: new PeerToken(this.peer.token), dispatch: (request, handler) => target.dispatch(request, handler), closing: () => target.isClosing, logger: this.logger });
+    this.listener = new PeerListener({ replicaId: this.replicaId, token: new PeerToken(this.peer.token), dispatch: (request, handler) => target.dispatch(request, handler), closing: () => target.isClosing, logger: this.logger, tls: this.peer.tls });
     const address = await this.listener.listen(options);
-    const url = advertised ?? (peerUrlOf(address) as string);
+    const url = advertised ?? (peerUrlOf(address, this.peer.tls !== undefined) as string);
     this.registry.setPeerUrl(url);
     this.logger.info('peer listener advertised', { replicaId: this.replicaId, peerUrl: url });
     return address;

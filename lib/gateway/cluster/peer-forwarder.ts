@@ -97,6 +97,7 @@ export class PeerForwarder {
       pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
       pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
       downMs: options.downMs ?? DEFAULTS.downMs,
+      tls: options.tls,
     });
   }
 

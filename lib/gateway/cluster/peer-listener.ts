@@ -1,4 +1,4 @@
-import { constants as h2, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants as h2, createSecureServer, createServer, type Http2SecureServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ClosedError, ForwardLoopError, PeerUnauthorizedError, ProtocolError, RequestAbortedError, type VcsAgentError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -10,6 +10,7 @@ import type { ExchangeHandler, ExchangeRequest } from '../exchange.js';
 import type { ExchangeControl } from '../gateway-types.js';
 import { HTTP2_SERVER_LIMITS } from '../http2-server-limits.js';
 import { HANDED_STATUS, PEER_HEADER, PEER_PATH, answerPeerError, asciiJson, refusedHere, single, type PeerToken } from './peer-protocol.js';
+import type { PeerTlsOptions } from './peer-options.js';
 import { RELAY_BUFFER_BYTES } from '../../protocol/http2-settings.js';
 
 /** A session must present the right token on its first stream within this long, or it is closed. */
@@ -25,6 +26,8 @@ export interface PeerListenerOptions {
   dispatch(request: ExchangeRequest, handler: ExchangeHandler): ExchangeControl;
   closing(): boolean;
   logger: Logger;
+  /** Mutual TLS: this certificate, and peers must present one that chains to `ca`. */
+  tls?: PeerTlsOptions | undefined;
 }
 
 /** Answers one forwarded request on its HTTP/2 stream. */
@@ -89,12 +92,17 @@ class PeerAnswer implements ExchangeHandler {
  * is never forwarded again.
  */
 export class PeerListener {
-  private readonly server: Http2Server;
+  private readonly server: Http2Server | Http2SecureServer;
   private readonly authenticated = new WeakSet<ServerHttp2Session>();
   private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(private readonly options: PeerListenerOptions) {
-    this.server = createServer({ ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB });
+    const base = { ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
+    const tls = options.tls;
+    // requestCert + rejectUnauthorized: a connection without a certificate from `ca` never gets
+    // to HTTP/2, so the peer token is only ever sent over an authenticated channel.
+    this.server =
+      tls === undefined ? createServer(base) : createSecureServer({ ...base, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, allowHTTP1: false });
     this.server.on('session', (session) => this.onSession(session));
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }

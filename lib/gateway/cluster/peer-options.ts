@@ -1,5 +1,24 @@
+import { createSecureContext } from 'node:tls';
 import { InvalidOptionError } from '../../errors.js';
 import { positiveInteger } from '../../util/positive-integer.js';
+
+/**
+ * TLS between replicas (docs/scaling.md § Peer TLS): every replica presents `cert` and
+ * checks the other side's against `ca`, both ways (mutual TLS), so the certificate must allow
+ * server and client authentication. PEM text or Buffers.
+ */
+export interface PeerTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** The CA(s) peer certificates must chain to; the system's CAs are not trusted here. */
+  ca: string | Buffer | Array<string | Buffer>;
+  /**
+   * The name peer certificates are checked against (and sent as SNI), for a certificate
+   * shared by every replica (`vcs-gateway-peer`), since peers are reached at pod IPs. Default:
+   * the host of each peer's URL.
+   */
+  servername?: string;
+}
 
 /** Peer forwarding between replicas (`GatewayClusterOptions.peer`, docs/scaling.md § Forwarding). */
 export interface PeerOptions {
@@ -14,7 +33,9 @@ export interface PeerOptions {
    * is an unspecified address (`0.0.0.0`, `::`), which then needs this.
    */
   url?: string;
-  /** Bound on reaching a peer: TCP connect and its first HTTP/2 SETTINGS (default 1 000 ms). */
+  /** TLS on the peer listener and to every peer; URLs are then `https://HOST:PORT`. Default: cleartext. */
+  tls?: PeerTlsOptions;
+  /** Bound on reaching a peer: TCP connect, TLS and its first HTTP/2 SETTINGS (default 1 000 ms). */
   connectTimeoutMs?: number;
   /** How often the session to each peer is PINGed (default 1 000 ms). */
   pingIntervalMs?: number;
@@ -33,27 +54,59 @@ export function checkPeerToken(token: unknown, option = 'peer.token'): string {
 }
 
 /**
- * Parses a peer URL: `http://HOST:PORT`, nothing else (no credentials, path, query or TLS for
- * now). The message never repeats the value: it might hold credentials.
+ * Parses a peer URL: `http://HOST:PORT`, or `https://HOST:PORT` when the replicas speak TLS
+ * (`tls`), nothing else (no credentials, path or query). The message never repeats the
+ * value: it might hold credentials.
  */
-export function parsePeerUrl(value: string, option = 'peer.url'): string {
+export function parsePeerUrl(value: string, option = 'peer.url', tls = false): string {
+  const scheme = tls ? 'https' : 'http';
   let url: URL;
   try {
     url = new URL(value);
   } catch (error) {
-    throw new InvalidOptionError(option, `Invalid ${option}: expected http://HOST:PORT`, { cause: error });
+    throw new InvalidOptionError(option, `Invalid ${option}: expected ${scheme}://HOST:PORT`, { cause: error });
   }
   const bare = url.username === '' && url.password === '' && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '';
-  if (url.protocol !== 'http:' || url.hostname === '' || url.port === '' || !bare) {
-    throw new InvalidOptionError(option, `Invalid ${option}: expected http://HOST:PORT (cleartext HTTP/2 between replicas, no path or credentials)`);
+  if (url.protocol !== `${scheme}:` || url.hostname === '' || url.port === '' || !bare) {
+    const what = tls ? 'TLS between replicas (peer TLS is on)' : 'cleartext HTTP/2 between replicas (https needs peer TLS)';
+    throw new InvalidOptionError(option, `Invalid ${option}: expected ${scheme}://HOST:PORT (${what}, no path or credentials)`);
   }
-  return `http://${url.host}`;
+  return `${scheme}://${url.host}`;
+}
+
+/** One check per field of the peer TLS options, each naming it; never repeats a key. */
+export function checkPeerTls(tls: PeerTlsOptions): PeerTlsOptions {
+  if (tls === null || typeof tls !== 'object') throw new InvalidOptionError('peer.tls', 'Invalid peer.tls: expected { cert, key, ca, servername? }');
+  const pem = (value: unknown): boolean => (typeof value === 'string' || Buffer.isBuffer(value)) && value.length > 0;
+  for (const name of ['cert', 'key'] as const) {
+    if (!pem(tls[name])) throw new InvalidOptionError(`peer.tls.${name}`, `Invalid peer.tls.${name}: expected PEM text or a Buffer`);
+  }
+  const cas = Array.isArray(tls.ca) ? tls.ca : [tls.ca];
+  if (cas.length === 0 || !cas.every(pem)) throw new InvalidOptionError('peer.tls.ca', 'Invalid peer.tls.ca: expected the CA certificate(s) peers chain to, PEM text or Buffers');
+  if (tls.servername !== undefined && (typeof tls.servername !== 'string' || !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(tls.servername))) {
+    throw new InvalidOptionError('peer.tls.servername', 'Invalid peer.tls.servername: expected a DNS name (letters, digits, dots and hyphens)');
+  }
+  try {
+    // Parsed now, not at the first peer connection: a key that does not match its certificate,
+    // or text that is not PEM, is refused while the caller can still be told which option.
+    createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+  } catch (error) {
+    throw new InvalidOptionError('peer.tls', `Invalid peer.tls: the certificate, key and CA do not load together (${tlsReason(error)})`, { cause: error });
+  }
+  return { cert: tls.cert, key: tls.key, ca: tls.ca, ...(tls.servername === undefined ? {} : { servername: tls.servername }) };
+}
+
+/** OpenSSL's reason for a failed load, without the library's error-stack prefix (never key material). */
+export function tlsReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^error:[0-9A-F]+:/, '').slice(0, 200);
 }
 
 /** The checked options, with the defaults filled in later by the forwarder. */
 export interface CheckedPeerOptions {
   token: string;
   url: string | undefined;
+  tls: PeerTlsOptions | undefined;
   connectTimeoutMs?: number;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
@@ -62,7 +115,8 @@ export interface CheckedPeerOptions {
 /** One check per option, each naming it. */
 export function checkPeerOptions(peer: PeerOptions): CheckedPeerOptions {
   if (peer === null || typeof peer !== 'object') throw new InvalidOptionError('peer', 'Invalid peer: expected { token, url? }');
-  const out: CheckedPeerOptions = { token: checkPeerToken(peer.token, peer.tokenOption), url: peer.url === undefined ? undefined : parsePeerUrl(peer.url, peer.urlOption) };
+  const tls = peer.tls === undefined ? undefined : checkPeerTls(peer.tls);
+  const out: CheckedPeerOptions = { token: checkPeerToken(peer.token, peer.tokenOption), url: peer.url === undefined ? undefined : parsePeerUrl(peer.url, peer.urlOption, tls !== undefined), tls };
   for (const name of ['connectTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs'] as const) {
     if (peer[name] !== undefined) out[name] = positiveInteger(peer[name], 0, `peer.${name}`);
   }
@@ -70,7 +124,7 @@ export function checkPeerOptions(peer: PeerOptions): CheckedPeerOptions {
 }
 
 /** The URL a listener bound at `address` is reached at; undefined for an unspecified address. */
-export function peerUrlOf(address: { address: string; family: string; port: number }): string | undefined {
+export function peerUrlOf(address: { address: string; family: string; port: number }, tls = false): string | undefined {
   if (address.address === '0.0.0.0' || address.address === '::') return undefined;
-  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  return `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 }

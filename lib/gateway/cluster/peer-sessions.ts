@@ -1,6 +1,7 @@
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { openWindows } from '../../protocol/flow-window.js';
 import { MAX_CONCURRENT_STREAMS, MAX_SESSION_MEMORY_MB, localSettings } from '../../protocol/http2-settings.js';
+import type { PeerTlsOptions } from './peer-options.js';
 
 /** Options of {@link PeerSessions}. */
 export interface PeerSessionsOptions {
@@ -12,6 +13,8 @@ export interface PeerSessionsOptions {
   pingTimeoutMs: number;
   /** How long a peer that could not be reached is skipped (default 3 000 ms). */
   downMs: number;
+  /** Mutual TLS to every peer (`https://` URLs only); without it, cleartext (`http://` only). */
+  tls?: PeerTlsOptions | undefined;
 }
 
 /** Why a session could not be had: nothing was sent to the peer. */
@@ -60,10 +63,17 @@ export class PeerSessions {
     const known = this.entries.get(url);
     if (known !== undefined && !known.session.closed && !known.session.destroyed) return known.ready;
     if (this.closing) return Promise.reject(new PeerConnectError('The forwarder is closed'));
+    const tls = this.options.tls;
+    // Never downgraded: a replica with peer TLS does not send a request (and its credentials)
+    // to a peer advertising cleartext, and one without cannot check a TLS peer.
+    if (url.startsWith('https:') !== (tls !== undefined)) {
+      return Promise.reject(new PeerConnectError(`The peer replica at ${url} ${tls === undefined ? 'speaks TLS and this replica has no peer TLS' : 'speaks cleartext and this replica requires peer TLS'}: give every replica the same peer TLS settings`));
+    }
     const session = connect(url, {
       settings: { ...localSettings, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
       peerMaxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+      ...(tls === undefined ? {} : { cert: tls.cert, key: tls.key, ca: tls.ca, ...(tls.servername === undefined ? {} : { servername: tls.servername }) }),
     });
     const entry: Entry = { session, ready: this.reach(url, session) };
     this.entries.set(url, entry);

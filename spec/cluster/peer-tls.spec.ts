@@ -1,0 +1,199 @@
+import { expect } from 'chai';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { TunnelClient } from '../../lib/agent/tunnel-client.js';
+import { InvalidOptionError } from '../../lib/errors.js';
+import { Gateway, type AccessLogRecord } from '../../lib/gateway/gateway.js';
+import { checkPeerOptions } from '../../lib/gateway/cluster/peer-options.js';
+import { PeerConnectError, PeerSessions } from '../../lib/gateway/cluster/peer-sessions.js';
+import { createPool } from '../../lib/pools/pool-service.js';
+import { digestStream } from '../helpers/bodies.js';
+import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
+import { testPolicy } from '../helpers/test-policy.js';
+import { tlsFixtures } from '../helpers/tls-fixtures.js';
+import { waitFor, waitUntil } from '../helpers/wait-for.js';
+import { call, startClusterVcs, type ClusterVcs } from './cluster-vcs.js';
+import { PEER_TOKEN as CLI_PEER_TOKEN, runGatewayCli, startReplica, type Replica } from './pool-replicas.js';
+
+const PEER_TOKEN = 'peer-token-for-peer-tls-spec';
+const TIMING = { connectTimeoutMs: 2000, pingIntervalMs: 1000, pingTimeoutMs: 2000, downMs: 100 };
+
+describe('cluster: peer TLS (mutual TLS between replicas, two in-process replicas)', function () {
+  this.timeout(60_000);
+  let redis: RunningRedis;
+  let vcs: ClusterVcs;
+  let a: Gateway;
+  let b: Gateway;
+  let aPeerUrl = '';
+  let agent: TunnelClient | undefined;
+  const records: AccessLogRecord[] = [];
+
+  before(async function () {
+    if (redisSkipReason() !== undefined) this.skip();
+    redis = (await startRedisServer()) as RunningRedis;
+    vcs = await startClusterVcs();
+    const { cert, key, ca } = tlsFixtures();
+    // B checks A's certificate against a name it holds, not the IP it dials: as with a
+    // certificate shared by every pod.
+    const replica = (id: 'a' | 'b'): Gateway =>
+      new Gateway({ cluster: { redisUrl: redis.url, replicaId: `tls-${id}`, peer: { token: PEER_TOKEN, tls: { cert, key, ca, ...(id === 'b' ? { servername: 'peer.test' } : {}) } } } });
+    [a, b] = [replica('a'), replica('b')];
+    const agentsAt = await a.listen({ host: '127.0.0.1', port: 0 });
+    await b.listen({ host: '127.0.0.1', port: 0 });
+    const [aPeer] = await Promise.all([a.listenPeers({ host: '127.0.0.1', port: 0 }), b.listenPeers({ host: '127.0.0.1', port: 0 })]);
+    aPeerUrl = `https://127.0.0.1:${aPeer.port}`;
+    const { token } = await createPool(a.cluster?.store as NonNullable<Gateway['cluster']>['store'], { name: 'tls-on-a', gatewayUrl: `http://127.0.0.1:${agentsAt.port}` });
+    agent = new TunnelClient({ token, target: vcs.url, policy: testPolicy, parallelism: 2, gatewayConnections: 1, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+    await agent.start();
+    await waitUntil(async () => {
+      const response = await b.request('private://tls-on-a/allowed/warm-up').catch(() => undefined);
+      if (response !== undefined) await digestStream(response.body);
+      return response?.status === 200;
+    }, 5000, 'B to forward to A over TLS');
+    for (const gateway of [a, b]) gateway.on('access', (record) => records.push(record));
+  });
+
+  after(async () => {
+    await agent?.close({ timeoutMs: 1000 }).catch(() => agent?.destroy());
+    await Promise.all([a?.destroy(), b?.destroy()]);
+    await vcs?.close();
+    await redis?.stop();
+  });
+
+  it('forwards a request through B to the agent on A over TLS, and A advertises an https:// peer URL', async () => {
+    const response = await b.request('private://tls-on-a/allowed/over-tls?x=1');
+    expect(response.status).to.equal(200);
+    expect((await digestStream(response.body)).bytes).to.be.above(0);
+    await waitFor(() => records.filter((record) => record.path === '/allowed/over-tls?x=1').length === 2, 5000, 'a record on each replica');
+    expect(records.find((record) => record.path === '/allowed/over-tls?x=1' && record.forwardedTo !== undefined)).to.include({ forwardedTo: 'tls-a', outcome: 'completed', status: 200 });
+    // What B read from the live registry: where A is reached.
+    expect(b.cluster?.registry.candidates('tls-on-a').map((candidate) => candidate.peerUrl)).to.deep.equal([aPeerUrl]);
+  });
+
+  it('refuses a TLS connection that presents no client certificate before any HTTP/2 frame', async () => {
+    const { ca } = tlsFixtures();
+    const port = Number(new URL(aPeerUrl).port);
+    // Raw TLS (TLS 1.3: the client's handshake completes first, then the server's alert arrives).
+    const outcome = await new Promise<{ error: string | undefined; bytes: number }>((resolve) => {
+      let bytes = 0;
+      let error: string | undefined;
+      const socket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'peer.test', ALPNProtocols: ['h2'] });
+      socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      socket.on('error', (reason: NodeJS.ErrnoException) => (error = reason.code ?? reason.message));
+      socket.on('close', () => resolve({ error, bytes }));
+      socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    });
+    expect(outcome).to.deep.equal({ error: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', bytes: 0 });
+  });
+
+  it('does not reach a peer whose certificate does not carry the expected name', async () => {
+    const { cert, key, ca } = tlsFixtures();
+    const sessions = new PeerSessions({ ...TIMING, tls: { cert, key, ca, servername: 'not-the-peer.test' } });
+    try {
+      const error = await sessions.get(aPeerUrl).then(() => undefined, (reason: unknown) => reason);
+      expect(error).to.be.instanceOf(PeerConnectError);
+      expect((error as Error).message).to.include('ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      sessions.destroy();
+    }
+  });
+
+  it('never sends to a cleartext peer with TLS on, nor to a TLS peer with it off', async () => {
+    const { cert, key, ca } = tlsFixtures();
+    const withTls = new PeerSessions({ ...TIMING, tls: { cert, key, ca } });
+    const without = new PeerSessions(TIMING);
+    try {
+      const downgrade = await withTls.get('http://127.0.0.1:1').then(() => undefined, (reason: unknown) => reason);
+      expect((downgrade as Error).message).to.match(/speaks cleartext and this replica requires peer TLS/);
+      const unchecked = await without.get(aPeerUrl).then(() => undefined, (reason: unknown) => reason);
+      expect((unchecked as Error).message).to.match(/speaks TLS and this replica has no peer TLS/);
+    } finally {
+      withTls.destroy();
+      without.destroy();
+    }
+  });
+});
+
+describe('cluster: two vcs-gateway processes with --peer-tls-cert, --peer-tls-key, --peer-tls-ca and --peer-tls-servername', function () {
+  this.timeout(90_000);
+  let redis: RunningRedis;
+  let vcs: ClusterVcs;
+  let dir: string;
+  let a: Replica | undefined;
+  let b: Replica | undefined;
+  let agent: TunnelClient | undefined;
+
+  before(async function () {
+    if (redisSkipReason() !== undefined) this.skip();
+    redis = (await startRedisServer()) as RunningRedis;
+    vcs = await startClusterVcs();
+    dir = await mkdtemp(join(tmpdir(), 'peer-tls-'));
+    const { cert, key, ca } = tlsFixtures();
+    await Promise.all([writeFile(join(dir, 'peer.crt'), cert), writeFile(join(dir, 'peer.key'), key), writeFile(join(dir, 'ca.crt'), ca)]);
+  });
+
+  after(async () => {
+    await agent?.close({ timeoutMs: 1000 }).catch(() => agent?.destroy());
+    await Promise.all([a?.stop(), b?.stop()]);
+    await vcs?.close();
+    await redis?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('forwards a front-door request from B to the agent on A over mutual TLS, advertising https:// peer URLs', async () => {
+    // Flags on A, the variables on B: both routes into the same options.
+    a = await startReplica(redis.url, 'cli-tls-a', ['--peer-tls-cert', join(dir, 'peer.crt'), '--peer-tls-key', join(dir, 'peer.key'), '--peer-tls-ca', join(dir, 'ca.crt'), '--peer-tls-servername', 'peer.test'], { peer: true });
+    b = await startReplica(redis.url, 'cli-tls-b', [], {
+      peer: true,
+      env: { VCS_GATEWAY_PEER_TLS_CERT: join(dir, 'peer.crt'), VCS_GATEWAY_PEER_TLS_KEY: join(dir, 'peer.key'), VCS_GATEWAY_PEER_TLS_CA: join(dir, 'ca.crt'), VCS_GATEWAY_PEER_TLS_SERVERNAME: 'peer.test' },
+    });
+    for (const replica of [a, b]) {
+      const advertised = replica.logs().find((line) => line.message === 'peer listener advertised');
+      expect(advertised?.peerUrl, replica.id).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
+    }
+    const created = await runGatewayCli(['pool', 'create', '--redis', redis.url, '--name', 'cli-tls-pool', '--gateway-url', a.agentsUrl]);
+    expect(created.code, created.stderr).to.equal(0);
+    agent = new TunnelClient({ token: created.stdout.trim(), target: vcs.url, policy: testPolicy, parallelism: 2, gatewayConnections: 1, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+    await agent.start();
+    const forwarder = b;
+    await waitUntil(async () => (await call(forwarder, '/cli-tls-pool/allowed/warm-up')).status === 200, 5000, 'B to forward to A over TLS');
+    const result = await call(b, '/cli-tls-pool/allowed/hello');
+    expect(result.status, result.body).to.equal(200);
+    expect(result.body).to.equal('vcs saw GET /allowed/hello');
+    expect(b.stdout() + a.stdout() + b.stderr() + a.stderr()).to.not.include(CLI_PEER_TOKEN);
+  });
+});
+
+describe('peer TLS options: one check per field, each naming it', () => {
+  const { cert, key, ca } = tlsFixtures();
+  const check = (peer: Record<string, unknown>): InvalidOptionError => {
+    try {
+      checkPeerOptions({ token: PEER_TOKEN, ...peer } as never);
+    } catch (error) {
+      return error as InvalidOptionError;
+    }
+    throw new Error('accepted');
+  };
+
+  it('wants an https:// peer URL with TLS and an http:// one without', () => {
+    expect(check({ url: 'http://10.0.0.5:8444', tls: { cert, key, ca } }).message).to.match(/^Invalid peer\.url: expected https:\/\/HOST:PORT/);
+    expect(check({ url: 'https://10.0.0.5:8444' }).message).to.match(/^Invalid peer\.url: expected http:\/\/HOST:PORT .*https needs peer TLS/);
+    expect(checkPeerOptions({ token: PEER_TOKEN, url: 'https://10.0.0.5:8444', tls: { cert, key, ca } }).url).to.equal('https://10.0.0.5:8444');
+  });
+
+  it('names the missing or malformed field, and never repeats a key', () => {
+    expect(check({ tls: { cert, ca } })).to.include({ option: 'peer.tls.key' });
+    expect(check({ tls: { key, ca } })).to.include({ option: 'peer.tls.cert' });
+    expect(check({ tls: { cert, key } })).to.include({ option: 'peer.tls.ca' });
+    expect(check({ tls: { cert, key, ca: [] } })).to.include({ option: 'peer.tls.ca' });
+    expect(check({ tls: { cert, key, ca, servername: 'has space' } })).to.include({ option: 'peer.tls.servername' });
+    expect(check({ tls: 'yes' })).to.include({ option: 'peer.tls' });
+    expect(check({ tls: { cert, key: 42, ca } }).message).to.not.include('PRIVATE KEY');
+    const swapped = check({ tls: { cert: key, key: cert, ca } });
+    expect(swapped).to.include({ option: 'peer.tls' });
+    expect(swapped.message).to.match(/^Invalid peer\.tls: the certificate, key and CA do not load together/);
+    expect(swapped.message).to.not.include('PRIVATE KEY');
+  });
+});
