@@ -4,6 +4,7 @@ import { Agent as HttpAgent, createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { nodeHttpUpstream } from '../../lib/agent/upstream-node-http.js';
 import type { UpstreamHandler } from '../../lib/agent/upstream-request.js';
+import { digestStream } from '../helpers/bodies.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const CHUNK = 16 * 1024;
@@ -25,13 +26,7 @@ describe('node:http VCS client: a turn of upload chunks leaves as one write (lib
   before(async () => {
     // Answers with the byte count and SHA-256 of the (chunked) body it parsed.
     server = createServer((req, res) => {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      req.on('data', (chunk: Buffer) => {
-        hash.update(chunk);
-        bytes += chunk.length;
-      });
-      req.on('end', () => res.end(JSON.stringify({ bytes, digest: hash.digest('hex') })));
+      void digestStream(req).then((answer) => res.end(JSON.stringify(answer)));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);

@@ -1,50 +1,30 @@
 import { expect } from 'chai';
-import { TunnelClient } from '../../lib/agent/tunnel-client.js';
-import { Gateway } from '../../lib/gateway/gateway.js';
-import { createPool } from '../../lib/pools/pool-service.js';
+import type { Gateway } from '../../lib/gateway/gateway.js';
 import { digestStream, generatedBody } from '../helpers/bodies.js';
 import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
-import { testPolicy } from '../helpers/test-policy.js';
-import { waitUntil } from '../helpers/wait-for.js';
 import { startClusterVcs, type ClusterVcs } from './cluster-vcs.js';
+import { startInProcessPair, type InProcessPair } from './in-process-pair.js';
 
 const MiB = 1024 * 1024;
-const PEER_TOKEN = 'peer-token-for-body-chunk-spec';
 
 describe('cluster: onBodyChunk hears body bytes relayed through the peer hop (two in-process replicas)', function () {
   this.timeout(60_000);
   let redis: RunningRedis;
   let vcs: ClusterVcs;
-  let a: Gateway;
+  let pair: InProcessPair | undefined;
   let b: Gateway;
-  let agent: TunnelClient | undefined;
   const heard = { a: 0, b: 0 };
 
   before(async function () {
     if (redisSkipReason() !== undefined) this.skip();
     redis = (await startRedisServer()) as RunningRedis;
     vcs = await startClusterVcs();
-    const replica = (id: 'a' | 'b'): Gateway =>
-      new Gateway({ cluster: { redisUrl: redis.url, replicaId: `chunks-${id}`, peer: { token: PEER_TOKEN } }, onBodyChunk: (bytes) => (heard[id] += bytes) });
-    [a, b] = [replica('a'), replica('b')];
-    const agentsAt = await a.listen({ host: '127.0.0.1', port: 0 });
-    await b.listen({ host: '127.0.0.1', port: 0 });
-    await Promise.all([a.listenPeers({ host: '127.0.0.1', port: 0 }), b.listenPeers({ host: '127.0.0.1', port: 0 })]);
-    const { token } = await createPool(a.cluster?.store as NonNullable<Gateway['cluster']>['store'], { name: 'on-a', gatewayUrl: `http://127.0.0.1:${agentsAt.port}` });
-    agent = new TunnelClient({ token, target: vcs.url, policy: testPolicy, parallelism: 2, gatewayConnections: 1, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
-    await agent.start();
-    // B learns from the live registry (written and read every 500 ms) that A holds the pool.
-    await waitUntil(async () => {
-      // Until then B has no route: request() rejects with NoAgentError.
-      const response = await b.request('private://on-a/allowed/warm-up').catch(() => undefined);
-      if (response !== undefined) await digestStream(response.body);
-      return response?.status === 200;
-    }, 5000, 'B to forward to A');
+    pair = await startInProcessPair({ redisUrl: redis.url, vcsUrl: vcs.url, prefix: 'chunks', pool: 'on-a', gateway: (id) => ({ onBodyChunk: (bytes) => (heard[id] += bytes) }) });
+    ({ b } = pair);
   });
 
   after(async () => {
-    await agent?.close({ timeoutMs: 1000 }).catch(() => agent?.destroy());
-    await Promise.all([a?.destroy(), b?.destroy()]);
+    await pair?.close();
     await vcs?.close();
     await redis?.stop();
   });

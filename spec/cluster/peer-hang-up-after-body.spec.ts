@@ -1,16 +1,12 @@
 import { expect } from 'chai';
-import { TunnelClient } from '../../lib/agent/tunnel-client.js';
 import { FrontDoor } from '../../lib/gateway/front-door.js';
-import { Gateway, type AccessLogRecord } from '../../lib/gateway/gateway.js';
-import { createPool } from '../../lib/pools/pool-service.js';
-import { digestStream } from '../helpers/bodies.js';
+import type { AccessLogRecord } from '../../lib/gateway/gateway.js';
 import { hangUpCaller, LateEndDispatcher, serverSideClosed, serverSockets } from '../helpers/late-end.js';
 import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
-import { testPolicy } from '../helpers/test-policy.js';
-import { waitFor, waitUntil } from '../helpers/wait-for.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startClusterVcs, type ClusterVcs } from './cluster-vcs.js';
+import { startInProcessPair, type InProcessPair } from './in-process-pair.js';
 
-const PEER_TOKEN = 'peer-token-for-hang-up-spec';
 const BODY_BYTES = 40_000;
 
 /*
@@ -23,13 +19,11 @@ describe('cluster: a caller of the forwarding replica hangs up once it has the w
   this.timeout(60_000);
   let redis: RunningRedis;
   let vcs: ClusterVcs;
-  let a: Gateway;
-  let b: Gateway;
-  let frontDoor: FrontDoor;
+  let pair: InProcessPair | undefined;
+  let frontDoor: FrontDoor | undefined;
   let frontDoorUrl = '';
   let port = 0;
   let watch: ReturnType<typeof serverSockets> | undefined;
-  let agent: TunnelClient | undefined;
   const dispatcher = new LateEndDispatcher();
   const records: AccessLogRecord[] = [];
 
@@ -37,35 +31,28 @@ describe('cluster: a caller of the forwarding replica hangs up once it has the w
     if (redisSkipReason() !== undefined) this.skip();
     redis = (await startRedisServer()) as RunningRedis;
     vcs = await startClusterVcs();
-    const replica = (id: 'a' | 'b'): Gateway => new Gateway({ cluster: { redisUrl: redis.url, replicaId: `hang-up-${id}`, peer: { token: PEER_TOKEN } } });
-    [a, b] = [replica('a'), replica('b')];
-    const agentsAt = await a.listen({ host: '127.0.0.1', port: 0 });
-    await b.listen({ host: '127.0.0.1', port: 0 });
-    await Promise.all([a.listenPeers({ host: '127.0.0.1', port: 0 }), b.listenPeers({ host: '127.0.0.1', port: 0 })]);
-    frontDoor = new FrontDoor(b);
+    pair = await startInProcessPair({
+      redisUrl: redis.url,
+      vcsUrl: vcs.url,
+      prefix: 'hang-up',
+      pool: 'on-a',
+      agent: { upstreamDispatcher: dispatcher },
+      // The warm-up's answer ends as it comes; from then on, ends are held.
+      beforeWarmUp: () => (dispatcher.holding = false),
+      afterWarmUp: () => (dispatcher.holding = true),
+    });
+    frontDoor = new FrontDoor(pair.b);
     port = (await frontDoor.listen({ host: '127.0.0.1', port: 0 })).port;
     frontDoorUrl = `http://127.0.0.1:${port}`;
     watch = serverSockets(() => port);
-    const { token } = await createPool(a.cluster?.store as NonNullable<Gateway['cluster']>['store'], { name: 'on-a', gatewayUrl: `http://127.0.0.1:${agentsAt.port}` });
-    agent = new TunnelClient({ token, target: vcs.url, policy: testPolicy, parallelism: 2, gatewayConnections: 1, upstreamDispatcher: dispatcher, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
-    await agent.start();
-    // B learns from the live registry (written and read every 500 ms) that A holds the pool.
-    dispatcher.holding = false;
-    await waitUntil(async () => {
-      const response = await b.request('private://on-a/allowed/warm-up').catch(() => undefined);
-      if (response !== undefined) await digestStream(response.body);
-      return response?.status === 200;
-    }, 5000, 'B to forward to A');
-    dispatcher.holding = true;
-    for (const gateway of [a, b]) gateway.on('access', (record) => records.push(record));
+    for (const gateway of [pair.a, pair.b]) gateway.on('access', (record) => records.push(record));
   });
 
   after(async () => {
     watch?.stop();
     dispatcher.release();
-    await agent?.close({ timeoutMs: 1000 }).catch(() => agent?.destroy());
     await frontDoor?.close();
-    await Promise.all([a?.destroy(), b?.destroy()]);
+    await pair?.close();
     await dispatcher.destroy();
     await vcs?.close();
     await redis?.stop();
