@@ -15,14 +15,14 @@ import { Gateway } from '../lib/gateway/gateway.js';
 import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
 import type { Logger } from '../lib/logger.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from '../lib/gateway/cluster/redis-client.js';
-import { parsePeerUrl, tlsReason, type PeerTlsOptions } from '../lib/gateway/cluster/peer-options.js';
+import { parsePeerUrl, tlsReason } from '../lib/gateway/cluster/peer-options.js';
 import { FilePoolStore } from '../lib/pools/file-pool-store.js';
 import type { PoolStore } from '../lib/pools/pool-store.js';
 import { RedisPoolStore } from '../lib/pools/redis-pool-store.js';
 import { PoolStoreError } from '../lib/errors.js';
 import { createPool, rotatePoolKey, updatePoolDescription, validateGatewayUrl } from '../lib/pools/pool-service.js';
 import { listenFor, parseHostPort } from './host-port.js';
-import { peerTlsFrom } from './peer-tls-flags.js';
+import { peerTlsFrom, reloadPeerTls, type PeerTlsChoice } from './peer-tls-flags.js';
 import { ConfigError } from './config-error.js';
 import { GC_PACE_BYTES, bodyGcPacer } from './gc-pacer.js';
 import { LOG_FORMATS, LOG_LEVELS, createCliLogger, type LogFormat, type LogLevel } from './create-logger.js';
@@ -126,7 +126,7 @@ interface PeerChoice {
   token: string;
   tokenOption: string;
   urlOption: string;
-  tls: PeerTlsOptions | undefined;
+  tls: PeerTlsChoice | undefined;
   listenOption: string;
 }
 
@@ -161,7 +161,7 @@ async function peerFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv, s
     throw new ConfigError(`${listen.option} binds every address (${at.host}): give --peer-url (VCS_GATEWAY_PEER_URL), the URL other replicas reach this one at (the pod IP)`);
   }
   if (url !== undefined) parsePeerUrl(url.value, url.option, tls !== undefined);
-  return { listen: at, url: url?.value, token, tokenOption, urlOption: url?.option ?? '--peer-url', tls: tls?.tls, listenOption: listen.option };
+  return { listen: at, url: url?.value, token, tokenOption, urlOption: url?.option ?? '--peer-url', tls, listenOption: listen.option };
 }
 
 /** The front door's bounds on slow callers, from seconds on the command line to the library's milliseconds. */
@@ -332,7 +332,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
             redisOption: storeAt.option,
             replicaId,
             accessLogSize,
-            ...(peer === undefined ? {} : { peer: { token: peer.token, tokenOption: peer.tokenOption, urlOption: peer.urlOption, ...(peer.url === undefined ? {} : { url: peer.url }), ...(peer.tls === undefined ? {} : { tls: peer.tls }) } }),
+            ...(peer === undefined ? {} : { peer: { token: peer.token, tokenOption: peer.tokenOption, urlOption: peer.urlOption, ...(peer.url === undefined ? {} : { url: peer.url }), ...(peer.tls === undefined ? {} : { tls: peer.tls.tls }) } }),
           },
         }),
     logger: gatewayLogger,
@@ -353,8 +353,16 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   }
   const address = await listenFor('--listen', listen, () => gateway.listen(listen));
   logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
+  let stopReload = (): void => {};
   if (peer !== undefined) {
     const at = await listenFor(peer.listenOption, peer.listen, () => gateway.listenPeers(peer.listen));
+    if (peer.tls !== undefined) {
+      const cluster = gateway.cluster as GatewayCluster;
+      stopReload = reloadPeerTls(peer.tls, (tls) => cluster.setPeerTls(tls), {
+        reloaded: (info) => logger.info('peer TLS reloaded: new connections use the renewed files', info),
+        failed: (reason) => logger.error('peer TLS files could not be reloaded; the previous ones stay in use', { reason }),
+      });
+    }
     logger.info('peer listener listening', { address: `${at.address}:${at.port}` });
   }
   if (spaceliftListen !== undefined) {
@@ -409,6 +417,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
         resolve(ExitCode.Failure);
         return;
       }
+      stopReload();
       // /readyz turns 503 at once; agents get GOAWAY and drain; queued requests get 503 + Retry-After.
       logger.info('shutting down: agents drain, in-flight requests finish', { signal, graceSeconds: graceMs / 1000 });
       Promise.all([gateway.close({ timeoutMs: graceMs }), frontDoor?.close()])
@@ -481,6 +490,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           .option('peer-tls-cert', { type: 'string', describe: 'PEM certificate this replica presents to peers, as server and client (mutual TLS; with --peer-tls-key and --peer-tls-ca)  [env: VCS_GATEWAY_PEER_TLS_CERT]', requiresArg: true })
           .option('peer-tls-key', { type: 'string', describe: 'PEM private key for --peer-tls-cert  [env: VCS_GATEWAY_PEER_TLS_KEY]', requiresArg: true })
           .option('peer-tls-ca', { type: 'string', describe: 'PEM CA certificate(s) peer certificates must chain to  [env: VCS_GATEWAY_PEER_TLS_CA]', requiresArg: true })
+          .option('peer-tls-reload-interval', { type: 'number', describe: 'Seconds between looks at the peer TLS files; changed files that load together are used for new connections (0: off)  [env: VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL]  [default: 60]', requiresArg: true })
           .option('peer-tls-servername', { type: 'string', describe: "Name peer certificates are checked against (a certificate shared by every replica)  [env: VCS_GATEWAY_PEER_TLS_SERVERNAME]  [default: each peer URL's host]", requiresArg: true })
           .option('peer-token', { type: 'string', describe: 'Token the replicas share, at least 16 characters (prefer the variable or the file)  [env: VCS_GATEWAY_PEER_TOKEN]', requiresArg: true })
           .option('peer-token-file', { type: 'string', describe: 'File holding the peer token', requiresArg: true })

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { tlsReason, type PeerTlsOptions } from '../lib/gateway/cluster/peer-options.js';
 import { ConfigError } from './config-error.js';
@@ -25,14 +26,16 @@ async function readPem(from: { value: string; option: string }): Promise<Buffer>
  * together or none (cleartext). `what` is returned with the option that turned it on, for the
  * caller's own checks; undefined when off. Each mistake names the flag or variable.
  */
-export async function peerTlsFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<{ tls: PeerTlsOptions; option: string } | undefined> {
+export async function peerTlsFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<PeerTlsChoice | undefined> {
   const cert = fromFlagOrEnv(argv, env, 'peer-tls-cert', 'VCS_GATEWAY_PEER_TLS_CERT');
   const key = fromFlagOrEnv(argv, env, 'peer-tls-key', 'VCS_GATEWAY_PEER_TLS_KEY');
   const ca = fromFlagOrEnv(argv, env, 'peer-tls-ca', 'VCS_GATEWAY_PEER_TLS_CA');
   const servername = fromFlagOrEnv(argv, env, 'peer-tls-servername', 'VCS_GATEWAY_PEER_TLS_SERVERNAME');
   const given = [cert, key, ca].filter((part) => part !== undefined);
   if (given.length === 0) {
-    if (servername !== undefined) throw new ConfigError(`${servername.option} needs peer TLS: give --peer-tls-cert, --peer-tls-key and --peer-tls-ca`);
+    for (const alone of [servername, fromFlagOrEnv(argv, env, 'peer-tls-reload-interval', 'VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL')]) {
+      if (alone !== undefined) throw new ConfigError(`${alone.option} needs peer TLS: give --peer-tls-cert, --peer-tls-key and --peer-tls-ca`);
+    }
     return undefined;
   }
   if (cert === undefined || key === undefined || ca === undefined) {
@@ -48,5 +51,72 @@ export async function peerTlsFrom(argv: Record<string, unknown>, env: NodeJS.Pro
   } catch (error) {
     throw new ConfigError(`Invalid peer TLS (${cert.option}, ${key.option}, ${ca.option}): they do not load together (${tlsReason(error)})`);
   }
-  return { tls, option: cert.option };
+  const reload = fromFlagOrEnv(argv, env, 'peer-tls-reload-interval', 'VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL');
+  const seconds = Number(reload?.value ?? DEFAULT_RELOAD_SECONDS);
+  if (!Number.isFinite(seconds) || seconds < 0 || (seconds > 0 && seconds < 0.1)) {
+    throw new ConfigError(`Invalid ${reload?.option ?? '--peer-tls-reload-interval'}: expected 0 (off) or a number of seconds from 0.1`);
+  }
+  return { tls, option: cert.option, files: { cert: cert.value, key: key.value, ca: ca.value }, reloadMs: Math.round(seconds * 1000) };
+}
+
+/*
+ * Kubernetes updates a mounted Secret in place within about a minute of its change
+ * (cert-manager renews a certificate well before it expires), so once a minute is enough.
+ */
+const DEFAULT_RELOAD_SECONDS = 60;
+
+/** Peer TLS as chosen on the command line: the material, the files it came from, how often to look at them again. */
+export interface PeerTlsChoice {
+  tls: PeerTlsOptions;
+  option: string;
+  files: { cert: string; key: string; ca: string };
+  reloadMs: number;
+}
+
+/** What the reload reports: a renewal applied, or files that cannot be used (the previous ones stay). */
+export interface PeerTlsReloadEvents {
+  reloaded(info: { validTo: string; fingerprint256: string }): void;
+  failed(reason: string): void;
+}
+
+/**
+ * Reads the peer TLS files again every `choice.reloadMs` and, when their content changed and
+ * they load together, hands the new material to `apply` (GatewayCluster.setPeerTls). Files
+ * that fail to read or load are reported once per distinct reason and the previous material
+ * stays. Returns a function that stops it.
+ */
+export function reloadPeerTls(choice: PeerTlsChoice, apply: (tls: PeerTlsOptions) => void, events: PeerTlsReloadEvents): () => void {
+  if (choice.reloadMs === 0) return () => {};
+  let current = choice.tls;
+  let lastFailure = '';
+  let running = false;
+  const look = async (): Promise<void> => {
+    const [cert, key, ca] = await Promise.all([readFile(choice.files.cert), readFile(choice.files.key), readFile(choice.files.ca)]);
+    if ([cert, key, ca].every((part, i) => part.equals([current.cert, current.key, current.ca][i] as Buffer))) return;
+    try {
+      createSecureContext({ cert, key, ca });
+    } catch (error) {
+      // A Secret is written file by file: a new certificate beside the old key fails until the key follows.
+      throw new Error(`they do not load together (${tlsReason(error)})`);
+    }
+    const next: PeerTlsOptions = { ...current, cert, key, ca };
+    apply(next);
+    current = next;
+    lastFailure = '';
+    const x509 = new X509Certificate(cert);
+    events.reloaded({ validTo: x509.validTo, fingerprint256: x509.fingerprint256 });
+  };
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    look()
+      .catch((error: unknown) => {
+        const reason = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
+        if (reason !== lastFailure) events.failed(reason);
+        lastFailure = reason;
+      })
+      .finally(() => (running = false));
+  }, choice.reloadMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

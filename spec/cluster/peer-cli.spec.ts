@@ -72,6 +72,8 @@ describe('vcs-gateway serve: peer flags and variables (--peer-listen, --peer-url
     expect(await refused([...base, ...tls, '--peer-tls-servername', 'not a name'])).to.include('Invalid --peer-tls-servername');
     expect(await refused([...base, ...tls, '--peer-url', 'http://10.0.0.1:8445'])).to.match(/Invalid --peer-url: expected https:\/\/HOST:PORT/);
     expect(await refused(['--redis', REDIS, ...tls])).to.include('--peer-tls-cert needs --peer-listen');
+    expect(await refused([...base, ...tls, '--peer-tls-reload-interval', '-1'])).to.include('Invalid --peer-tls-reload-interval: expected 0 (off) or a number of seconds from 0.1');
+    expect(await refused(base, { VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL: '30' })).to.include('VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL needs peer TLS');
     // Swapped files: refused before anything listens, and the key's text never printed.
     const swapped = await refused([...base, '--peer-tls-cert', files.key, '--peer-tls-key', files.cert, '--peer-tls-ca', files.ca]);
     expect(swapped).to.include('Invalid peer TLS (--peer-tls-cert, --peer-tls-key, --peer-tls-ca): they do not load together');

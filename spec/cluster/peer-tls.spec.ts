@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -102,6 +102,80 @@ describe('cluster: peer TLS (mutual TLS between replicas, two in-process replica
   });
 });
 
+/** Replaces a file in one step (as Kubernetes swaps a Secret's files): a reader never sees it half written. */
+async function writeAtomically(path: string, content: string): Promise<void> {
+  await writeFile(`${path}.new`, content);
+  await rename(`${path}.new`, path);
+}
+
+/** Whether a client presenting `material` (and trusting its CA) completes a TLS handshake with the peer listener at `url`. */
+function handshake(url: string, material: { cert: string; key: string; ca: string }): Promise<string> {
+  const port = Number(new URL(url).port);
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ...material, servername: 'peer.test', ALPNProtocols: ['h2'] });
+    let outcome = 'accepted';
+    socket.on('error', (error: NodeJS.ErrnoException) => (outcome = error.code ?? error.message));
+    // TLS 1.3: the server's verdict on our certificate comes after secureConnect, with its first bytes.
+    socket.on('data', () => socket.end());
+    socket.on('close', () => resolve(outcome));
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+  });
+}
+
+describe('cluster: peer TLS renewed at run time (GatewayCluster.setPeerTls)', function () {
+  this.timeout(60_000);
+  let redis: RunningRedis;
+  let vcs: ClusterVcs;
+  let pair: InProcessPair | undefined;
+
+  before(async function () {
+    if (redisSkipReason() !== undefined) this.skip();
+    redis = (await startRedisServer()) as RunningRedis;
+    vcs = await startClusterVcs();
+    const { cert, key, ca } = tlsFixtures();
+    pair = await startInProcessPair({ redisUrl: redis.url, vcsUrl: vcs.url, prefix: 'renew', pool: 'renew-on-a', peer: () => ({ tls: { cert, key, ca, servername: 'peer.test' } }) });
+  });
+
+  after(async () => {
+    await pair?.close();
+    await vcs?.close();
+    await redis?.stop();
+  });
+
+  it('takes a certificate from a new CA for new connections both ways, and forwarding goes on', async () => {
+    const { a, b } = pair as InProcessPair;
+    const url = b.cluster?.registry.candidates('renew-on-a')[0]?.peerUrl as string;
+    const old = tlsFixtures();
+    const renewed = tlsFixtures('renewed');
+    expect(await handshake(url, old)).to.equal('accepted');
+    for (const gateway of [a, b]) gateway.cluster?.setPeerTls({ ...renewed, servername: 'peer.test' });
+    expect(await handshake(url, renewed)).to.equal('accepted');
+    expect(await handshake(url, old), 'the old CA no longer trusted').to.not.equal('accepted');
+    // A fresh session from B presents the renewed certificate and trusts the renewed CA.
+    const sessions = new PeerSessions({ ...TIMING, tls: { ...renewed, servername: 'peer.test' } });
+    try {
+      await sessions.get(url);
+    } finally {
+      sessions.destroy();
+    }
+    const response = await b.request('private://renew-on-a/allowed/after-renewal');
+    expect(response.status).to.equal(200);
+    await digestStream(response.body);
+  });
+
+  it('refuses material that does not load together, and a replica started without peer TLS, naming peer.tls', async () => {
+    const { a } = pair as InProcessPair;
+    const { cert, key, ca } = tlsFixtures('renewed');
+    expect(() => a.cluster?.setPeerTls({ cert: key, key: cert, ca })).to.throw(InvalidOptionError, /^Invalid peer\.tls: the certificate, key and CA do not load together/);
+    const plain = new Gateway({ cluster: { redisUrl: redis.url, replicaId: 'renew-plain', peer: { token: PEER_TOKEN } } });
+    try {
+      expect(() => plain.cluster?.setPeerTls({ cert, key, ca })).to.throw(InvalidOptionError, /needs a replica started with cluster\.peer\.tls/);
+    } finally {
+      await plain.destroy();
+    }
+  });
+});
+
 describe('cluster: two vcs-gateway processes with --peer-tls-cert, --peer-tls-key, --peer-tls-ca and --peer-tls-servername', function () {
   this.timeout(90_000);
   let redis: RunningRedis;
@@ -149,6 +223,32 @@ describe('cluster: two vcs-gateway processes with --peer-tls-cert, --peer-tls-ke
     expect(result.status, result.body).to.equal(200);
     expect(result.body).to.equal('vcs saw GET /allowed/hello');
     expect(b.stdout() + a.stdout() + b.stderr() + a.stderr()).to.not.include(CLI_PEER_TOKEN);
+  });
+
+  it('reloads changed files (--peer-tls-reload-interval): a half-written renewal is reported once and ignored, the whole one is taken', async () => {
+    const renewed = tlsFixtures('renewed-cli');
+    const { cert, key, ca } = tlsFixtures();
+    await Promise.all([writeFile(join(dir, 'reload.crt'), cert), writeFile(join(dir, 'reload.key'), key), writeFile(join(dir, 'reload-ca.crt'), ca)]);
+    const reloading = await startReplica(redis.url, 'cli-tls-reload', ['--peer-tls-cert', join(dir, 'reload.crt'), '--peer-tls-key', join(dir, 'reload.key'), '--peer-tls-ca', join(dir, 'reload-ca.crt'), '--peer-tls-reload-interval', '0.1'], { peer: true });
+    try {
+      const url = String(reloading.logs().find((line) => line.message === 'peer listener advertised')?.peerUrl);
+      expect(await handshake(url, tlsFixtures())).to.equal('accepted');
+      // The certificate first, alone: it does not match the key still in place.
+      await writeAtomically(join(dir, 'reload.crt'), renewed.cert);
+      await waitFor(() => reloading.logs().some((line) => line.message === 'peer TLS files could not be reloaded; the previous ones stay in use'), 10_000, 'the failed reload to be reported');
+      expect(await handshake(url, tlsFixtures()), 'the previous files stay in use').to.equal('accepted');
+      // Then the CA (still no match), then the key: the first look that loads is the whole renewal.
+      await writeAtomically(join(dir, 'reload-ca.crt'), renewed.ca);
+      await writeAtomically(join(dir, 'reload.key'), renewed.key);
+      await waitFor(() => reloading.logs().some((line) => line.message === 'peer TLS reloaded: new connections use the renewed files'), 10_000, 'the reload');
+      expect(await handshake(url, renewed)).to.equal('accepted');
+      expect(await handshake(url, tlsFixtures())).to.not.equal('accepted');
+      const failures = reloading.logs().filter((line) => line.message === 'peer TLS files could not be reloaded; the previous ones stay in use');
+      expect(failures, 'one report per distinct reason').to.have.length(1);
+      expect(reloading.stdout()).to.not.include('PRIVATE KEY');
+    } finally {
+      await reloading.stop();
+    }
   });
 });
 

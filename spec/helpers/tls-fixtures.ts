@@ -16,15 +16,16 @@ export interface TlsFixtures {
 /** Host names the server certificate is valid for, besides localhost/127.0.0.1/::1 (RFC 6761 .test). */
 export const TEST_HOSTNAMES = ['vcs.test', 'gateway.test', 'peer.test'] as const;
 
-let cached: TlsFixtures | undefined;
+const cached = new Map<string, TlsFixtures>();
 
 /**
- * Generates (once per process) a CA and a server certificate with the `openssl` CLI in a
+ * Generates (once per process and `set` name: each set has its own CA) a CA and a server certificate with the `openssl` CLI in a
  * temporary directory, removed right after: nothing secret is checked in, and each run
  * has its own keys. P-256 keys keep generation fast.
  */
-export function tlsFixtures(): TlsFixtures {
-  if (cached !== undefined) return cached;
+export function tlsFixtures(set = 'default'): TlsFixtures {
+  const known = cached.get(set);
+  if (known !== undefined) return known;
   const dir = mkdtempSync(join(tmpdir(), 'vcs-agent-tls-'));
   try {
     const openssl = (...args: string[]): void => {
@@ -37,12 +38,13 @@ export function tlsFixtures(): TlsFixtures {
     openssl('req', '-x509', ...ec, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-keyout', 'server.key', '-out', 'server.crt',
       '-subj', '/CN=localhost', '-addext', `subjectAltName=${names.join(',')}`,
       '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=serverAuth,clientAuth');
-    cached = {
+    const made = {
       key: readFileSync(join(dir, 'server.key'), 'utf8'),
       cert: readFileSync(join(dir, 'server.crt'), 'utf8'),
       ca: readFileSync(join(dir, 'ca.crt'), 'utf8'),
     };
-    return cached;
+    cached.set(set, made);
+    return made;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

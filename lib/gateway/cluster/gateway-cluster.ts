@@ -9,7 +9,7 @@ import { ClusterHealth, watchRedis } from './cluster-health.js';
 import { LiveRegistry, type RegistrySource } from './live-registry.js';
 import { PeerForwarder, type LocalRoute } from './peer-forwarder.js';
 import { PeerListener } from './peer-listener.js';
-import { checkPeerOptions, peerUrlOf, type CheckedPeerOptions, type PeerOptions } from './peer-options.js';
+import { checkPeerOptions, checkPeerTls, peerUrlOf, type CheckedPeerOptions, type PeerOptions, type PeerTlsOptions } from './peer-options.js';
 import { PeerToken } from './peer-protocol.js';
 import { PoolChangeFeed, type PoolChangeTarget } from './pool-change-feed.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from './redis-client.js';
@@ -64,7 +64,7 @@ export class GatewayCluster {
   readonly redis: Redis;
   /** Which replica holds connections of which pool (refreshed on a timer, read by routing and the admin view). */
   readonly registry: LiveRegistry;
-  private readonly peer: CheckedPeerOptions | undefined;
+  private peer: CheckedPeerOptions | undefined;
   private forwarder: PeerForwarder | undefined;
   private listener: PeerListener | undefined;
   /** The option to blame for a missing peer URL (the CLI passes `--peer-url`). */
@@ -198,6 +198,20 @@ export class GatewayCluster {
     this.registry.setPeerUrl(url);
     this.logger.info('peer listener advertised', { replicaId: this.replicaId, peerUrl: url });
     return address;
+  }
+
+  /**
+   * Replaces the peer TLS material (`cluster.peer.tls`), checked as at start, for connections
+   * made from now on, both ways: a renewed certificate or CA (cert-manager rotates the Secret).
+   * Sessions already open keep theirs. Only a replica started with peer TLS can take it:
+   * turning TLS on or off would change the URL this replica advertises.
+   */
+  setPeerTls(tls: PeerTlsOptions): void {
+    if (this.peer?.tls === undefined) throw new InvalidOptionError('peer.tls', 'setPeerTls() needs a replica started with cluster.peer.tls');
+    const checked = checkPeerTls(tls);
+    this.peer = { ...this.peer, tls: checked };
+    this.listener?.setTls(checked);
+    this.forwarder?.sessions.setTls(checked);
   }
 
   /**

@@ -107,6 +107,12 @@ export class PeerListener {
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
 
+  /** New connections get `tls` from now on (a renewed certificate or CA); open ones keep theirs. */
+  setTls(tls: PeerTlsOptions): void {
+    if (!('setSecureContext' in this.server)) return;
+    this.server.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+  }
+
   listen(options: { host?: string; port?: number }): Promise<AddressInfo> {
     return listenServer(this.server, options);
   }

@@ -41,6 +41,11 @@ export class PeerSessions {
 
   constructor(private readonly options: PeerSessionsOptions) {}
 
+  /** New sessions present `tls` from now on (a renewed certificate); open ones keep theirs. */
+  setTls(tls: PeerTlsOptions): void {
+    this.options.tls = tls;
+  }
+
   /** Whether `url` failed recently and is skipped for now. */
   isDown(url: string): boolean {
     const until = this.down.get(url);
