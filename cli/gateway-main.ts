@@ -1,7 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { createSecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import yargs, { type Argv } from 'yargs';
 import { InvalidOptionError, VcsAgentError } from '../lib/errors.js';
@@ -15,7 +14,8 @@ import { Gateway } from '../lib/gateway/gateway.js';
 import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
 import type { Logger } from '../lib/logger.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from '../lib/gateway/cluster/redis-client.js';
-import { parsePeerUrl, tlsReason } from '../lib/gateway/cluster/peer-options.js';
+import { parsePeerUrl, tlsLoadFailure } from '../lib/gateway/cluster/peer-options.js';
+import { fromFlagOrEnv, readPemFile } from './flag-or-env.js';
 import { FilePoolStore } from '../lib/pools/file-pool-store.js';
 import type { PoolStore } from '../lib/pools/pool-store.js';
 import { RedisPoolStore } from '../lib/pools/redis-pool-store.js';
@@ -136,14 +136,8 @@ interface PeerChoice {
  * peer forwarding is off. Each mistake names the flag or variable it came from.
  */
 async function peerFrom(argv: Record<string, unknown>, env: NodeJS.ProcessEnv, storeAt: StoreChoice): Promise<PeerChoice | undefined> {
-  const fromFlagOrEnv = (flag: string, variable: string): { value: string; option: string } | undefined => {
-    const value = argv[flag] as string | undefined;
-    if (value !== undefined) return { value, option: `--${flag}` };
-    const fromEnv = env[variable];
-    return fromEnv === undefined || fromEnv === '' ? undefined : { value: fromEnv, option: variable };
-  };
-  const listen = fromFlagOrEnv('peer-listen', 'VCS_GATEWAY_PEER_LISTEN');
-  const url = fromFlagOrEnv('peer-url', 'VCS_GATEWAY_PEER_URL');
+  const listen = fromFlagOrEnv(argv, env, 'peer-listen', 'VCS_GATEWAY_PEER_LISTEN');
+  const url = fromFlagOrEnv(argv, env, 'peer-url', 'VCS_GATEWAY_PEER_URL');
   const token = await secretFrom(argv, env, 'peer-token', 'VCS_GATEWAY_PEER_TOKEN');
   const tokenOption = argv['peer-token'] !== undefined ? '--peer-token' : argv['peer-token-file'] !== undefined ? '--peer-token-file' : 'VCS_GATEWAY_PEER_TOKEN';
   const tls = await peerTlsFrom(argv, env);
@@ -256,21 +250,9 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   const certFile = argv['tls-cert'] as string | undefined;
   const keyFile = argv['tls-key'] as string | undefined;
   if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('--tls-cert and --tls-key go together: give both, or neither for cleartext h2');
-  const readPem = async (file: string, flag: string): Promise<Buffer> => {
-    try {
-      return await readFile(file);
-    } catch (error) {
-      throw new ConfigError(`Cannot read ${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  };
-  const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readPem(certFile, '--tls-cert'), key: await readPem(keyFile, '--tls-key') };
-  if (tls !== undefined) {
-    try {
-      createSecureContext(tls);
-    } catch (error) {
-      throw new ConfigError(`Invalid --tls-cert / --tls-key: they do not load together (${tlsReason(error)})`);
-    }
-  }
+  const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readPemFile(certFile, '--tls-cert'), key: await readPemFile(keyFile, '--tls-key') };
+  const tlsFailure = tls === undefined ? undefined : tlsLoadFailure(tls);
+  if (tlsFailure !== undefined) throw new ConfigError(`Invalid --tls-cert / --tls-key: they do not load together (${tlsFailure})`);
   const logger = createCliLogger({ format: argv['log-format'] as LogFormat, level: argv['log-level'] as LogLevel });
   const queueTimeoutMs = Number(argv['queue-timeout']) * 1000;
   if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0) throw new ConfigError('Invalid --queue-timeout: expected a positive number of seconds');

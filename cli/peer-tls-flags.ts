@@ -1,24 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
-import { tlsReason, type PeerTlsOptions } from '../lib/gateway/cluster/peer-options.js';
+import { tlsLoadFailure, type PeerTlsOptions } from '../lib/gateway/cluster/peer-options.js';
 import { ConfigError } from './config-error.js';
+import { fromFlagOrEnv, readPemFile } from './flag-or-env.js';
 
-/** A value from its flag, else from its variable, with the name to blame. */
-function fromFlagOrEnv(argv: Record<string, unknown>, env: NodeJS.ProcessEnv, flag: string, variable: string): { value: string; option: string } | undefined {
-  const value = argv[flag] as string | undefined;
-  if (value !== undefined) return { value, option: `--${flag}` };
-  const fromEnv = env[variable];
-  return fromEnv === undefined || fromEnv === '' ? undefined : { value: fromEnv, option: variable };
-}
-
-async function readPem(from: { value: string; option: string }): Promise<Buffer> {
-  try {
-    return await readFile(from.value);
-  } catch (error) {
-    throw new ConfigError(`Cannot read ${from.option} ${from.value}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-}
 
 /**
  * Peer TLS from `--peer-tls-cert`, `--peer-tls-key`, `--peer-tls-ca` (PEM files) and
@@ -45,12 +30,9 @@ export async function peerTlsFrom(argv: Record<string, unknown>, env: NodeJS.Pro
   if (servername !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(servername.value)) {
     throw new ConfigError(`Invalid ${servername.option}: expected a DNS name (letters, digits, dots and hyphens)`);
   }
-  const tls: PeerTlsOptions = { cert: await readPem(cert), key: await readPem(key), ca: await readPem(ca), ...(servername === undefined ? {} : { servername: servername.value }) };
-  try {
-    createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
-  } catch (error) {
-    throw new ConfigError(`Invalid peer TLS (${cert.option}, ${key.option}, ${ca.option}): they do not load together (${tlsReason(error)})`);
-  }
+  const tls: PeerTlsOptions = { cert: await readPemFile(cert.value, cert.option), key: await readPemFile(key.value, key.option), ca: await readPemFile(ca.value, ca.option), ...(servername === undefined ? {} : { servername: servername.value }) };
+  const failure = tlsLoadFailure(tls);
+  if (failure !== undefined) throw new ConfigError(`Invalid peer TLS (${cert.option}, ${key.option}, ${ca.option}): they do not load together (${failure})`);
   const reload = fromFlagOrEnv(argv, env, 'peer-tls-reload-interval', 'VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL');
   const seconds = Number(reload?.value ?? DEFAULT_RELOAD_SECONDS);
   if (!Number.isFinite(seconds) || seconds < 0 || (seconds > 0 && seconds < 0.1)) {
@@ -93,12 +75,9 @@ export function reloadPeerTls(choice: PeerTlsChoice, apply: (tls: PeerTlsOptions
   const look = async (): Promise<void> => {
     const [cert, key, ca] = await Promise.all([readFile(choice.files.cert), readFile(choice.files.key), readFile(choice.files.ca)]);
     if ([cert, key, ca].every((part, i) => part.equals([current.cert, current.key, current.ca][i] as Buffer))) return;
-    try {
-      createSecureContext({ cert, key, ca });
-    } catch (error) {
-      // A Secret is written file by file: a new certificate beside the old key fails until the key follows.
-      throw new Error(`they do not load together (${tlsReason(error)})`);
-    }
+    // A Secret written file by file: a new certificate beside the old key fails until the key follows.
+    const failure = tlsLoadFailure({ cert, key, ca });
+    if (failure !== undefined) throw new Error(`they do not load together (${failure})`);
     const next: PeerTlsOptions = { ...current, cert, key, ca };
     apply(next);
     current = next;

@@ -86,20 +86,25 @@ export function checkPeerTls(tls: PeerTlsOptions): PeerTlsOptions {
   if (tls.servername !== undefined && (typeof tls.servername !== 'string' || !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(tls.servername))) {
     throw new InvalidOptionError('peer.tls.servername', 'Invalid peer.tls.servername: expected a DNS name (letters, digits, dots and hyphens)');
   }
-  try {
-    // Parsed now, not at the first peer connection: a key that does not match its certificate,
-    // or text that is not PEM, is refused while the caller can still be told which option.
-    createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
-  } catch (error) {
-    throw new InvalidOptionError('peer.tls', `Invalid peer.tls: the certificate, key and CA do not load together (${tlsReason(error)})`, { cause: error });
-  }
+  // Parsed now, not at the first peer connection: a key that does not match its certificate,
+  // or text that is not PEM, is refused while the caller can still be told which option.
+  const failure = tlsLoadFailure(tls);
+  if (failure !== undefined) throw new InvalidOptionError('peer.tls', `Invalid peer.tls: the certificate, key and CA do not load together (${failure})`);
   return { cert: tls.cert, key: tls.key, ca: tls.ca, ...(tls.servername === undefined ? {} : { servername: tls.servername }) };
 }
 
-/** OpenSSL's reason for a failed load, without the library's error-stack prefix (never key material). */
-export function tlsReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/^error:[0-9A-F]+:/, '').slice(0, 200);
+/**
+ * Why TLS material does not load (not PEM, a key that does not match its certificate): OpenSSL's
+ * reason without its error-stack prefix, never key material; undefined when it loads.
+ */
+export function tlsLoadFailure(material: { cert: string | Buffer; key: string | Buffer; ca?: PeerTlsOptions['ca'] }): string | undefined {
+  try {
+    createSecureContext(material);
+    return undefined;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return message.replace(/^error:[0-9A-F]+:/, '').slice(0, 200);
+  }
 }
 
 /** The checked options, with the defaults filled in later by the forwarder. */
