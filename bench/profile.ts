@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   if (!existsSync(join(ROOT, 'dist/cli/vcs-agent.js'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const vcs = start('vcs', ['--import', 'tsx', join(ROOT, 'bench/vcs-server.ts')], false);
   const vcsPort = Number((await waitForFile(vcs.logFile, /^(\d+)$/m))[1]);
-  const hop = start('hop', ['--import', 'tsx', join(ROOT, 'bench/plain-hop.ts'), String(vcsPort)], true);
+  const hop = start("hop", [...(process.env.PROFILE_HOP_FLAGS ?? "").split(" ").filter(Boolean), '--import', 'tsx', join(ROOT, 'bench/plain-hop.ts'), String(vcsPort)], true);
   const hopPort = Number((await waitForFile(hop.logFile, /^(\d+)$/m))[1]);
   const store = join(work, 'pools.json');
   const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0', ...(process.env.PROFILE_GATEWAY_ARGS ?? '').split(' ').filter((arg) => arg !== '')], true, process.env.PROFILE_GATEWAY_FLAGS);

@@ -29,7 +29,8 @@ export interface ConnectionLoad {
   served: number;
 }
 
-interface Slot<S> {
+interface Slot<C, S> {
+  readonly connection: C;
   readonly idle: S[];
   busy: number;
   served: number;
@@ -37,6 +38,15 @@ interface Slot<S> {
   member: boolean;
   /** The busy level whose bucket holds the connection; -1 while it cannot take work (no idle stream, draining, off the route). */
   level: number;
+  /** Neighbours in the level's bucket (an intrusive list: moving between buckets allocates nothing). */
+  prev: Slot<C, S> | undefined;
+  next: Slot<C, S> | undefined;
+}
+
+/** One busy level's connections, oldest arrival first. */
+interface Bucket<C, S> {
+  head: Slot<C, S> | undefined;
+  tail: Slot<C, S> | undefined;
 }
 
 export interface PoolRouteOptions {
@@ -78,20 +88,27 @@ export class PendingExchange<C extends RouteConnection, S extends RouteStream> {
  */
 export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
   readonly connections: C[] = [];
-  private readonly slots = new WeakMap<C, Slot<S>>();
-  /** The exchange each busy stream carries, until it settles. */
-  private readonly active = new Map<S, PendingExchange<C, S>>();
+  private readonly slots = new WeakMap<C, Slot<C, S>>();
+  /*
+   * The exchange each busy stream carries, until it settles. An entry is made the first time
+   * a stream takes work and kept, emptied, between exchanges: a Map entry added and deleted
+   * per request made V8 rebuild the Map's table every few requests, and each new table, held
+   * by a long-lived Map, outlived the scavenges that follow (a measurable share of what the
+   * gateway promoted per request, docs/performance.md § Run 15). WeakMap: a stream that is
+   * gone takes its entry with it.
+   */
+  private readonly active = new WeakMap<S, { pending: PendingExchange<C, S> | undefined }>();
   private queue: PendingExchange<C, S>[] = [];
   private queueHead = 0;
   /*
    * The connections that can take work, bucketed by how many of their streams are busy: the
    * least-busy one is the first of the lowest non-empty bucket, found in O(busy levels) (at
    * most the parallelism) however many connections serve the pool, where a scan of every
-   * connection per request was O(connections). A Set iterates in insertion order and a
-   * connection leaves its bucket when it takes work, rejoining another at the end, so ties
-   * go round-robin.
+   * connection per request was O(connections). A connection leaves its bucket when it takes
+   * work and rejoins one at the end, so ties go round-robin. The buckets are intrusive lists
+   * through the slots, not Sets, for the same reason as `active` above.
    */
-  private readonly levels: Set<C>[] = [];
+  private readonly levels: Bucket<C, S>[] = [];
   /** Idle streams over every connection, kept with the slots so `hasIdle` costs nothing. */
   private idleCount = 0;
 
@@ -169,9 +186,10 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
 
   /** The exchange on `stream` ended (completed, failed or aborted): exactly once per dispatched exchange. */
   settle(stream: S, result: ExchangeResult): void {
-    const pending = this.active.get(stream);
-    if (pending === undefined) return;
-    this.active.delete(stream);
+    const entry = this.active.get(stream);
+    const pending = entry?.pending;
+    if (entry === undefined || pending === undefined) return;
+    entry.pending = undefined;
     const connection = pending.connection as C;
     const slot = this.slotOf(connection);
     slot.busy--;
@@ -231,10 +249,10 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
     if (!this.connections.some((c) => !c.draining)) this.failQueued(() => new NoAgentError(this.name));
   }
 
-  private slotOf(connection: C): Slot<S> {
+  private slotOf(connection: C): Slot<C, S> {
     let slot = this.slots.get(connection);
     if (slot === undefined) {
-      slot = { idle: [], busy: 0, served: 0, member: false, level: -1 };
+      slot = { connection, idle: [], busy: 0, served: 0, member: false, level: -1, prev: undefined, next: undefined };
       this.slots.set(connection, slot);
     }
     return slot;
@@ -242,39 +260,54 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
 
   private takeIdle(pending: PendingExchange<C, S>): boolean {
     for (const bucket of this.levels) {
-      for (const connection of bucket) {
-        const slot = this.slots.get(connection) as Slot<S>;
-        if (connection.draining) {
+      for (let slot = bucket.head; slot !== undefined; slot = bucket.head) {
+        if (slot.connection.draining) {
           // It started draining since it was placed (the registry then takes its idle streams).
-          bucket.delete(connection);
-          slot.level = -1;
+          this.unlink(slot);
           continue;
         }
         this.idleCount--;
-        this.start(pending, connection, slot, slot.idle.pop() as S);
+        this.start(pending, slot.connection, slot, slot.idle.pop() as S);
         return true;
       }
     }
     return false;
   }
 
-  /** Puts `connection` in the bucket of its busy level, or in none while it cannot take work. */
-  private place(connection: C, slot: Slot<S>): void {
+  /** Puts the connection in the bucket of its busy level, or in none while it cannot take work. */
+  private place(connection: C, slot: Slot<C, S>): void {
     const level = slot.member && slot.idle.length > 0 && !connection.draining ? slot.busy : -1;
     if (level === slot.level) return;
-    if (slot.level !== -1) this.levels[slot.level]?.delete(connection);
-    slot.level = level;
+    if (slot.level !== -1) this.unlink(slot);
     if (level === -1) return;
-    while (this.levels.length <= level) this.levels.push(new Set());
-    (this.levels[level] as Set<C>).add(connection);
+    while (this.levels.length <= level) this.levels.push({ head: undefined, tail: undefined });
+    const bucket = this.levels[level] as Bucket<C, S>;
+    slot.level = level;
+    slot.prev = bucket.tail;
+    if (bucket.tail === undefined) bucket.head = slot;
+    else bucket.tail.next = slot;
+    bucket.tail = slot;
   }
 
-  private start(pending: PendingExchange<C, S>, connection: C, slot: Slot<S>, stream: S): void {
+  private unlink(slot: Slot<C, S>): void {
+    const bucket = this.levels[slot.level] as Bucket<C, S>;
+    if (slot.prev === undefined) bucket.head = slot.next;
+    else slot.prev.next = slot.next;
+    if (slot.next === undefined) bucket.tail = slot.prev;
+    else slot.next.prev = slot.prev;
+    slot.prev = undefined;
+    slot.next = undefined;
+    slot.level = -1;
+  }
+
+  private start(pending: PendingExchange<C, S>, connection: C, slot: Slot<C, S>, stream: S): void {
     pending.stream = stream;
     pending.connection = connection;
     slot.busy++;
     this.place(connection, slot);
-    this.active.set(stream, pending);
+    const entry = this.active.get(stream);
+    if (entry === undefined) this.active.set(stream, { pending });
+    else entry.pending = pending;
     pending.handler.onStarted?.(connection);
     stream.assign(pending.request, pending.handler);
   }
