@@ -11,7 +11,8 @@
  * PROFILE_GATEWAY_FLAGS / PROFILE_AGENT_FLAGS (extra node flags, space-separated, for experiments),
  * PROFILE_GATEWAY_ARGS (extra vcs-gateway serve arguments), PROFILE_MODE (`small`, the default: small
  * GETs from autocannon, figures per request; `get` / `upload`: PROFILE_MIB-sized downloads or
- * uploads one after the other for BENCH_DURATION_S, figures per MiB), PROFILE_MIB (256).
+ * uploads one after the other for BENCH_DURATION_S, figures per MiB), PROFILE_MIB (256), PROFILE_CPU (`0`: no
+ * profiler, only the /proc figures: CPU and wake-ups per request, which the profiler's sampling distorts at rest).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { waitForFile } from './wait-for-file.js';
-import { cpuMicros } from './processes.js';
+import { cpuMicros, wakeups } from './processes.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -34,13 +35,15 @@ function start(name: string, args: string[], profile: boolean, extraFlags = ''):
   const logFile = join(work, `${name}.log`);
   const dir = join(work, name);
   const fd = openSync(logFile, 'w');
-  const flags = [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'] : []), ...extraFlags.split(' ').filter((flag) => flag !== '')];
+  const flags = [...(profile && !NO_PROFILER ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'] : []), ...extraFlags.split(' ').filter((flag) => flag !== '')];
   const child = spawn(process.execPath, [...flags, ...args], { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, ...(name === 'gateway' || name === 'agent' ? {} : { VCS_YOUNG_MIB: '' }) } });
   children.push(child);
   return { child, logFile, dir };
 }
 
 const MODE = process.env.PROFILE_MODE ?? 'small';
+/** PROFILE_CPU=0: no V8 profiler (its 4 kHz sampling thread distorts CPU and wake-ups at rest); only the /proc figures. */
+const NO_PROFILER = process.env.PROFILE_CPU === '0';
 const MIB = Number(process.env.PROFILE_MIB ?? 256);
 
 /** Downloads `mib` MiB from `url` (the bench VCS's archive path); resolves with the MiB received. */
@@ -193,20 +196,27 @@ async function main(): Promise<void> {
   await measure(relay, 2);
   const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, relay: hop.child.pid as number, vcs: vcs.child.pid as number, client: process.pid };
   const cpu = (): Record<string, number> => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMicros(pid)]));
+  const wakes = (): Record<string, { all: number; main: number }> => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, wakeups(pid)]));
+  const perRequest = (from: Record<string, { all: number; main: number }>, to: Record<string, { all: number; main: number }>, names: string[], requests: number): string =>
+    names.map((name) => `${name} ${(((to[name]?.main ?? 0) - (from[name]?.main ?? 0)) / requests).toFixed(2)} (all threads ${(((to[name]?.all ?? 0) - (from[name]?.all ?? 0)) / requests).toFixed(2)})`).join(', ');
   if (process.env.PROFILE_PAUSE_FOR_THREADS === '1') {
     console.log(`pids ${JSON.stringify(pids)}`);
   }
   const tunnelWindow = { from: micros(), to: 0 };
   let before = cpu();
+  let wakesBefore = wakes();
   const tunnelRequests = await measure(tunnel, DURATION_S);
   let after = cpu();
+  const tunnelWakes = perRequest(wakesBefore, wakes(), ['gateway', 'agent'], tunnelRequests);
   tunnelWindow.to = micros();
   const tunnelCpu = Object.fromEntries(Object.keys(pids).map((name) => [name, ((after[name] as number) - (before[name] as number)) / tunnelRequests]));
   const tunnelSeconds = (tunnelWindow.to - tunnelWindow.from) / 1e6;
   const relayWindow = { from: micros(), to: 0 };
   before = cpu();
+  wakesBefore = wakes();
   const relayRequests = await measure(relay, DURATION_S);
   after = cpu();
+  const relayWakes = perRequest(wakesBefore, wakes(), ['relay'], relayRequests);
   relayWindow.to = micros();
   const relayCpu = Object.fromEntries(Object.keys(pids).map((name) => [name, ((after[name] as number) - (before[name] as number)) / relayRequests]));
   const relaySeconds = (relayWindow.to - relayWindow.from) / 1e6;
@@ -220,9 +230,11 @@ async function main(): Promise<void> {
   const show = (figures: Record<string, number>, names: string[]): string => names.map((name) => `${name} ${(figures[name] as number).toFixed(0)}`).join(' + ');
   console.log(`tunnel: ${(tunnelRequests / tunnelSeconds).toFixed(0)} ${unit}/s; CPU µs per ${unit} from /proc (kernel included): ${show(tunnelCpu, ['gateway', 'agent', 'vcs', 'client'])}`);
   console.log(`relay:  ${(relayRequests / relaySeconds).toFixed(0)} ${unit}/s; CPU µs per ${unit} from /proc (kernel included): ${show(relayCpu, ['relay', 'vcs', 'client'])}`);
+  console.log(`wake-ups per ${unit}, main thread: tunnel ${tunnelWakes}; relay ${relayWakes}`);
   console.log(`tunnel ${unit}s including the warm-up: ${warmTunnel + tunnelRequests}`);
   console.log(`gateway + agent = ${(((tunnelCpu.gateway as number) + (tunnelCpu.agent as number)) / (relayCpu.relay as number)).toFixed(2)}× the relay's CPU per ${unit}; throughput ${((tunnelRequests / tunnelSeconds) / (relayRequests / relaySeconds)).toFixed(2)}× the relay's`);
   console.log(peaks);
+  if (NO_PROFILER) return;
   report('gateway', gateway.dir, tunnelRequests, tunnelWindow);
   report('agent', agent.dir, tunnelRequests, tunnelWindow);
   report('plain relay', hop.dir, relayRequests, relayWindow);
