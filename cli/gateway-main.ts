@@ -14,7 +14,8 @@ import { Gateway } from '../lib/gateway/gateway.js';
 import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
 import type { Logger } from '../lib/logger.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from '../lib/gateway/cluster/redis-client.js';
-import { parsePeerUrl, tlsLoadFailure } from '../lib/gateway/cluster/peer-options.js';
+import { parsePeerUrl } from '../lib/gateway/cluster/peer-options.js';
+import { tlsLoadFailure } from '../lib/util/tls-load-failure.js';
 import { fromFlagOrEnv, readPemFile } from './flag-or-env.js';
 import { FilePoolStore } from '../lib/pools/file-pool-store.js';
 import type { PoolStore } from '../lib/pools/pool-store.js';
@@ -23,6 +24,7 @@ import { PoolStoreError } from '../lib/errors.js';
 import { createPool, rotatePoolKey, updatePoolDescription, validateGatewayUrl } from '../lib/pools/pool-service.js';
 import { listenFor, parseHostPort } from './host-port.js';
 import { peerTlsFrom, reloadPeerTls, type PeerTlsChoice } from './peer-tls-flags.js';
+import { reloadIntervalFrom, reloadTlsFiles } from './tls-reload.js';
 import { ConfigError } from './config-error.js';
 import { GC_PACE_BYTES, bodyGcPacer } from './gc-pacer.js';
 import { LOG_FORMATS, LOG_LEVELS, createCliLogger, type LogFormat, type LogLevel } from './create-logger.js';
@@ -253,6 +255,9 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   const tls = certFile === undefined || keyFile === undefined ? undefined : { cert: await readPemFile(certFile, '--tls-cert'), key: await readPemFile(keyFile, '--tls-key') };
   const tlsFailure = tls === undefined ? undefined : tlsLoadFailure(tls);
   if (tlsFailure !== undefined) throw new ConfigError(`Invalid --tls-cert / --tls-key: they do not load together (${tlsFailure})`);
+  const reloadAlone = tls === undefined ? fromFlagOrEnv(argv, env, 'tls-reload-interval', 'VCS_GATEWAY_TLS_RELOAD_INTERVAL') : undefined;
+  if (reloadAlone !== undefined) throw new ConfigError(`${reloadAlone.option} needs --tls-cert and --tls-key`);
+  const tlsReloadMs = tls === undefined ? 0 : reloadIntervalFrom(argv, env, 'tls-reload-interval', 'VCS_GATEWAY_TLS_RELOAD_INTERVAL');
   const logger = createCliLogger({ format: argv['log-format'] as LogFormat, level: argv['log-level'] as LogLevel });
   const queueTimeoutMs = Number(argv['queue-timeout']) * 1000;
   if (!Number.isFinite(queueTimeoutMs) || queueTimeoutMs <= 0) throw new ConfigError('Invalid --queue-timeout: expected a positive number of seconds');
@@ -335,15 +340,21 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
   }
   const address = await listenFor('--listen', listen, () => gateway.listen(listen));
   logger.info('gateway listening for agents', { address: `${address.address}:${address.port}`, tls: tls !== undefined });
-  let stopReload = (): void => {};
+  const stopReloads: (() => void)[] = [];
+  if (tls !== undefined && certFile !== undefined && keyFile !== undefined) {
+    stopReloads.push(reloadTlsFiles({ cert: certFile, key: keyFile }, tls, tlsReloadMs, (material) => gateway.setTls(material), {
+      reloaded: (info) => logger.info('agent listener TLS reloaded: new connections use the renewed files', info),
+      failed: (reason) => logger.error('agent listener TLS files could not be reloaded; the previous ones stay in use', { reason }),
+    }));
+  }
   if (peer !== undefined) {
     const at = await listenFor(peer.listenOption, peer.listen, () => gateway.listenPeers(peer.listen));
     if (peer.tls !== undefined) {
       const cluster = gateway.cluster as GatewayCluster;
-      stopReload = reloadPeerTls(peer.tls, (tls) => cluster.setPeerTls(tls), {
+      stopReloads.push(reloadPeerTls(peer.tls, (tls) => cluster.setPeerTls(tls), {
         reloaded: (info) => logger.info('peer TLS reloaded: new connections use the renewed files', info),
         failed: (reason) => logger.error('peer TLS files could not be reloaded; the previous ones stay in use', { reason }),
-      });
+      }));
     }
     logger.info('peer listener listening', { address: `${at.address}:${at.port}` });
   }
@@ -399,7 +410,7 @@ async function serve(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): Pro
         resolve(ExitCode.Failure);
         return;
       }
-      stopReload();
+      for (const stop of stopReloads) stop();
       // /readyz turns 503 at once; agents get GOAWAY and drain; queued requests get 503 + Retry-After.
       logger.info('shutting down: agents drain, in-flight requests finish', { signal, graceSeconds: graceMs / 1000 });
       Promise.all([gateway.close({ timeoutMs: graceMs }), frontDoor?.close()])
@@ -446,6 +457,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           })
           .option('tls-cert', { type: 'string', describe: 'PEM certificate for the agent listener (without: cleartext h2)', requiresArg: true })
           .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert', requiresArg: true })
+          .option('tls-reload-interval', { type: 'number', describe: 'Seconds between looks at the --tls-cert / --tls-key files; changed files that load together are served to new connections (0: off)  [env: VCS_GATEWAY_TLS_RELOAD_INTERVAL]  [default: 60]', requiresArg: true })
           .option('queue-timeout', { type: 'number', default: 10, describe: 'Seconds a request waits for a free stream before 503', requiresArg: true })
           .option('front-door-token', { type: 'string', describe: 'Bearer token callers must send as Proxy-Authorization to use the front door  [env: VCS_GATEWAY_FRONT_DOOR_TOKEN]', requiresArg: true })
           .option('front-door-token-file', { type: 'string', describe: 'File holding the front-door token', requiresArg: true })

@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
-import { tlsLoadFailure, type PeerTlsOptions } from '../lib/gateway/cluster/peer-options.js';
+import type { PeerTlsOptions } from '../lib/gateway/cluster/peer-options.js';
+import { tlsLoadFailure } from '../lib/util/tls-load-failure.js';
 import { ConfigError } from './config-error.js';
 import { fromFlagOrEnv, readPemFile } from './flag-or-env.js';
-
+import { reloadIntervalFrom, reloadTlsFiles, type TlsReloadEvents } from './tls-reload.js';
 
 /**
  * Peer TLS from `--peer-tls-cert`, `--peer-tls-key`, `--peer-tls-ca` (PEM files) and
@@ -33,19 +32,8 @@ export async function peerTlsFrom(argv: Record<string, unknown>, env: NodeJS.Pro
   const tls: PeerTlsOptions = { cert: await readPemFile(cert.value, cert.option), key: await readPemFile(key.value, key.option), ca: await readPemFile(ca.value, ca.option), ...(servername === undefined ? {} : { servername: servername.value }) };
   const failure = tlsLoadFailure(tls);
   if (failure !== undefined) throw new ConfigError(`Invalid peer TLS (${cert.option}, ${key.option}, ${ca.option}): they do not load together (${failure})`);
-  const reload = fromFlagOrEnv(argv, env, 'peer-tls-reload-interval', 'VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL');
-  const seconds = Number(reload?.value ?? DEFAULT_RELOAD_SECONDS);
-  if (!Number.isFinite(seconds) || seconds < 0 || (seconds > 0 && seconds < 0.1)) {
-    throw new ConfigError(`Invalid ${reload?.option ?? '--peer-tls-reload-interval'}: expected 0 (off) or a number of seconds from 0.1`);
-  }
-  return { tls, option: cert.option, files: { cert: cert.value, key: key.value, ca: ca.value }, reloadMs: Math.round(seconds * 1000) };
+  return { tls, option: cert.option, files: { cert: cert.value, key: key.value, ca: ca.value }, reloadMs: reloadIntervalFrom(argv, env, 'peer-tls-reload-interval', 'VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL') };
 }
-
-/*
- * Kubernetes updates a mounted Secret in place within about a minute of its change
- * (cert-manager renews a certificate well before it expires), so once a minute is enough.
- */
-const DEFAULT_RELOAD_SECONDS = 60;
 
 /** Peer TLS as chosen on the command line: the material, the files it came from, how often to look at them again. */
 export interface PeerTlsChoice {
@@ -55,47 +43,11 @@ export interface PeerTlsChoice {
   reloadMs: number;
 }
 
-/** What the reload reports: a renewal applied, or files that cannot be used (the previous ones stay). */
-export interface PeerTlsReloadEvents {
-  reloaded(info: { validTo: string; fingerprint256: string }): void;
-  failed(reason: string): void;
-}
-
 /**
- * Reads the peer TLS files again every `choice.reloadMs` and, when their content changed and
- * they load together, hands the new material to `apply` (GatewayCluster.setPeerTls). Files
- * that fail to read or load are reported once per distinct reason and the previous material
- * stays. Returns a function that stops it.
+ * Reads the peer TLS files again every `choice.reloadMs` and hands a renewal that loads
+ * together to `apply` (GatewayCluster.setPeerTls); see reloadTlsFiles. Returns a function that stops it.
  */
-export function reloadPeerTls(choice: PeerTlsChoice, apply: (tls: PeerTlsOptions) => void, events: PeerTlsReloadEvents): () => void {
-  if (choice.reloadMs === 0) return () => {};
-  let current = choice.tls;
-  let lastFailure = '';
-  let running = false;
-  const look = async (): Promise<void> => {
-    const [cert, key, ca] = await Promise.all([readFile(choice.files.cert), readFile(choice.files.key), readFile(choice.files.ca)]);
-    if ([cert, key, ca].every((part, i) => part.equals([current.cert, current.key, current.ca][i] as Buffer))) return;
-    // A Secret written file by file: a new certificate beside the old key fails until the key follows.
-    const failure = tlsLoadFailure({ cert, key, ca });
-    if (failure !== undefined) throw new Error(`they do not load together (${failure})`);
-    const next: PeerTlsOptions = { ...current, cert, key, ca };
-    apply(next);
-    current = next;
-    lastFailure = '';
-    const x509 = new X509Certificate(cert);
-    events.reloaded({ validTo: x509.validTo, fingerprint256: x509.fingerprint256 });
-  };
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    look()
-      .catch((error: unknown) => {
-        const reason = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
-        if (reason !== lastFailure) events.failed(reason);
-        lastFailure = reason;
-      })
-      .finally(() => (running = false));
-  }, choice.reloadMs);
-  timer.unref();
-  return () => clearInterval(timer);
+export function reloadPeerTls(choice: PeerTlsChoice, apply: (tls: PeerTlsOptions) => void, events: TlsReloadEvents): () => void {
+  const initial = { cert: Buffer.from(choice.tls.cert), key: Buffer.from(choice.tls.key), ca: Buffer.from(choice.tls.ca as string | Buffer) };
+  return reloadTlsFiles(choice.files, initial, choice.reloadMs, (material) => apply({ ...choice.tls, cert: material.cert, key: material.key, ca: material.ca as Buffer }), events);
 }

@@ -37,6 +37,7 @@ export type { Http2TraceOptions, GodebugSettings } from './trace/index.js';
 export { Gateway } from './gateway/gateway.js';
 export type { GatewayOptions, GatewayRequestInit, GatewayEvents, AccessLogRecord, ExchangeControl, DisconnectReason, SpaceliftGatewayOptions } from './gateway/gateway.js';
 export type { GatewayResponse } from './gateway/gateway-response.js';
+export type { AgentListenerTls } from './gateway/agent-server.js';
 export type { AgentConnectionInfo, AgentProtocol } from './gateway/agent-connection.js';
 export type { ExchangeHandler, ExchangeRequest } from './gateway/exchange.js';
 export { FrontDoor } from './gateway/front-door.js';

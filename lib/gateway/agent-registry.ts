@@ -5,6 +5,8 @@ import { keyGenerationAllowed } from '../pools/pool-key-check.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
 import type { AgentConnection, AgentConnectionInfo } from './agent-connection.js';
 import type { DisconnectReason, PoolLiveStats } from './gateway-types.js';
+import { openWindows } from '../protocol/flow-window.js';
+import { guardSession } from './http2-server-limits.js';
 import { PoolRoute } from './pool-route.js';
 import type { GatewayRoute, TunnelConnection } from './tunnel-connection.js';
 
@@ -27,6 +29,26 @@ export class AgentRegistry {
   /** Every session; undefined until its connect stream authenticated. */
   readonly sessions = new Map<ServerHttp2Session, AgentConnection | undefined>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * Tracks a new agent session, unauthenticated until its connect stream succeeds; when it
+   * closes, its connection (if it had one) is gone and `onDisconnected` is told.
+   */
+  trackSession(session: ServerHttp2Session, onDisconnected: (connection: AgentConnection) => void): void {
+    const sessions = this.sessions;
+    sessions.set(session, undefined);
+    guardSession(session, () => sessions.get(session) !== undefined, this.options.logger);
+    session.on('error', () => {}); // reported through 'close'
+    session.once('connect', () => openWindows(session));
+    session.once('close', () => {
+      const connection = sessions.get(session);
+      sessions.delete(session);
+      if (connection === undefined) return;
+      connection.closed();
+      this.options.logger.info('agent disconnected', { pool: connection.poolName, connectionId: connection.id, agentId: connection.agentId });
+      onDisconnected(connection);
+    });
+  }
 
   constructor(private readonly options: AgentRegistryOptions) {}
 

@@ -21,7 +21,7 @@ export interface GatewayOptions {
   cluster?: GatewayClusterOptions;
   /** Receives connection events and the access log (one `info` line per request). */
   logger?: Logger;
-  /** PEM certificate and key: agents then connect with TLS (ALPN h2); without, cleartext h2. */
+  /** PEM certificate and key: agents then connect with TLS (ALPN h2); without, cleartext h2. Renewed with `Gateway.setTls()`. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** How long a request waits for an idle stream before 503 (default 10 000 ms). */
   queueTimeoutMs?: number;

@@ -1,22 +1,12 @@
 import { EventEmitter } from 'node:events';
-import {
-  createSecureServer,
-  createServer,
-  type Http2SecureServer,
-  type Http2Server,
-  type IncomingHttpHeaders,
-  type ServerHttp2Session,
-  type ServerHttp2Stream,
-} from 'node:http2';
+import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ulid } from 'ulid';
 import { ClosedError, InvalidOptionError, VcsAgentError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
 import { CONNECT_PATH, HEADER_CONNECTION_ID, STREAM_PATH } from '../protocol/constants.js';
-import { openWindows } from '../protocol/flow-window.js';
 import { refuseStream } from '../protocol/handshake.js';
-import { MAX_SESSION_MEMORY_MB, gatewaySettings } from '../protocol/http2-settings.js';
 import { listenServer } from '../util/listen-server.js';
 import { optionalFunction } from '../util/optional-function.js';
 import { positiveInteger } from '../util/positive-integer.js';
@@ -25,6 +15,7 @@ import { LoggedExchange } from './access-record.js';
 import { AgentConnection, type AgentConnectionInfo } from './agent-connection.js';
 import { checkAgentHello } from './agent-handshake.js';
 import { AgentKeepalive, keepaliveOptions } from './agent-keepalive.js';
+import { checkRenewedTls, createAgentServer, type AgentListenerTls } from './agent-server.js';
 import { AgentRegistry } from './agent-registry.js';
 import { GatewayCluster } from './cluster/gateway-cluster.js';
 import { NOOP_CONTROL } from './deferred-control.js';
@@ -32,7 +23,6 @@ import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import type { GatewayResponse } from './gateway-response.js';
 import { requestThrough } from './gateway-request.js';
 import { GatewayStream } from './gateway-stream.js';
-import { HTTP2_SERVER_LIMITS, guardSession } from './http2-server-limits.js';
 import { RequestRouter } from './request-router.js';
 import type { SpaceliftListener } from './spacelift/spacelift-listener.js';
 import type { AccessLogRecord, DisconnectReason, ExchangeControl, GatewayEvents, GatewayOptions, GatewayRequestInit, PoolLiveStats } from './gateway-types.js';
@@ -61,7 +51,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly onBodyChunk: ((bytes: number) => void) | undefined;
   private readonly revalidateTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: AgentKeepalive | undefined;
-  private readonly tls: GatewayOptions['tls'];
+  private tls: GatewayOptions['tls'];
   private readonly spaceliftMaxMessageBytes: number | undefined;
   private spacelift: SpaceliftListener | undefined;
   /** The replica's link to the shared state, with `GatewayOptions.cluster`. */
@@ -104,10 +94,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const maxMessageBytes = options.spacelift?.maxMessageBytes;
     this.spaceliftMaxMessageBytes = maxMessageBytes === undefined ? undefined : positiveInteger(maxMessageBytes, 0, 'spacelift.maxMessageBytes');
     this.tls = options.tls;
-    const serverOptions = { ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
-    const tls = options.tls;
-    this.server = tls === undefined ? createServer(serverOptions) : createSecureServer({ ...serverOptions, cert: tls.cert, key: tls.key, allowHTTP1: false });
-    this.server.on('session', (session) => this.onSession(session));
+    this.server = createAgentServer(options.tls);
+    this.server.on('session', (session) => this.registry.trackSession(session, (connection) => this.emit('agent-disconnected', connection.info())));
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
     this.router = new RequestRouter(this.registry, this.store, (local) => this.cluster?.forwarderFor(local, this.onBodyChunk));
   }
@@ -151,6 +139,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
    */
   listenPeers(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
     return this.cluster?.listenPeers(this, options) ?? Promise.reject(new InvalidOptionError('cluster', 'listenPeers() needs a replicated gateway (cluster with peer)'));
+  }
+
+  /**
+   * Serves a renewed certificate and key (`tls`) to agents' new connections, on both agent
+   * listeners; connections already up keep theirs. Throws `InvalidOptionError` naming `tls`
+   * when the gateway was built without TLS or the pair does not load together.
+   */
+  setTls(tls: AgentListenerTls): void {
+    if (this.tls === undefined) throw new InvalidOptionError('tls', 'setTls() needs a gateway built with tls');
+    this.tls = checkRenewedTls(tls);
+    (this.server as Http2SecureServer).setSecureContext(this.tls);
+    this.spacelift?.setTls(this.tls);
   }
 
   /** The live connections of this replica, of one pool (by name) or of all. */
@@ -283,22 +283,6 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (this.revalidateTimer !== undefined) clearInterval(this.revalidateTimer);
     this.keepalive?.stop();
     this.registry.stop();
-  }
-
-  private onSession(session: ServerHttp2Session): void {
-    const sessions = this.registry.sessions;
-    sessions.set(session, undefined);
-    guardSession(session, () => sessions.get(session) !== undefined, this.logger);
-    session.on('error', () => {}); // reported through 'close'
-    session.once('connect', () => openWindows(session));
-    session.once('close', () => {
-      const connection = sessions.get(session);
-      sessions.delete(session);
-      if (connection === undefined) return;
-      connection.closed();
-      this.logger.info('agent disconnected', { pool: connection.poolName, connectionId: connection.id, agentId: connection.agentId });
-      this.emit('agent-disconnected', connection.info());
-    });
   }
 
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {

@@ -219,9 +219,13 @@ export async function waitForAgents(fixture: GatewayFixture, count: number, time
   }
 }
 
-/** Runs `vcs-gateway` with `args`; `onLine` sees each JSON log line and may return a promise to await before the process is stopped. */
-export function runGateway(args: string[], onLine?: (line: Record<string, unknown>) => Promise<unknown> | undefined): Promise<{ code: number | null; stdout: string; stderr: string; waited: unknown }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', GATEWAY_CLI, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `vcs-gateway` with `args` (and `env` besides PATH); `onLine` sees each JSON log line and may return a promise to await before the process is stopped. */
+export function runGateway(
+  args: string[],
+  onLine?: (line: Record<string, unknown>) => Promise<unknown> | undefined,
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; waited: unknown }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', GATEWAY_CLI, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let waited: Promise<unknown> = Promise.resolve(undefined);

@@ -1,4 +1,4 @@
-import { createSecureContext } from 'node:tls';
+import { tlsLoadFailure } from '../../util/tls-load-failure.js';
 import { InvalidOptionError } from '../../errors.js';
 import { positiveInteger } from '../../util/positive-integer.js';
 
@@ -93,19 +93,6 @@ export function checkPeerTls(tls: PeerTlsOptions): PeerTlsOptions {
   return { cert: tls.cert, key: tls.key, ca: tls.ca, ...(tls.servername === undefined ? {} : { servername: tls.servername }) };
 }
 
-/**
- * Why TLS material does not load (not PEM, a key that does not match its certificate): OpenSSL's
- * reason without its error-stack prefix, never key material; undefined when it loads.
- */
-export function tlsLoadFailure(material: { cert: string | Buffer; key: string | Buffer; ca?: PeerTlsOptions['ca'] }): string | undefined {
-  try {
-    createSecureContext(material);
-    return undefined;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return message.replace(/^error:[0-9A-F]+:/, '').slice(0, 200);
-  }
-}
 
 /** The checked options, with the defaults filled in later by the forwarder. */
 export interface CheckedPeerOptions {

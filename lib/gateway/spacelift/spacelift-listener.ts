@@ -1,3 +1,4 @@
+import { RenewableServerCredentials } from './renewable-credentials.js';
 import { Server, ServerCredentials, status as GrpcStatus, type Metadata, type ServerOptions } from '@grpc/grpc-js';
 import type { AddressInfo } from 'node:net';
 import { ulid } from 'ulid';
@@ -67,6 +68,7 @@ function peerHost(peer: string): string {
  */
 export class SpaceliftListener {
   private readonly server: Server;
+  private credentials: RenewableServerCredentials | undefined;
   /** Open connections by grouping key (see SpaceliftConnection). */
   private readonly groups = new Map<string, SpaceliftConnection>();
   private readonly connections = new Set<SpaceliftConnection>();
@@ -97,13 +99,18 @@ export class SpaceliftListener {
     return this.address;
   }
 
+  /** Serves a renewed certificate and key to new connections (Gateway.setTls). */
+  setTls(tls: { cert: string | Buffer; key: string | Buffer }): void {
+    this.options.tls = tls;
+    this.credentials?.renew(tls);
+  }
+
   listen(options: { host?: string; port?: number } = {}): Promise<AddressInfo> {
     const host = options.host ?? '127.0.0.1';
     const ipv6 = host.includes(':');
-    const credentials =
-      this.options.tls === undefined
-        ? ServerCredentials.createInsecure()
-        : ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(this.options.tls.cert), private_key: Buffer.from(this.options.tls.key) }], false);
+    const tls = this.options.tls;
+    if (tls !== undefined) this.credentials ??= new RenewableServerCredentials(tls);
+    const credentials = this.credentials ?? ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
       this.server.bindAsync(`${ipv6 ? `[${host}]` : host}:${options.port ?? 0}`, credentials, (error, port) => {
         if (error !== null) return reject(error);

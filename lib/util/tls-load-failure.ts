@@ -1,0 +1,15 @@
+import { createSecureContext } from 'node:tls';
+
+/**
+ * Why TLS material does not load (not PEM, a key that does not match its certificate): OpenSSL's
+ * reason without its error-stack prefix, never key material; undefined when it loads.
+ */
+export function tlsLoadFailure(material: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer | Array<string | Buffer> }): string | undefined {
+  try {
+    createSecureContext(material);
+    return undefined;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return message.replace(/^error:[0-9A-F]+:/, '').slice(0, 200);
+  }
+}
