@@ -3,9 +3,9 @@ import { PoolNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { keyGenerationAllowed } from '../pools/pool-key-check.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
+import { openWindows } from '../protocol/flow-window.js';
 import type { AgentConnection, AgentConnectionInfo } from './agent-connection.js';
 import type { DisconnectReason, PoolLiveStats } from './gateway-types.js';
-import { openWindows } from '../protocol/flow-window.js';
 import { guardSession } from './http2-server-limits.js';
 import { PoolRoute } from './pool-route.js';
 import type { GatewayRoute, TunnelConnection } from './tunnel-connection.js';
@@ -30,6 +30,8 @@ export class AgentRegistry {
   readonly sessions = new Map<ServerHttp2Session, AgentConnection | undefined>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
 
+  constructor(private readonly options: AgentRegistryOptions) {}
+
   /**
    * Tracks a new agent session, unauthenticated until its connect stream succeeds; when it
    * closes, its connection (if it had one) is gone and `onDisconnected` is told.
@@ -49,8 +51,6 @@ export class AgentRegistry {
       onDisconnected(connection);
     });
   }
-
-  constructor(private readonly options: AgentRegistryOptions) {}
 
   routeFor(id: string, name: string): GatewayRoute {
     let route = this.routes.get(name);

@@ -1,4 +1,3 @@
-import { RenewableServerCredentials } from './renewable-credentials.js';
 import { Server, ServerCredentials, status as GrpcStatus, type Metadata, type ServerOptions } from '@grpc/grpc-js';
 import type { AddressInfo } from 'node:net';
 import { ulid } from 'ulid';
@@ -17,6 +16,7 @@ import { checkPoolCredentials, type AcceptedCredentials } from '../agent-handsha
 import type { AgentRegistry } from '../agent-registry.js';
 import { SpaceliftCall, type ConnectCall } from './spacelift-call.js';
 import { SpaceliftConnection } from './spacelift-connection.js';
+import { RenewableServerCredentials } from './renewable-credentials.js';
 
 /** What the Spacelift listener needs of its gateway. */
 export interface SpaceliftListenerOptions {
