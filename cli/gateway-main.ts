@@ -15,7 +15,7 @@ import type { GatewayMetrics } from '../lib/gateway/gateway-metrics.js';
 import type { Logger } from '../lib/logger.js';
 import { createRedisClient, parseRedisUrl, redactRedisUrl } from '../lib/gateway/cluster/redis-client.js';
 import { parsePeerUrl } from '../lib/gateway/cluster/peer-options.js';
-import { tlsLoadFailure } from '../lib/util/tls-load-failure.js';
+import { tlsLoadFailure } from '../lib/util/tls-material.js';
 import { fromFlagOrEnv, readPemFile } from './flag-or-env.js';
 import { FilePoolStore } from '../lib/pools/file-pool-store.js';
 import type { PoolStore } from '../lib/pools/pool-store.js';

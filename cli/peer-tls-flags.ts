@@ -1,5 +1,5 @@
 import type { PeerTlsOptions } from '../lib/gateway/cluster/peer-options.js';
-import { tlsLoadFailure } from '../lib/util/tls-load-failure.js';
+import { tlsLoadFailure } from '../lib/util/tls-material.js';
 import { ConfigError } from './config-error.js';
 import { fromFlagOrEnv, readPemFile } from './flag-or-env.js';
 import { reloadIntervalFrom, reloadTlsFiles, type TlsReloadEvents } from './tls-reload.js';
@@ -29,7 +29,7 @@ export async function peerTlsFrom(argv: Record<string, unknown>, env: NodeJS.Pro
   if (servername !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(servername.value)) {
     throw new ConfigError(`Invalid ${servername.option}: expected a DNS name (letters, digits, dots and hyphens)`);
   }
-  const tls: PeerTlsOptions = { cert: await readPemFile(cert.value, cert.option), key: await readPemFile(key.value, key.option), ca: await readPemFile(ca.value, ca.option), ...(servername === undefined ? {} : { servername: servername.value }) };
+  const tls: PeerTlsChoice['tls'] = { cert: await readPemFile(cert.value, cert.option), key: await readPemFile(key.value, key.option), ca: await readPemFile(ca.value, ca.option), ...(servername === undefined ? {} : { servername: servername.value }) };
   const failure = tlsLoadFailure(tls);
   if (failure !== undefined) throw new ConfigError(`Invalid peer TLS (${cert.option}, ${key.option}, ${ca.option}): they do not load together (${failure})`);
   return { tls, option: cert.option, files: { cert: cert.value, key: key.value, ca: ca.value }, reloadMs: reloadIntervalFrom(argv, env, 'peer-tls-reload-interval', 'VCS_GATEWAY_PEER_TLS_RELOAD_INTERVAL') };
@@ -37,7 +37,8 @@ export async function peerTlsFrom(argv: Record<string, unknown>, env: NodeJS.Pro
 
 /** Peer TLS as chosen on the command line: the material, the files it came from, how often to look at them again. */
 export interface PeerTlsChoice {
-  tls: PeerTlsOptions;
+  /** As read from the files: Buffers, which the reload compares with what it reads next. */
+  tls: PeerTlsOptions & { cert: Buffer; key: Buffer; ca: Buffer };
   option: string;
   files: { cert: string; key: string; ca: string };
   reloadMs: number;
@@ -48,6 +49,5 @@ export interface PeerTlsChoice {
  * together to `apply` (GatewayCluster.setPeerTls); see reloadTlsFiles. Returns a function that stops it.
  */
 export function reloadPeerTls(choice: PeerTlsChoice, apply: (tls: PeerTlsOptions) => void, events: TlsReloadEvents): () => void {
-  const initial = { cert: Buffer.from(choice.tls.cert), key: Buffer.from(choice.tls.key), ca: Buffer.from(choice.tls.ca as string | Buffer) };
-  return reloadTlsFiles(choice.files, initial, choice.reloadMs, (material) => apply({ ...choice.tls, cert: material.cert, key: material.key, ca: material.ca as Buffer }), events);
+  return reloadTlsFiles(choice.files, choice.tls, choice.reloadMs, (material) => apply({ ...choice.tls, cert: material.cert, key: material.key, ca: material.ca ?? choice.tls.ca }), events);
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
-import { tlsLoadFailure } from '../lib/util/tls-load-failure.js';
+import { tlsLoadFailure } from '../lib/util/tls-material.js';
 import { ConfigError } from './config-error.js';
 import { fromFlagOrEnv } from './flag-or-env.js';
 

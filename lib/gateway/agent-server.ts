@@ -1,7 +1,7 @@
 import { createSecureServer, createServer, type Http2SecureServer, type Http2Server } from 'node:http2';
 import { InvalidOptionError } from '../errors.js';
 import { MAX_SESSION_MEMORY_MB, gatewaySettings } from '../protocol/http2-settings.js';
-import { tlsLoadFailure } from '../util/tls-load-failure.js';
+import { isPem, tlsLoadFailure } from '../util/tls-material.js';
 import { HTTP2_SERVER_LIMITS } from './http2-server-limits.js';
 
 /** The agent listener's certificate and private key (PEM). */
@@ -22,14 +22,10 @@ export function createAgentServer(tls: AgentListenerTls | undefined): Http2Serve
  * the listener serving the previous pair.
  */
 export function checkRenewedTls(tls: AgentListenerTls): AgentListenerTls {
-  if (tls === null || typeof tls !== 'object' || !pem(tls.cert) || !pem(tls.key)) {
+  if (tls === null || typeof tls !== 'object' || !isPem(tls.cert) || !isPem(tls.key)) {
     throw new InvalidOptionError('tls', 'Invalid tls: expected { cert, key }, PEM text or Buffers');
   }
   const failure = tlsLoadFailure(tls);
   if (failure !== undefined) throw new InvalidOptionError('tls', `Invalid tls: the certificate and key do not load together (${failure})`);
   return { cert: tls.cert, key: tls.key };
-}
-
-function pem(value: unknown): boolean {
-  return (typeof value === 'string' && value !== '') || (Buffer.isBuffer(value) && value.length > 0);
 }

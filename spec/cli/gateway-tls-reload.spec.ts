@@ -1,17 +1,11 @@
 import { expect } from 'chai';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tlsFixtures } from '../helpers/tls-fixtures.js';
-import { fingerprintOf, presentedCertificate } from '../helpers/tls-probe.js';
+import { fingerprintOf, presentedCertificate, writeAtomically } from '../helpers/tls-probe.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { runGateway } from './cli-harness.js';
-
-/** Replaces a file in one step, as a Secret volume update does per file. */
-async function writeAtomically(path: string, content: string): Promise<void> {
-  await writeFile(`${path}.new`, content);
-  await rename(`${path}.new`, path);
-}
 
 const FAILED = 'agent listener TLS files could not be reloaded; the previous ones stay in use';
 const RELOADED = 'agent listener TLS reloaded: new connections use the renewed files';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -12,6 +12,7 @@ import { digestStream } from '../helpers/bodies.js';
 import { redisSkipReason, startRedisServer, type RunningRedis } from '../helpers/redis-server.js';
 import { testPolicy } from '../helpers/test-policy.js';
 import { tlsFixtures } from '../helpers/tls-fixtures.js';
+import { writeAtomically } from '../helpers/tls-probe.js';
 import { waitFor, waitUntil } from '../helpers/wait-for.js';
 import { call, startClusterVcs, type ClusterVcs } from './cluster-vcs.js';
 import { startInProcessPair, type InProcessPair } from './in-process-pair.js';
@@ -101,12 +102,6 @@ describe('cluster: peer TLS (mutual TLS between replicas, two in-process replica
     }
   });
 });
-
-/** Replaces a file in one step (as Kubernetes swaps a Secret's files): a reader never sees it half written. */
-async function writeAtomically(path: string, content: string): Promise<void> {
-  await writeFile(`${path}.new`, content);
-  await rename(`${path}.new`, path);
-}
 
 /** Whether a client presenting `material` (and trusting its CA) completes a TLS handshake with the peer listener at `url`. */
 function handshake(url: string, material: { cert: string; key: string; ca: string }): Promise<string> {

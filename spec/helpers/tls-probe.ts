@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import type { TlsFixtures } from './tls-fixtures.js';
 
@@ -21,4 +22,10 @@ export function presentedCertificate(port: number, ca: string): Promise<{ finger
 /** The SHA-256 fingerprint of a fixture's certificate, as `getPeerCertificate()` spells it. */
 export function fingerprintOf(material: TlsFixtures): string {
   return new X509Certificate(material.cert).fingerprint256;
+}
+
+/** Replaces a file in one step, as a Secret volume update does per file (a renewal spec's writer). */
+export async function writeAtomically(path: string, content: string): Promise<void> {
+  await writeFile(`${path}.new`, content);
+  await rename(`${path}.new`, path);
 }

@@ -1,6 +1,6 @@
-import { tlsLoadFailure } from '../../util/tls-load-failure.js';
 import { InvalidOptionError } from '../../errors.js';
 import { positiveInteger } from '../../util/positive-integer.js';
+import { isPem, tlsLoadFailure } from '../../util/tls-material.js';
 
 /**
  * TLS between replicas (docs/scaling.md § Peer TLS): every replica presents `cert` and
@@ -77,12 +77,11 @@ export function parsePeerUrl(value: string, option = 'peer.url', tls = false): s
 /** One check per field of the peer TLS options, each naming it; never repeats a key. */
 export function checkPeerTls(tls: PeerTlsOptions): PeerTlsOptions {
   if (tls === null || typeof tls !== 'object') throw new InvalidOptionError('peer.tls', 'Invalid peer.tls: expected { cert, key, ca, servername? }');
-  const pem = (value: unknown): boolean => (typeof value === 'string' || Buffer.isBuffer(value)) && value.length > 0;
   for (const name of ['cert', 'key'] as const) {
-    if (!pem(tls[name])) throw new InvalidOptionError(`peer.tls.${name}`, `Invalid peer.tls.${name}: expected PEM text or a Buffer`);
+    if (!isPem(tls[name])) throw new InvalidOptionError(`peer.tls.${name}`, `Invalid peer.tls.${name}: expected PEM text or a Buffer`);
   }
   const cas = Array.isArray(tls.ca) ? tls.ca : [tls.ca];
-  if (cas.length === 0 || !cas.every(pem)) throw new InvalidOptionError('peer.tls.ca', 'Invalid peer.tls.ca: expected the CA certificate(s) peers chain to, PEM text or Buffers');
+  if (cas.length === 0 || !cas.every(isPem)) throw new InvalidOptionError('peer.tls.ca', 'Invalid peer.tls.ca: expected the CA certificate(s) peers chain to, PEM text or Buffers');
   if (tls.servername !== undefined && (typeof tls.servername !== 'string' || !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(tls.servername))) {
     throw new InvalidOptionError('peer.tls.servername', 'Invalid peer.tls.servername: expected a DNS name (letters, digits, dots and hyphens)');
   }

@@ -13,3 +13,8 @@ export function tlsLoadFailure(material: { cert: string | Buffer; key: string | 
     return message.replace(/^error:[0-9A-F]+:/, '').slice(0, 200);
   }
 }
+
+/** Whether `value` can be PEM material: non-empty text or a non-empty Buffer (whether it parses is tlsLoadFailure's question). */
+export function isPem(value: unknown): value is string | Buffer {
+  return (typeof value === 'string' || Buffer.isBuffer(value)) && value.length > 0;
+}
