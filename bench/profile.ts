@@ -8,7 +8,7 @@
  * them in Chrome DevTools for the call tree).
  *
  * Knobs: BENCH_DURATION_S (8), BENCH_CONNECTIONS (16), BENCH_PARALLELISM (16), PROFILE_TOP (25),
- * PROFILE_GATEWAY_FLAGS / PROFILE_AGENT_FLAGS (extra node flags, space-separated, for experiments),
+ * PROFILE_GATEWAY_FLAGS / PROFILE_AGENT_FLAGS / PROFILE_HOP_FLAGS (extra node flags, space-separated, for experiments),
  * PROFILE_GATEWAY_ARGS (extra vcs-gateway serve arguments), PROFILE_MODE (`small`, the default: small
  * GETs from autocannon, figures per request; `get` / `upload`: PROFILE_MIB-sized downloads or
  * uploads one after the other for BENCH_DURATION_S, figures per MiB), PROFILE_MIB (256), PROFILE_CPU (`0`: no
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
   if (!existsSync(join(ROOT, 'dist/cli/vcs-agent.js'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const vcs = start('vcs', ['--import', 'tsx', join(ROOT, 'bench/vcs-server.ts')], false);
   const vcsPort = Number((await waitForFile(vcs.logFile, /^(\d+)$/m))[1]);
-  const hop = start("hop", [...(process.env.PROFILE_HOP_FLAGS ?? "").split(" ").filter(Boolean), '--import', 'tsx', join(ROOT, 'bench/plain-hop.ts'), String(vcsPort)], true);
+  const hop = start('hop', ['--import', 'tsx', join(ROOT, 'bench/plain-hop.ts'), String(vcsPort)], true, process.env.PROFILE_HOP_FLAGS);
   const hopPort = Number((await waitForFile(hop.logFile, /^(\d+)$/m))[1]);
   const store = join(work, 'pools.json');
   const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0', ...(process.env.PROFILE_GATEWAY_ARGS ?? '').split(' ').filter((arg) => arg !== '')], true, process.env.PROFILE_GATEWAY_FLAGS);
