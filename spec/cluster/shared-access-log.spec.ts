@@ -51,6 +51,10 @@ describe('cluster: one access log for the whole service (capped Redis stream)', 
 
     expect((await frontDoorGet(b, '/logged/allowed/on-b?private_token=SECRET-IN-QUERY')).status).to.equal(200);
     expect((await frontDoorGet(b, '/logged/denied/on-b')).status).to.equal(403);
+    // Appends are fire and forget, and a record is made once its response has gone out: the
+    // caller can be answered before B's append reaches Redis. The shared log orders records by
+    // arrival, so B's two must land before A records anything (one CI run saw them interleave).
+    await logUntil(a, (entries) => entries.length >= 2, "B's two records in the shared log");
     // A holds no agent of the pool (no forwarding on this branch): 503, recorded by A.
     expect((await frontDoorGet(a, '/logged/allowed/on-a')).status).to.equal(503);
     expect((await frontDoorGet(a, '/unknown-pool/allowed/x')).status).to.equal(404);

@@ -191,7 +191,7 @@ describe('git clone and fetch through the pool (gitlab, real git and git http-ba
     const packPath = '/platform/infra/network.git/git-upload-pack';
     const sentBefore = setup.backend.bytesOut.get(packPath) ?? 0;
     setup.backend.stallAfterBytes = 8 * 1024 * 1024;
-    let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
+    let child: { kill(signal: NodeJS.Signals): void } | undefined;
     const clone = runGit([...poolConfig(setup, GITLAB), 'clone', '--quiet', `${GITLAB}platform/infra/network.git`, join(setup.dir, 'aborted')], {
       home: setup.home,
       onSpawn: (spawned) => {

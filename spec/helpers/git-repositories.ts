@@ -18,13 +18,18 @@ export interface RunGitOptions {
   readonly home: string;
   readonly input?: Buffer | string;
   readonly timeoutMs?: number;
-  /** Called with the child once spawned (to kill it mid-way). */
-  readonly onSpawn?: (child: ReturnType<typeof spawn>) => void;
+  /** Called once spawned, with a way to kill git and every process it started (to kill it mid-way). */
+  readonly onSpawn?: (git: { kill(signal: NodeJS.Signals): void }) => void;
 }
 
 /**
  * Runs git with a clean environment (no system or user config, no proxy variables, no
- * prompts), bounded by `timeoutMs` (the child is killed and the promise rejects).
+ * prompts), bounded by `timeoutMs` (git and its helpers are killed and the promise rejects).
+ *
+ * git runs in a process group of its own and is killed as a group, as a terminal's Ctrl-C
+ * would: `git clone` over HTTP works through helpers (git-remote-http, fetch-pack,
+ * index-pack) that inherit its stderr. Killing only the top process left a helper blocked
+ * on a stalled HTTP read, holding the pipe open, so 'close' never came (a CI run timed out so).
  */
 export function runGit(args: readonly string[], options: RunGitOptions): Promise<GitResult> {
   const timeoutMs = options.timeoutMs ?? 120_000;
@@ -33,15 +38,23 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
       cwd: options.cwd,
       env: { PATH: process.env.PATH, HOME: options.home, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', LANG: 'C', LC_ALL: 'C' },
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
     });
-    options.onSpawn?.(child);
+    const killGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        child.kill(signal); // the group is gone already
+      }
+    };
+    options.onSpawn?.({ kill: killGroup });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.stdin.on('error', () => undefined);
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      killGroup('SIGKILL');
       reject(new Error(`git ${args.join(' ')} timed out after ${timeoutMs} ms: ${Buffer.concat(err).toString()}`));
     }, timeoutMs);
     child.once('error', (error) => {
