@@ -9,27 +9,36 @@ describe('protocol: BDP estimator (windows that follow the bandwidth-delay produ
     expect(new BdpEstimator(bounds).sizes).to.deep.equal({ streamWindow: 1 * MiB, connectionWindow: 4 * MiB });
   });
 
-  it('grows to twice what arrived in one round trip, plus the half window nghttp2 may withhold, while the window is what limits, up to the bound', () => {
+  it('grows to twice what arrived in one round trip while the window is what limits, up to the bound (minimum RTT under 10 ms: loopback, LANs)', () => {
     const estimator = new BdpEstimator(bounds);
-    // 40 ms RTT, one stream filling its window every round trip: 2 × BDP + window / 2.
-    expect(estimator.sample(1 * MiB, 0, 40)).to.deep.equal({ streamWindow: 2.5 * MiB, connectionWindow: 4 * MiB });
-    expect(estimator.sample(2.5 * MiB, 0, 40)).to.deep.equal({ streamWindow: 6.25 * MiB, connectionWindow: 6.25 * MiB });
-    expect(estimator.sample(6.25 * MiB, 0, 40)).to.deep.equal({ streamWindow: 15.625 * MiB, connectionWindow: 15.625 * MiB });
-    expect(estimator.sample(15.625 * MiB, 0, 40)).to.deep.equal({ streamWindow: 32 * MiB, connectionWindow: 32 * MiB });
-    expect(estimator.sample(32 * MiB, 0, 40)).to.equal(undefined);
+    expect(estimator.sample(1 * MiB, 0, 5)).to.deep.equal({ streamWindow: 2 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(2 * MiB, 0, 5)).to.deep.equal({ streamWindow: 4 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(4 * MiB, 0, 5)).to.deep.equal({ streamWindow: 8 * MiB, connectionWindow: 8 * MiB });
+    expect(estimator.sample(32 * MiB, 0, 5)).to.deep.equal({ streamWindow: 32 * MiB, connectionWindow: 32 * MiB });
+    expect(estimator.sample(32 * MiB, 0, 5)).to.equal(undefined);
     expect(estimator.sizes.streamWindow).to.equal(32 * MiB);
   });
 
-  it('keeps growing when exactly half the window arrives per round trip (the other half withheld by the receiver)', () => {
+  it('starts as slow start does on a link with a real round trip: 8 BDPs per window-limited sample, to the bound in three', () => {
     const estimator = new BdpEstimator(bounds);
-    estimator.sample(1 * MiB, 0, 40);
-    expect(estimator.sizes.streamWindow).to.equal(2.5 * MiB);
-    // Twice the BDP alone would equal the window here, and growth would stop at 2.5 MiB.
-    expect(estimator.sample(1.25 * MiB, 0, 40)).to.deep.equal({ streamWindow: 3.75 * MiB, connectionWindow: 4 * MiB });
-    expect(estimator.sample(1.875 * MiB, 0, 40)?.streamWindow).to.equal(5.625 * MiB);
+    // Half the window per round trip (the other half withheld by the receiver, where twice the
+    // BDP would equal the window and growth stop): 4× per sample.
+    expect(estimator.sample(0.5 * MiB, 0, 40)).to.deep.equal({ streamWindow: 4 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(2 * MiB, 0, 40)).to.deep.equal({ streamWindow: 16 * MiB, connectionWindow: 16 * MiB });
+    expect(estimator.sample(8 * MiB, 0, 40)).to.deep.equal({ streamWindow: 32 * MiB, connectionWindow: 32 * MiB });
+    expect(estimator.sample(16 * MiB, 0, 40)).to.equal(undefined);
   });
 
-  it('adds no allowance on a link without a real round trip (minimum RTT under 10 ms, as loopback under load): twice the BDP only', () => {
+  it('multiplies the BDP, not the window: a round trip stretched by queueing does not grow it', () => {
+    const estimator = new BdpEstimator(bounds);
+    estimator.sample(1 * MiB, 0, 40);
+    expect(estimator.sizes.streamWindow).to.equal(8 * MiB);
+    // Half the window arrived, but in four times the path's round trip: a BDP of 1 MiB, as before.
+    expect(estimator.sample(4 * MiB, 0, 160)).to.equal(undefined);
+    expect(estimator.sizes.streamWindow).to.equal(8 * MiB);
+  });
+
+  it('stops where exactly half the window arrives per round trip without a real round trip (twice the BDP is the window)', () => {
     const estimator = new BdpEstimator(bounds);
     expect(estimator.sample(0.75 * MiB, 0, 5)).to.deep.equal({ streamWindow: 1.5 * MiB, connectionWindow: 4 * MiB });
     expect(estimator.sample(0.75 * MiB, 0, 5)).to.equal(undefined);
@@ -52,8 +61,8 @@ describe('protocol: BDP estimator (windows that follow the bandwidth-delay produ
   it('does not take a longer round trip from queueing for more bandwidth', () => {
     const estimator = new BdpEstimator(bounds);
     expect(estimator.sample(1 * MiB, 0, 10)).to.not.equal(undefined);
-    // Same bytes per round trip, but the round trip grew: the bandwidth did not rise.
-    expect(estimator.sample(2 * MiB, 0, 200)).to.equal(undefined);
+    // Half the (8 MiB) window arrived, but the round trip grew 20×: the bandwidth fell.
+    expect(estimator.sample(4 * MiB, 0, 200)).to.equal(undefined);
   });
 
   it('goes back to the base windows when bulk data flows both ways (the full-duplex deadlock)', () => {
@@ -68,7 +77,7 @@ describe('protocol: BDP estimator (windows that follow the bandwidth-delay produ
 
   it('keeps growing with small control traffic going the other way (WINDOW_UPDATEs, acks)', () => {
     const estimator = new BdpEstimator(bounds);
-    expect(estimator.sample(1 * MiB, 64 * 1024, 40)).to.deep.equal({ streamWindow: 2.5 * MiB, connectionWindow: 4 * MiB });
+    expect(estimator.sample(1 * MiB, 64 * 1024, 40)).to.deep.equal({ streamWindow: 8 * MiB, connectionWindow: 8 * MiB });
   });
 
   it('resets on request and refuses inconsistent bounds', () => {
