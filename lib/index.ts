@@ -20,6 +20,7 @@ export type { DebugPrinterOptions } from './agent/debug-printer.js';
 export {
   connectGatewaySocket,
   createUpstreamAgent,
+  createUpstreamDispatcher,
   displayProxy,
   isLoopbackTarget,
   isNoProxyMatch,
@@ -29,7 +30,16 @@ export {
   ProxyAuthenticationError,
   ProxyError,
 } from './proxy/index.js';
-export type { ConnectGatewaySocketOptions, CreateUpstreamAgentOptions, ProxyEnvironment, ProxyTlsOptions, ProxyVariable, UpstreamAgent } from './proxy/index.js';
+export type {
+  ConnectGatewaySocketOptions,
+  CreateUpstreamAgentOptions,
+  CreateUpstreamDispatcherOptions,
+  ProxyEnvironment,
+  ProxyTlsOptions,
+  ProxyVariable,
+  UpstreamAgent,
+  UpstreamDispatcher,
+} from './proxy/index.js';
 export { traceHttp2Socket, parseGodebug, goLogTimestamp } from './trace/index.js';
 export type { Http2TraceOptions, GodebugSettings } from './trace/index.js';
 

@@ -9,3 +9,5 @@ export type { ProxyVariable } from './proxy-url.js';
 export { resolveProxy } from './resolve-proxy.js';
 export { createUpstreamAgent } from './upstream-agent.js';
 export type { CreateUpstreamAgentOptions, UpstreamAgent } from './upstream-agent.js';
+export { createUpstreamDispatcher } from './upstream-dispatcher.js';
+export type { CreateUpstreamDispatcherOptions, UpstreamDispatcher } from './upstream-dispatcher.js';

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +80,44 @@ describe('vcs-agent CLI through a corporate proxy (real squid, https gateway wit
     expect(await agent.exited()).to.equal(0);
     // squid logs a CONNECT when the tunnel closes.
     await squid.waitForAccessLog(new RegExp(`CONNECT gateway\\.test:${gateway.port}`));
+  });
+
+  it('sends requests for an https VCS through CONNECT tunnels (undici), authenticated, the VCS trusted through NODE_EXTRA_CA_CERTS', async function () {
+    const user = 'agent';
+    const password = 'pr0xy-Vcs-secret';
+    squid = await startSquid({ auth: { user, password }, hosts: ['gateway.test', 'vcs.test'] });
+    if (squid === null) return this.skip();
+    const tls = tlsFixtures();
+    const seen: Array<{ url: string; proxyAuthorization: string | undefined }> = [];
+    const secureVcs = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+      seen.push({ url: req.url ?? '', proxyAuthorization: req.headers['proxy-authorization'] });
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ secure: true }));
+    });
+    await new Promise<void>((resolve) => secureVcs.listen(0, '127.0.0.1', () => resolve()));
+    const securePort = (secureVcs.address() as net.AddressInfo).port;
+    try {
+      const proxy = `http://${user}:${password}@127.0.0.1:${squid.port}`;
+      agent = spawnAgent([], env({ HTTPS_PROXY: proxy, SPACELIFT_VCS_AGENT_TARGET_BASE_ENDPOINT: `https://vcs.test:${securePort}` }));
+      await waitForAgents(gateway, 1, 30_000);
+      expect(agent.logs().find((line) => line.message === 'starting vcs-agent')?.targetProxy).to.equal(`http://127.0.0.1:${squid.port}`);
+      for (const path of ['/api/v4/projects/group%2Frepo', '/api/v4/projects/group%2Frepo/repository/branches']) {
+        const response = await gateway.request(path);
+        expect(response.status, path).to.equal(200);
+        expect(JSON.parse(response.body), path).to.deep.equal({ secure: true });
+      }
+      expect(seen.map((request) => request.url)).to.deep.equal(['/api/v4/projects/group%2Frepo', '/api/v4/projects/group%2Frepo/repository/branches']);
+      expect(seen.every((request) => request.proxyAuthorization === undefined)).to.equal(true);
+      agent.kill('SIGTERM');
+      expect(await agent.exited()).to.equal(0);
+      expect(agent.stdout() + agent.stderr()).to.not.include(password);
+      // squid logs a tunnel when it closes: the agent's exit closed it (one for both requests).
+      const log = await squid.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT vcs\\.test:${securePort} ${user} `));
+      expect(log.match(new RegExp(`CONNECT vcs\\.test:${securePort} `, 'g'))).to.have.length(1);
+    } finally {
+      secureVcs.closeAllConnections();
+      await new Promise<void>((resolve) => secureVcs.close(() => resolve()));
+    }
   });
 
   it('authenticates to the proxy with the credentials in HTTPS_PROXY and never prints them', async function () {

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { once } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { LookupFunction, AddressInfo, Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import { InvalidOptionError } from '../../lib/errors.js';
 import {
   createUpstreamAgent,
@@ -12,53 +11,8 @@ import {
   type UpstreamAgent,
 } from '../../lib/proxy/index.js';
 import { squidMissingReason, startSquid, type RunningSquid } from '../helpers/squid.js';
-import { tlsFixtures } from '../helpers/tls-fixtures.js';
 import { startFakeProxy } from './fake-connect-proxy.js';
-
-const fixtures = tlsFixtures();
-const VCS_HOST = 'vcs.test';
-
-interface SeenRequest {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  remotePort: number;
-}
-
-interface FakeVcs {
-  port: number;
-  origin: URL;
-  seen: SeenRequest[];
-  connections: number;
-  stop(): Promise<void>;
-}
-
-/** A VCS stand-in on 127.0.0.1:0 that records what reaches it and answers "<method> <url>". */
-async function startVcs(secure: boolean): Promise<FakeVcs> {
-  const seen: SeenRequest[] = [];
-  const handler = (request: http.IncomingMessage, response: http.ServerResponse): void => {
-    seen.push({
-      method: request.method ?? '',
-      url: request.url ?? '',
-      headers: request.headers,
-      remotePort: request.socket.remotePort ?? 0,
-    });
-    response.end(`${request.method} ${request.url}`);
-  };
-  const server = secure ? https.createServer({ key: fixtures.key, cert: fixtures.cert }, handler) : http.createServer(handler);
-  const vcs: FakeVcs = { port: 0, origin: new URL('http://unset'), seen, connections: 0, stop: async () => {} };
-  server.on(secure ? 'secureConnection' : 'connection', () => (vcs.connections += 1));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  vcs.port = (server.address() as AddressInfo).port;
-  vcs.origin = new URL(`${secure ? 'https' : 'http'}://${VCS_HOST}:${vcs.port}`);
-  vcs.stop = () =>
-    new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return vcs;
-}
+import { fixtures, proxyWithCredentials, rejection, startVcs, VCS_HOST, type FakeVcs } from './upstream-fixtures.js';
 
 /** Resolves vcs.test to 127.0.0.1 for direct connections; any other name is a test bug. */
 const loopbackLookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void): void => {
@@ -102,22 +56,6 @@ function fetchThrough(upstream: UpstreamAgent, target: URL, path: string): Promi
 
 function localPortOf(socket: Socket | null): number | undefined {
   return socket?.localPort;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-function proxyWithCredentials(squid: RunningSquid, user: string, password: string): URL {
-  const url = new URL(squid.url);
-  url.username = encodeURIComponent(user);
-  url.password = encodeURIComponent(password);
-  return url;
 }
 
 describe('createUpstreamAgent', function () {

@@ -1,0 +1,210 @@
+import { expect } from 'chai';
+import type { Dispatcher } from 'undici';
+import { InvalidOptionError } from '../../lib/errors.js';
+import { createUpstreamDispatcher, ProxyAuthenticationError, ProxyError } from '../../lib/proxy/index.js';
+import { squidMissingReason, startSquid, type RunningSquid } from '../helpers/squid.js';
+import { startFakeProxy } from './fake-connect-proxy.js';
+import { fixtures, proxyWithCredentials, rejection, startVcs, VCS_HOST, type FakeVcs } from './upstream-fixtures.js';
+
+/** One GET through the dispatcher, the way the agent forwards requests to the VCS. */
+async function fetchThrough(dispatcher: Dispatcher, target: URL, path: string): Promise<{ status: number; body: string }> {
+  const response = await dispatcher.request({ origin: target.origin, path, method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
+  return { status: response.statusCode, body: await response.body.text() };
+}
+
+describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () {
+  this.timeout(20_000);
+
+  describe('with a minimal CONNECT proxy', () => {
+    let secureVcs: FakeVcs;
+    before(async () => {
+      secureVcs = await startVcs(true);
+    });
+    after(async () => {
+      await secureVcs.stop();
+    });
+
+    it('tunnels through an https: proxy, trusting it with the same CA, credentials only on CONNECT, one tunnel reused', async () => {
+      const fake = await startFakeProxy('tunnel', true);
+      // The fake proxy only tunnels to localhost: address the VCS by that name here.
+      const target = new URL(`https://localhost:${secureVcs.port}`);
+      const proxy = new URL(`https://alice:s3cret@localhost:${fake.url.port}`);
+      const { dispatcher, proxy: shown } = createUpstreamDispatcher(target, { proxy, connections: 1, tls: { ca: fixtures.ca } });
+      try {
+        expect(shown.href).to.equal(`https://localhost:${fake.url.port}/`);
+        const before = secureVcs.connections;
+        expect(await fetchThrough(dispatcher, target, '/one')).to.deep.equal({ status: 200, body: 'GET /one' });
+        expect(await fetchThrough(dispatcher, target, '/two')).to.deep.equal({ status: 200, body: 'GET /two' });
+        expect(secureVcs.connections - before).to.equal(1);
+        expect(fake.requests).to.have.length(1);
+        const [connect] = fake.requests;
+        expect(connect?.method).to.equal('CONNECT');
+        expect(connect?.url).to.equal(`localhost:${secureVcs.port}`);
+        expect(connect?.headers['proxy-authorization']).to.equal(`Basic ${Buffer.from('alice:s3cret').toString('base64')}`);
+        expect(connect?.headers).not.to.have.property('authorization');
+        expect(secureVcs.seen.at(-1)?.headers).not.to.have.property('proxy-authorization');
+      } finally {
+        await dispatcher.destroy();
+        await fake.stop();
+      }
+    });
+
+    it('fails with ProxyAuthenticationError on a 407, never handing the proxy page back as the answer', async () => {
+      const fake = await startFakeProxy('407');
+      const target = new URL(`https://localhost:${secureVcs.port}`);
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: fake.url, connections: 1, tls: { ca: fixtures.ca } });
+      try {
+        const error = await rejection(fetchThrough(dispatcher, target, '/secret'));
+        expect(error).to.be.instanceOf(ProxyAuthenticationError);
+        expect((error as ProxyAuthenticationError).credentialsSent).to.equal(false);
+        expect(error.message).to.contain('requires a user name and password');
+      } finally {
+        await dispatcher.destroy();
+        await fake.stop();
+      }
+    });
+
+    it('fails with ProxyError naming the proxy when it cannot be reached', async () => {
+      const fake = await startFakeProxy('tunnel');
+      const port = fake.url.port;
+      await fake.stop(); // nothing listens there now
+      const target = new URL(`https://localhost:${secureVcs.port}`);
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: new URL(`http://bob:hunter2@127.0.0.1:${port}`), connections: 1 });
+      try {
+        const error = await rejection(fetchThrough(dispatcher, target, '/'));
+        expect(error).to.be.instanceOf(ProxyError);
+        expect(error.message).to.match(new RegExp(`^Could not use proxy http://127\\.0\\.0\\.1:${port} \\(from HTTPS_PROXY\\): .*ECONNREFUSED`));
+        expect(error.message).not.to.contain('hunter2');
+        expect((error as ProxyError).statusCode).to.equal(undefined);
+      } finally {
+        await dispatcher.destroy();
+      }
+    });
+
+    it('fails with ProxyError when the proxy does not answer CONNECT within connectTimeoutMs', async () => {
+      const fake = await startFakeProxy('hang');
+      const target = new URL(`https://localhost:${secureVcs.port}`);
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: fake.url, connections: 1, connectTimeoutMs: 300 });
+      try {
+        const started = performance.now();
+        const error = await rejection(fetchThrough(dispatcher, target, '/'));
+        expect(error).to.be.instanceOf(ProxyError);
+        expect(error.message).to.match(/Could not use proxy .*Headers Timeout/);
+        expect(performance.now() - started).to.be.below(5_000);
+      } finally {
+        await dispatcher.destroy();
+        await fake.stop();
+      }
+    });
+
+    it('validates its options, naming each', () => {
+      const proxy = new URL('http://127.0.0.1:3128');
+      const attempts: Array<() => unknown> = [
+        () => createUpstreamDispatcher(new URL('http://vcs.test'), { proxy, connections: 1 }),
+        () => createUpstreamDispatcher(new URL('https://vcs.test'), { proxy: new URL('socks5://p:1'), connections: 1 }),
+        () => createUpstreamDispatcher(new URL('https://vcs.test'), { proxy, connections: 0 }),
+        () => createUpstreamDispatcher(new URL('https://vcs.test'), { proxy, connections: 1, connectTimeoutMs: -1 }),
+      ];
+      const options = attempts.map((attempt) => {
+        try {
+          attempt();
+        } catch (error) {
+          expect(error).to.be.instanceOf(InvalidOptionError);
+          return (error as InvalidOptionError).option;
+        }
+        throw new Error('expected an InvalidOptionError');
+      });
+      expect(options).to.deep.equal(['target', 'proxy', 'connections', 'connectTimeoutMs']);
+    });
+  });
+
+  const missing = squidMissingReason();
+
+  describe(`through a real squid${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
+    let squid: RunningSquid | null = null;
+    let secureVcs: FakeVcs;
+    before(async function () {
+      if (missing !== undefined) this.skip();
+      squid = await startSquid({ hosts: [VCS_HOST] });
+      if (squid === null) this.skip();
+      secureVcs = await startVcs(true);
+    });
+    after(async () => {
+      await squid?.stop();
+      await secureVcs?.stop();
+    });
+
+    it('reaches an https VCS through CONNECT tunnels, reusing a tunnel between requests', async () => {
+      // One connection: with more, undici may open a second one for a request sent before the
+      // first connection's 'drain' (its pool's choice, not the tunnel's).
+      const { dispatcher } = createUpstreamDispatcher(secureVcs.origin, { proxy: squid!.url, connections: 1, tls: { ca: fixtures.ca } });
+      try {
+        const before = secureVcs.connections;
+        expect(await fetchThrough(dispatcher, secureVcs.origin, '/api/v4/projects')).to.deep.equal({ status: 200, body: 'GET /api/v4/projects' });
+        expect(await fetchThrough(dispatcher, secureVcs.origin, '/api/v4/users')).to.deep.equal({ status: 200, body: 'GET /api/v4/users' });
+        expect(secureVcs.connections - before).to.equal(1);
+      } finally {
+        await dispatcher.destroy();
+      }
+      const log = await squid!.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${VCS_HOST}:${secureVcs.port} `));
+      expect(log.match(new RegExp(`CONNECT ${VCS_HOST}:${secureVcs.port} `, 'g'))).to.have.length(1);
+    });
+
+    it('fails the request with ProxyError (status 403) when squid refuses the CONNECT', async () => {
+      const target = new URL(`https://${VCS_HOST}:1`);
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: squid!.url, connections: 1, tls: { ca: fixtures.ca } });
+      try {
+        const error = await rejection(fetchThrough(dispatcher, target, '/'));
+        expect(error).to.be.instanceOf(ProxyError);
+        expect((error as ProxyError).statusCode).to.equal(403);
+        expect(error.message).to.contain(`refused CONNECT to the VCS ${VCS_HOST}:1 with status 403`);
+      } finally {
+        await dispatcher.destroy();
+      }
+    });
+  });
+
+  describe(`through a real squid with proxy authentication${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
+    const user = 'agent';
+    const password = 'pr0xy:p@ss';
+    let squid: RunningSquid | null = null;
+    let secureVcs: FakeVcs;
+    before(async function () {
+      if (missing !== undefined) this.skip();
+      squid = await startSquid({ auth: { user, password }, hosts: [VCS_HOST] });
+      if (squid === null) this.skip();
+      secureVcs = await startVcs(true);
+    });
+    after(async () => {
+      await squid?.stop();
+      await secureVcs?.stop();
+    });
+
+    it('authenticates CONNECT; the VCS never sees Proxy-Authorization', async () => {
+      const { dispatcher, proxy } = createUpstreamDispatcher(secureVcs.origin, { proxy: proxyWithCredentials(squid!, user, password), connections: 1, tls: { ca: fixtures.ca } });
+      try {
+        expect(proxy.href).to.equal(squid!.url.href);
+        expect(await fetchThrough(dispatcher, secureVcs.origin, '/secure')).to.deep.equal({ status: 200, body: 'GET /secure' });
+        expect(secureVcs.seen.at(-1)?.headers).not.to.have.property('proxy-authorization');
+      } finally {
+        await dispatcher.destroy();
+      }
+      await squid!.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${VCS_HOST}:${secureVcs.port} ${user} `));
+    });
+
+    it('fails with ProxyAuthenticationError on a wrong password, without leaking it', async () => {
+      const wrong = 'not-the-Passw0rd';
+      const proxy = proxyWithCredentials(squid!, user, wrong);
+      const { dispatcher } = createUpstreamDispatcher(secureVcs.origin, { proxy, connections: 1, tls: { ca: fixtures.ca } });
+      try {
+        const error = await rejection(fetchThrough(dispatcher, secureVcs.origin, '/secure'));
+        expect(error).to.be.instanceOf(ProxyAuthenticationError);
+        expect((error as ProxyAuthenticationError).proxy).to.equal(`http://127.0.0.1:${squid!.port}`);
+        expect((error as ProxyAuthenticationError).credentialsSent).to.equal(true);
+        for (const secret of [wrong, password, proxy.href, proxy.password]) expect(error.message).not.to.contain(secret);
+      } finally {
+        await dispatcher.destroy();
+      }
+    });
+  });
+});
