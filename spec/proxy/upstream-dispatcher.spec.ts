@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import type { Dispatcher } from 'undici';
-import { InvalidOptionError } from '../../lib/errors.js';
 import { createUpstreamDispatcher, ProxyAuthenticationError, ProxyError } from '../../lib/proxy/index.js';
-import { squidMissingReason, startSquid, type RunningSquid } from '../helpers/squid.js';
+import { squidMissingReason, type RunningSquid } from '../helpers/squid.js';
 import { startFakeProxy } from './fake-connect-proxy.js';
-import { fixtures, proxyWithCredentials, rejection, startVcs, VCS_HOST, type FakeVcs } from './upstream-fixtures.js';
+import { fixtures, proxyWithCredentials, rejectedOptions, rejection, startVcs, VCS_HOST, withSquidAndVcs, type FakeVcs } from './upstream-fixtures.js';
 
 /** One GET through the dispatcher, the way the agent forwards requests to the VCS. */
 async function fetchThrough(dispatcher: Dispatcher, target: URL, path: string): Promise<{ status: number; body: string }> {
@@ -105,39 +104,25 @@ describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () 
         () => createUpstreamDispatcher(new URL('https://vcs.test'), { proxy, connections: 0 }),
         () => createUpstreamDispatcher(new URL('https://vcs.test'), { proxy, connections: 1, connectTimeoutMs: -1 }),
       ];
-      const options = attempts.map((attempt) => {
-        try {
-          attempt();
-        } catch (error) {
-          expect(error).to.be.instanceOf(InvalidOptionError);
-          return (error as InvalidOptionError).option;
-        }
-        throw new Error('expected an InvalidOptionError');
-      });
-      expect(options).to.deep.equal(['target', 'proxy', 'connections', 'connectTimeoutMs']);
+      expect(rejectedOptions(attempts)).to.deep.equal(['target', 'proxy', 'connections', 'connectTimeoutMs']);
     });
   });
 
   const missing = squidMissingReason();
 
   describe(`through a real squid${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
-    let squid: RunningSquid | null = null;
+    const running = withSquidAndVcs({ hosts: [VCS_HOST] });
+    let squid: RunningSquid;
     let secureVcs: FakeVcs;
-    before(async function () {
-      if (missing !== undefined) this.skip();
-      squid = await startSquid({ hosts: [VCS_HOST] });
-      if (squid === null) this.skip();
-      secureVcs = await startVcs(true);
-    });
-    after(async () => {
-      await squid?.stop();
-      await secureVcs?.stop();
+    beforeEach(() => {
+      squid = running.squid();
+      secureVcs = running.vcs();
     });
 
     it('reaches an https VCS through CONNECT tunnels, reusing a tunnel between requests', async () => {
       // One connection: with more, undici may open a second one for a request sent before the
       // first connection's 'drain' (its pool's choice, not the tunnel's).
-      const { dispatcher } = createUpstreamDispatcher(secureVcs.origin, { proxy: squid!.url, connections: 1, tls: { ca: fixtures.ca } });
+      const { dispatcher } = createUpstreamDispatcher(secureVcs.origin, { proxy: squid.url, connections: 1, tls: { ca: fixtures.ca } });
       try {
         const before = secureVcs.connections;
         expect(await fetchThrough(dispatcher, secureVcs.origin, '/api/v4/projects')).to.deep.equal({ status: 200, body: 'GET /api/v4/projects' });
@@ -146,13 +131,13 @@ describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () 
       } finally {
         await dispatcher.destroy();
       }
-      const log = await squid!.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${VCS_HOST}:${secureVcs.port} `));
+      const log = await squid.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${VCS_HOST}:${secureVcs.port} `));
       expect(log.match(new RegExp(`CONNECT ${VCS_HOST}:${secureVcs.port} `, 'g'))).to.have.length(1);
     });
 
     it('fails the request with ProxyError (status 403) when squid refuses the CONNECT', async () => {
       const target = new URL(`https://${VCS_HOST}:1`);
-      const { dispatcher } = createUpstreamDispatcher(target, { proxy: squid!.url, connections: 1, tls: { ca: fixtures.ca } });
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: squid.url, connections: 1, tls: { ca: fixtures.ca } });
       try {
         const error = await rejection(fetchThrough(dispatcher, target, '/'));
         expect(error).to.be.instanceOf(ProxyError);
@@ -167,39 +152,34 @@ describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () 
   describe(`through a real squid with proxy authentication${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
     const user = 'agent';
     const password = 'pr0xy:p@ss';
-    let squid: RunningSquid | null = null;
+    const running = withSquidAndVcs({ auth: { user, password }, hosts: [VCS_HOST] });
+    let squid: RunningSquid;
     let secureVcs: FakeVcs;
-    before(async function () {
-      if (missing !== undefined) this.skip();
-      squid = await startSquid({ auth: { user, password }, hosts: [VCS_HOST] });
-      if (squid === null) this.skip();
-      secureVcs = await startVcs(true);
-    });
-    after(async () => {
-      await squid?.stop();
-      await secureVcs?.stop();
+    beforeEach(() => {
+      squid = running.squid();
+      secureVcs = running.vcs();
     });
 
     it('authenticates CONNECT; the VCS never sees Proxy-Authorization', async () => {
-      const { dispatcher, proxy } = createUpstreamDispatcher(secureVcs.origin, { proxy: proxyWithCredentials(squid!, user, password), connections: 1, tls: { ca: fixtures.ca } });
+      const { dispatcher, proxy } = createUpstreamDispatcher(secureVcs.origin, { proxy: proxyWithCredentials(squid, user, password), connections: 1, tls: { ca: fixtures.ca } });
       try {
-        expect(proxy.href).to.equal(squid!.url.href);
+        expect(proxy.href).to.equal(squid.url.href);
         expect(await fetchThrough(dispatcher, secureVcs.origin, '/secure')).to.deep.equal({ status: 200, body: 'GET /secure' });
         expect(secureVcs.seen.at(-1)?.headers).not.to.have.property('proxy-authorization');
       } finally {
         await dispatcher.destroy();
       }
-      await squid!.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${VCS_HOST}:${secureVcs.port} ${user} `));
+      await squid.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${VCS_HOST}:${secureVcs.port} ${user} `));
     });
 
     it('fails with ProxyAuthenticationError on a wrong password, without leaking it', async () => {
       const wrong = 'not-the-Passw0rd';
-      const proxy = proxyWithCredentials(squid!, user, wrong);
+      const proxy = proxyWithCredentials(squid, user, wrong);
       const { dispatcher } = createUpstreamDispatcher(secureVcs.origin, { proxy, connections: 1, tls: { ca: fixtures.ca } });
       try {
         const error = await rejection(fetchThrough(dispatcher, secureVcs.origin, '/secure'));
         expect(error).to.be.instanceOf(ProxyAuthenticationError);
-        expect((error as ProxyAuthenticationError).proxy).to.equal(`http://127.0.0.1:${squid!.port}`);
+        expect((error as ProxyAuthenticationError).proxy).to.equal(`http://127.0.0.1:${squid.port}`);
         expect((error as ProxyAuthenticationError).credentialsSent).to.equal(true);
         for (const secret of [wrong, password, proxy.href, proxy.password]) expect(error.message).not.to.contain(secret);
       } finally {

@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { RunningSquid } from '../helpers/squid.js';
+import { expect } from 'chai';
+import { InvalidOptionError } from '../../lib/errors.js';
+import { squidMissingReason, startSquid, type RunningSquid, type SquidOptions } from '../helpers/squid.js';
 import { tlsFixtures } from '../helpers/tls-fixtures.js';
 
 /*
@@ -69,4 +71,40 @@ export function proxyWithCredentials(squid: RunningSquid, user: string, password
   url.username = encodeURIComponent(user);
   url.password = encodeURIComponent(password);
   return url;
+}
+
+/** Runs each attempt, expects an InvalidOptionError from each, and returns the options they named. */
+export function rejectedOptions(attempts: Array<() => unknown>): string[] {
+  return attempts.map((attempt) => {
+    try {
+      attempt();
+    } catch (error) {
+      expect(error).to.be.instanceOf(InvalidOptionError);
+      return (error as InvalidOptionError).option;
+    }
+    throw new Error('expected an InvalidOptionError');
+  });
+}
+
+/**
+ * Registers before/after hooks that start a real squid (skipping the suite without one) and
+ * an https VCS stand-in for the suite's tests; read them through the returned getters.
+ */
+export function withSquidAndVcs(options: SquidOptions): { squid(): RunningSquid; vcs(): FakeVcs } {
+  let squid: RunningSquid | null = null;
+  let vcs: FakeVcs | undefined;
+  before(async function () {
+    if (squidMissingReason() !== undefined) this.skip();
+    squid = await startSquid(options);
+    if (squid === null) this.skip();
+    vcs = await startVcs(true);
+  });
+  after(async () => {
+    await squid?.stop();
+    await vcs?.stop();
+  });
+  return {
+    squid: () => squid as RunningSquid,
+    vcs: () => vcs as FakeVcs,
+  };
 }
