@@ -78,6 +78,23 @@ export class PendingExchange<C extends RouteConnection, S extends RouteStream> {
     if (this.stream !== undefined) this.stream.abort(this.request, error);
     else this.route.dropQueued(this, error);
   }
+
+  /** Still in the queue: no stream has taken it, and it has not failed or been aborted. */
+  get waiting(): boolean {
+    return !this.done && this.stream === undefined;
+  }
+
+  /**
+   * Takes the request out of the queue without telling its handler anything, for the caller
+   * to place it elsewhere (a replica that has a free stream). False when it is no longer
+   * waiting: a stream took it meanwhile, or it failed.
+   */
+  withdraw(): boolean {
+    if (!this.waiting) return false;
+    this.done = true;
+    this.route.withdrawQueued(this);
+    return true;
+  }
 }
 
 /**
@@ -158,10 +175,15 @@ export class PoolRoute<C extends RouteConnection, S extends RouteStream> {
 
   /** Takes a waiting request out of the queue and fails it. */
   dropQueued(pending: PendingExchange<C, S>, error: VcsAgentError): void {
+    this.withdrawQueued(pending);
+    pending.handler.onError(error);
+  }
+
+  /** Takes a waiting request out of the queue (its owner says what becomes of it). */
+  withdrawQueued(pending: PendingExchange<C, S>): void {
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     const index = this.queue.indexOf(pending, this.queueHead);
     if (index !== -1) this.queue.splice(index, 1);
-    pending.handler.onError(error);
   }
 
   /** A stream of `connection` can take work (fresh or finished): give it to the oldest waiter, or park it. */

@@ -229,6 +229,32 @@ describe('gateway: pool route (the one owner of idle, busy and queue)', () => {
     expect(stream.aborted).to.have.length(1);
   });
 
+  it('withdraws a queued request without telling its handler (to place it elsewhere), and not one a stream took', () => {
+    const connection = new FakeConnection('a');
+    const stream = new FakeStream('a1');
+    route.addConnection(connection);
+    route.offer(connection, stream);
+    const assigned = route.dispatch(request(), new RecordingHandler());
+    const movedHandler = new RecordingHandler();
+    const moved = route.dispatch(request(), movedHandler);
+    const stays = request();
+    const staysHandler = new RecordingHandler();
+    const staying = route.dispatch(stays, staysHandler);
+    expect([assigned.waiting, moved.waiting, staying.waiting]).to.deep.equal([false, true, true]);
+    expect(assigned.withdraw()).to.equal(false);
+    expect(moved.withdraw()).to.equal(true);
+    expect(moved.waiting).to.equal(false);
+    expect(moved.withdraw()).to.equal(false);
+    expect(route.queued).to.equal(1);
+    moved.abort(); // withdrawn: its new owner aborts it, not the route
+    expect(movedHandler.errors).to.deep.equal([]);
+    route.settle(stream, OK);
+    route.offer(connection, stream);
+    expect(stream.assigned.at(-1)).to.equal(stays);
+    expect(staying.withdraw()).to.equal(false);
+    expect(staysHandler.errors).to.deep.equal([]);
+  });
+
   it('forgets a closed idle stream, and fails the queue when the last connection leaves', () => {
     const connection = new FakeConnection('a');
     const stream = new FakeStream('a1');

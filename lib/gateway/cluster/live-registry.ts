@@ -98,6 +98,7 @@ export class LiveRegistry {
   private warned = false;
   private byPool = new Map<string, PeerCandidate[]>();
   private replicas: ReplicaEntry[] = [];
+  private readonly snapshotListeners: Array<() => void> = [];
 
   constructor(private readonly options: LiveRegistryOptions) {
     this.redis = options.redis;
@@ -125,6 +126,11 @@ export class LiveRegistry {
     this.peerUrl = url;
     this.ticks = 0; // the connection list goes out with it
     void this.refresh();
+  }
+
+  /** Calls `listener` after every snapshot read from Redis (every refresh that reached it). */
+  onSnapshot(listener: () => void): void {
+    this.snapshotListeners.push(listener);
   }
 
   /** The other replicas holding connections of `pool` that take forwarded requests (from the snapshot). */
@@ -200,6 +206,7 @@ export class LiveRegistry {
     this.byPool = byPool;
     // Once: afterwards a Redis outage is what the Redis components report.
     this.options.health?.report('live-registry', true);
+    for (const listener of this.snapshotListeners) listener();
   }
 
   /** The other replicas' live entries, read now; ids whose entry expired leave the set. */

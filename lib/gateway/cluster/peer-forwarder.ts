@@ -28,10 +28,23 @@ export interface PeerForwarderOptions extends Partial<PeerSessionsOptions> {
   onBodyChunk?: ((bytes: number) => void) | undefined;
 }
 
+/** A local dispatch that may still wait in this replica's queue (PoolRoute's PendingExchange). */
+interface QueuedHere extends ExchangeControl {
+  readonly waiting: boolean;
+  withdraw(): boolean;
+}
+
+function queuedHere(control: ExchangeControl): QueuedHere | undefined {
+  const candidate = control as Partial<QueuedHere>;
+  return typeof candidate.withdraw === 'function' && candidate.waiting === true ? (control as QueuedHere) : undefined;
+}
+
 /** One request the forwarder is placing: the replicas tried so far and the current attempt (or the local dispatch). */
 class ForwardJob implements ExchangeControl, AttemptOwner {
   readonly tried = new Set<string>();
   current: ExchangeControl | undefined;
+  /** The local dispatch while it waits in this replica's queue (the forwarder may move it). */
+  here: QueuedHere | undefined;
   private aborted = false;
 
   constructor(
@@ -89,6 +102,10 @@ export class PeerForwarder {
   /** Requests out to each peer and pool that have not ended, to spread a burst before the next snapshot. */
   private readonly inflight = new Map<string, number>();
   private readonly tokenWarned = new Set<string>();
+  /** Jobs queued on this replica, oldest first, looked at again on every registry snapshot (moveQueued). */
+  private readonly queuedJobs = new Set<ForwardJob>();
+  /** Size at which queuedJobs is next swept of jobs no longer waiting (it doubles, so sweeping stays O(1) per job). */
+  private sweepAt = 64;
 
   constructor(private readonly options: PeerForwarderOptions) {
     this.logger = options.logger;
@@ -99,6 +116,7 @@ export class PeerForwarder {
       downMs: options.downMs ?? DEFAULTS.downMs,
       tls: options.tls,
     });
+    options.registry.onSnapshot(() => this.moveQueued());
   }
 
   /** Places a request the local route cannot take at once: at a peer with a free stream, else here, else at a peer that will queue it. */
@@ -118,11 +136,49 @@ export class PeerForwarder {
     const target = this.choose(request.pool, job.tried);
     if (target === undefined) {
       job.current = this.options.local.dispatchHere(request, job.handler);
+      job.here = queuedHere(job.current);
+      if (job.here !== undefined) this.remember(job);
       return;
     }
+    this.send(job, target);
+  }
+
+  private send(job: ForwardJob, target: PeerCandidate): void {
+    job.here = undefined;
     job.tried.add(target.peerUrl);
-    this.count(target.peerUrl, request.pool, 1);
+    this.count(target.peerUrl, job.request.pool, 1);
     job.current = new PeerAttempt(job, target, this.sessions.get(target.peerUrl));
+  }
+
+  /*
+   * A request queued here waits for one of this replica's streams, even when another replica
+   * frees one first. On every registry snapshot (each 500 ms) the queued requests, oldest
+   * first, go to a peer the snapshot shows with a free stream, by the same choice as a new
+   * request. Only a request still in the queue moves: no agent has seen it and no body byte
+   * was read, so it is sent as if it had just arrived (and if the peer does not take it, it
+   * is placed again, at the back of a queue).
+   */
+  private moveQueued(): void {
+    for (const job of this.queuedJobs) {
+      if (job.here === undefined || !job.here.waiting) {
+        this.queuedJobs.delete(job);
+        continue;
+      }
+      const target = this.choose(job.request.pool, job.tried);
+      if (target === undefined) continue;
+      this.queuedJobs.delete(job);
+      if (!job.here.withdraw()) continue;
+      this.logger.info('queued request moved to a replica with a free stream', { pool: job.request.pool, requestId: job.request.id, replica: target.replicaId });
+      this.send(job, target);
+    }
+  }
+
+  private remember(job: ForwardJob): void {
+    this.queuedJobs.add(job);
+    if (this.queuedJobs.size < this.sweepAt) return;
+    // Jobs leave the set at the next snapshot; without snapshots (Redis unreachable) this bounds it.
+    for (const queued of this.queuedJobs) if (queued.here === undefined || !queued.here.waiting) this.queuedJobs.delete(queued);
+    this.sweepAt = Math.max(64, this.queuedJobs.size * 2);
   }
 
   count(url: string, pool: string, delta: number): void {
