@@ -2,6 +2,7 @@ import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { BodyIdleTimeoutError, ProtocolError, RequestAbortedError, TunnelStreamError, type VcsAgentError } from '../errors.js';
 import { WAKE_BYTES, wakeWindows } from '../protocol/flow-window.js';
+import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 import { FrameParser, FrameType, decodeResponseHead, encodeRequestHead, endFrame, writeBodyFrame } from '../protocol/frame.js';
 import type { ExchangeHandler, ExchangeRequest } from './exchange.js';
 import { listenToBody } from '../util/request-body.js';
@@ -189,7 +190,9 @@ export class GatewayStream {
     this.bytesOut += buffer.length;
     this.onBodyChunk?.(buffer.length);
     this.lastBodyAt = performance.now();
-    if (!writeBodyFrame(this.stream, buffer)) {
+    // Pause the caller only past RELAY_BUFFER_BYTES queued on the stream, as every relay here does
+    // (http2-settings.ts says why, and why 16 KiB no longer holds chunks too long).
+    if (!writeBodyFrame(this.stream, buffer) && this.stream.writableLength >= RELAY_BUFFER_BYTES) {
       this.body?.pause();
       this.bodyWaitsForDrain = true;
       this.stream.once('drain', this.drainBody);

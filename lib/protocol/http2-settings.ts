@@ -43,10 +43,14 @@ export const MAX_SESSION_MEMORY_MB = 64;
  * highWaterMark, less than one 64 KiB read: pausing there paused on every chunk, and a paused
  * HTTP/2 stream stops returning window to its sender, so transfers went stop-and-go, and over
  * a WAN link each stop cost a round trip. 1 MiB, the base stream window, bounds memory per
- * stream. The gateway writing a caller's upload onto a tunnel stream is measured the other
- * way: there, chunks held up to 1 MiB outlived its small young generation, and only full GCs
- * freed them (70 mark-compacts per 1.25 GiB uploaded against 1, 25 % less throughput), while
- * pausing the caller's socket costs no round trip: it keeps the 16 KiB mark.
+ * stream. The gateway writing a caller's upload onto a tunnel stream kept the 16 KiB mark
+ * until run 17: chunks held up to 1 MiB outlived its small young generation, and only full
+ * GCs freed them (70 mark-compacts per 1.25 GiB uploaded against 1). Since the CLI's GC pacer
+ * scavenges every 4 MiB of body (cli/gc-pacer.ts), a chunk queued for less than that dies
+ * young: at 1 MiB, 1 mark-compact per 4.3 GiB uploaded, and the gateway's CPU per uploaded
+ * MiB fell from 1 266-1 414 to 1 019-1 079 µs, pausing and resuming the caller's socket no
+ * longer once per chunk (docs/performance.md § Run 17). An embedder without a pacer has V8's own
+ * young-generation pace, as for the other directions.
  */
 export const RELAY_BUFFER_BYTES = 1024 * 1024;
 export const MAX_FRAME_SIZE = 128 * 1024;
