@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import http2wrapper from 'http2-wrapper';
 import { GatewayConnectionError, InvalidOptionError, RequestAbortedError } from '../errors.js';
-import { messageOf, ProxyAuthenticationError, ProxyError } from './proxy-errors.js';
+import { messageOf, proxyAuthenticationRequired, ProxyError } from './proxy-errors.js';
 import { displayProxy, effectivePort, proxyAuthorization, withoutCredentials } from './proxy-url.js';
 
 /** TLS settings for the connection to a target (and to an `https:` proxy, except `servername`). */
@@ -207,17 +207,7 @@ function proxyFailure(error: unknown, context: Context, proxy: URL, shownProxy: 
   }
   const variable = context.target.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
   const statusCode = statusCodeOf(error);
-  if (statusCode === 407) {
-    const credentialsSent = proxy.username !== '' || proxy.password !== '';
-    const advice = credentialsSent
-      ? `it rejected the user name and password given in ${variable}`
-      : `it requires a user name and password; give them in ${variable} as http://user:password@host:port`;
-    return new ProxyAuthenticationError(`Proxy ${shownProxy} answered 407 Proxy Authentication Required: ${advice}`, {
-      proxy: shownProxy,
-      credentialsSent,
-      cause: error,
-    });
-  }
+  if (statusCode === 407) return proxyAuthenticationRequired(shownProxy, proxy.username !== '' || proxy.password !== '', variable, error);
   if (statusCode !== undefined) {
     return new ProxyError(
       `Proxy ${shownProxy} refused CONNECT to the gateway ${context.authority} with status ${statusCode}${statusMeaning(statusCode)}`,

@@ -37,6 +37,17 @@ export class ProxyAuthenticationError extends VcsAgentError {
   }
 }
 
+/**
+ * The error for a proxy that answered CONNECT with 407: what to do about it depends on whether
+ * the URL in `variable` carried credentials (rejected) or not (missing). Never names them.
+ */
+export function proxyAuthenticationRequired(shownProxy: string, credentialsSent: boolean, variable: 'HTTPS_PROXY' | 'HTTP_PROXY', cause?: unknown): ProxyAuthenticationError {
+  const advice = credentialsSent
+    ? `it rejected the user name and password given in ${variable}`
+    : `it requires a user name and password; give them in ${variable} as http://user:password@host:port`;
+  return new ProxyAuthenticationError(`Proxy ${shownProxy} answered 407 Proxy Authentication Required: ${advice}`, { proxy: shownProxy, credentialsSent, cause });
+}
+
 /** An error's message prefixed with its errno code (e.g. `ECONNREFUSED`), for wrapping messages. */
 export function messageOf(error: unknown): string {
   if (error instanceof Error) {

@@ -5,7 +5,7 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { InvalidOptionError } from '../errors.js';
 import type { ProxyTlsOptions } from './gateway-socket.js';
-import { messageOf, ProxyAuthenticationError, ProxyError } from './proxy-errors.js';
+import { messageOf, proxyAuthenticationRequired, ProxyError } from './proxy-errors.js';
 import { displayProxy, proxyAuthorization, withoutCredentials } from './proxy-url.js';
 
 /** Options of {@link createUpstreamAgent}. */
@@ -157,15 +157,7 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     if (response === undefined || response.statusCode === 200) return socket;
     socket.destroy();
     const authority = `${opts.host}:${opts.port}`;
-    if (response.statusCode === 407) {
-      const advice = this.#credentialsSent
-        ? 'it rejected the user name and password given in HTTPS_PROXY'
-        : 'it requires a user name and password; give them in HTTPS_PROXY as http://user:password@host:port';
-      throw new ProxyAuthenticationError(`Proxy ${this.#shownProxy} answered 407 Proxy Authentication Required: ${advice}`, {
-        proxy: this.#shownProxy,
-        credentialsSent: this.#credentialsSent,
-      });
-    }
+    if (response.statusCode === 407) throw proxyAuthenticationRequired(this.#shownProxy, this.#credentialsSent, 'HTTPS_PROXY');
     throw new ProxyError(
       `Proxy ${this.#shownProxy} refused CONNECT to the VCS ${authority} with status ${response.statusCode} ${response.statusText}`.trimEnd(),
       { proxy: this.#shownProxy, statusCode: response.statusCode },

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Agent, Pool, buildConnector, type Dispatcher } from 'undici';
 import { InvalidOptionError } from '../errors.js';
 import type { ProxyTlsOptions } from './gateway-socket.js';
-import { messageOf, ProxyAuthenticationError, ProxyError } from './proxy-errors.js';
+import { messageOf, proxyAuthenticationRequired, ProxyError } from './proxy-errors.js';
 import { displayProxy, proxyAuthorization, withoutCredentials } from './proxy-url.js';
 
 /** Options of {@link createUpstreamDispatcher}. */
@@ -119,11 +119,6 @@ class TunnelOpener {
 }
 
 function refusal(statusCode: number, shownProxy: string, authority: string, credentialsSent: boolean): Error {
-  if (statusCode === 407) {
-    const advice = credentialsSent
-      ? 'it rejected the user name and password given in HTTPS_PROXY'
-      : 'it requires a user name and password; give them in HTTPS_PROXY as http://user:password@host:port';
-    return new ProxyAuthenticationError(`Proxy ${shownProxy} answered 407 Proxy Authentication Required: ${advice}`, { proxy: shownProxy, credentialsSent });
-  }
+  if (statusCode === 407) return proxyAuthenticationRequired(shownProxy, credentialsSent, 'HTTPS_PROXY');
   return new ProxyError(`Proxy ${shownProxy} refused CONNECT to the VCS ${authority} with status ${statusCode}`, { proxy: shownProxy, statusCode });
 }
