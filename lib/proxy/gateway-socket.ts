@@ -17,6 +17,14 @@ export interface ProxyTlsOptions {
   servername?: string;
 }
 
+/** The certificate checks of `settings` (`ca`, `rejectUnauthorized`), as `tls.connect` options: what an `https:` proxy gets too. */
+export function verificationOf(settings: ProxyTlsOptions): { ca?: string | Buffer; rejectUnauthorized?: boolean } {
+  const result: { ca?: string | Buffer; rejectUnauthorized?: boolean } = {};
+  if (settings.ca !== undefined) result.ca = settings.ca;
+  if (settings.rejectUnauthorized !== undefined) result.rejectUnauthorized = settings.rejectUnauthorized;
+  return result;
+}
+
 /** Options of {@link connectGatewaySocket}. */
 export interface ConnectGatewaySocketOptions {
   /** HTTP proxy to tunnel through with CONNECT (from {@link resolveProxy}); direct when absent. */
@@ -109,19 +117,13 @@ function servernameFor(hostname: string, override: string | undefined): string {
   return net.isIP(host) === 0 ? host : '';
 }
 
-function tlsConnectOptions(settings: ProxyTlsOptions): tls.ConnectionOptions {
-  const result: tls.ConnectionOptions = {};
-  if (settings.ca !== undefined) result.ca = settings.ca;
-  if (settings.rejectUnauthorized !== undefined) result.rejectUnauthorized = settings.rejectUnauthorized;
-  return result;
-}
 
 function connectDirect(context: Context): net.Socket {
   const host = bareHost(context.target.hostname);
   const port = effectivePort(context.target);
   if (context.target.protocol === 'http:') return net.connect({ host, port });
   return tls.connect({
-    ...tlsConnectOptions(context.tls),
+    ...verificationOf(context.tls),
     host,
     port,
     servername: servernameFor(context.target.hostname, context.tls.servername),
@@ -157,7 +159,7 @@ async function connectThroughProxy(context: Context, proxy: URL): Promise<net.So
     const socket =
       proxy.protocol === 'https:'
         ? tls.connect({
-            ...tlsConnectOptions(context.tls),
+            ...verificationOf(context.tls),
             host: proxyHost,
             port: proxyPort,
             servername: servernameFor(proxy.hostname, undefined),
@@ -181,7 +183,7 @@ async function connectThroughProxy(context: Context, proxy: URL): Promise<net.So
     port: String(effectivePort(context.target)),
   } as unknown as URL; // http2-wrapper reads only hostname and port (see above).
   const tlsOptions = {
-    ...tlsConnectOptions(context.tls),
+    ...verificationOf(context.tls),
     servername: servernameFor(context.target.hostname, context.tls.servername),
   };
   try {

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { InvalidOptionError } from '../errors.js';
-import type { ProxyTlsOptions } from './gateway-socket.js';
+import { verificationOf, type ProxyTlsOptions } from './gateway-socket.js';
 import { messageOf, proxyAuthenticationRequired, ProxyError } from './proxy-errors.js';
 import { displayProxy, proxyAuthorization, withoutCredentials } from './proxy-url.js';
 
@@ -61,7 +61,7 @@ export function createUpstreamAgent(target: URL, options: CreateUpstreamAgentOpt
   }
   const common = { keepAlive: options.keepAlive ?? true, maxSockets: options.maxSockets };
   const tlsSettings = options.tls ?? {};
-  const verification = verificationOptions(tlsSettings);
+  const verification = verificationOf(tlsSettings);
   const targetTls = { ...verification, ...(tlsSettings.servername === undefined ? {} : { servername: tlsSettings.servername }) };
 
   if (proxy === undefined) {
@@ -89,12 +89,6 @@ export function createUpstreamAgent(target: URL, options: CreateUpstreamAgentOpt
   return { agent, proxy: bareProxy, absoluteForm: false };
 }
 
-function verificationOptions(settings: ProxyTlsOptions): { ca?: string | Buffer; rejectUnauthorized?: boolean } {
-  const result: { ca?: string | Buffer; rejectUnauthorized?: boolean } = {};
-  if (settings.ca !== undefined) result.ca = settings.ca;
-  if (settings.rejectUnauthorized !== undefined) result.rejectUnauthorized = settings.rejectUnauthorized;
-  return result;
-}
 
 /** What agent-base passes to `connect` (its AgentConnectOpts; agent-base is not a direct dependency). */
 type AgentConnectOpts = Parameters<HttpsProxyAgent<string>['connect']>[1];

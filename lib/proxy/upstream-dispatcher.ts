@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { Agent, Pool, buildConnector, type Dispatcher } from 'undici';
 import { InvalidOptionError } from '../errors.js';
-import type { ProxyTlsOptions } from './gateway-socket.js';
+import { verificationOf, type ProxyTlsOptions } from './gateway-socket.js';
 import { messageOf, proxyAuthenticationRequired, ProxyError } from './proxy-errors.js';
 import { displayProxy, proxyAuthorization, withoutCredentials } from './proxy-url.js';
 
@@ -54,10 +54,7 @@ export function createUpstreamDispatcher(target: URL, options: CreateUpstreamDis
     throw new InvalidOptionError('connectTimeoutMs', `connectTimeoutMs must be a positive number of milliseconds; got ${timeout}`);
   }
   const settings = options.tls ?? {};
-  const verification = {
-    ...(settings.ca === undefined ? {} : { ca: settings.ca }),
-    ...(settings.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: settings.rejectUnauthorized }),
-  };
+  const verification = verificationOf(settings);
   const shownProxy = displayProxy(proxy);
   const authorization = proxyAuthorization(proxy);
   const bareProxy = withoutCredentials(proxy);
