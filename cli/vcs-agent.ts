@@ -125,18 +125,13 @@ async function clientOptions(config: AgentConfig, logger: Logger): Promise<Omit<
     logger,
   };
   // Without a proxy for the VCS the client's own keep-alive undici agent is used. Through one,
-  // an https VCS gets undici too, over CONNECT tunnels; an http VCS goes to the proxy in
-  // absolute form through node:http (http-proxy-agent). Either way one connection for every
-  // stream of every gateway connection, like the client's own default.
+  // undici too: CONNECT tunnels to an https VCS, absolute-form requests to the proxy for an
+  // http one. Either way one connection for every stream of every gateway connection, like
+  // the client's own default.
   if (config.targetProxy !== undefined) {
     const connections = config.parallelism * config.gatewayConnections;
-    if (config.target.protocol === 'https:') {
-      const { createUpstreamDispatcher } = await import('../lib/proxy/upstream-dispatcher.js');
-      options.upstreamDispatcher = createUpstreamDispatcher(config.target, { proxy: config.targetProxy, connections }).dispatcher;
-    } else {
-      const { createUpstreamAgent } = await import('../lib/proxy/upstream-agent.js');
-      options.upstreamAgent = createUpstreamAgent(config.target, { maxSockets: connections, proxy: config.targetProxy }).agent;
-    }
+    const { createUpstreamDispatcher } = await import('../lib/proxy/upstream-dispatcher.js');
+    options.upstreamDispatcher = createUpstreamDispatcher(config.target, { proxy: config.targetProxy, connections }).dispatcher;
   }
   if (config.gatewayProxy !== undefined) options.proxy = config.gatewayProxy;
   if (config.http2debug !== 0) {

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { Agent, Pool, buildConnector, type Dispatcher } from 'undici';
 import { InvalidOptionError } from '../errors.js';
 import { verificationOf, type ProxyTlsOptions } from './gateway-socket.js';
+import { absoluteFormDispatcher } from './upstream-absolute-form.js';
 import { messageOf, proxyAuthenticationRequired, ProxyError } from './proxy-errors.js';
 import { displayProxy, proxyAuthorization, withoutCredentials } from './proxy-url.js';
 
@@ -9,9 +10,9 @@ import { displayProxy, proxyAuthorization, withoutCredentials } from './proxy-ur
 export interface CreateUpstreamDispatcherOptions {
   /** The HTTP proxy for the VCS (from {@link resolveProxy}): `http:` or `https:`. */
   proxy: URL;
-  /** Concurrent connections (CONNECT tunnels) to the VCS, a positive integer. */
+  /** Concurrent connections: CONNECT tunnels to an `https:` VCS, connections to the proxy for an `http:` one; a positive integer. */
   connections: number;
-  /** How long opening one tunnel may take: reaching the proxy, its answer to CONNECT, TLS with the VCS (ms, default 30 000). */
+  /** How long opening one connection may take: reaching the proxy, its answer to CONNECT, TLS with the VCS (ms, default 30 000). */
   connectTimeoutMs?: number;
   /** TLS settings for the VCS; `ca` and `rejectUnauthorized` also apply to an `https:` proxy. */
   tls?: ProxyTlsOptions;
@@ -19,28 +20,29 @@ export interface CreateUpstreamDispatcherOptions {
 
 /** What {@link createUpstreamDispatcher} returns. */
 export interface UpstreamDispatcher {
-  /** An undici `Agent` whose connections are CONNECT tunnels: pass as `upstreamDispatcher` to `TunnelClient`. */
+  /** The undici dispatcher (CONNECT tunnels for `https:`, absolute form for `http:`): pass as `upstreamDispatcher` to `TunnelClient`. */
   dispatcher: Dispatcher;
   /** The proxy in use, without credentials. */
   proxy: URL;
 }
 
 /**
- * The undici dispatcher for forwarding requests to an `https:` VCS at `target` through an
- * HTTP proxy: every connection is a `CONNECT` tunnel with TLS to the VCS inside it, kept
- * alive and reused like a direct one. The same contract as {@link createUpstreamAgent} for
- * `https:` targets, on undici instead of `node:http`:
- * a non-200 answer to CONNECT fails the request with `ProxyError` (`statusCode`) or, for 407,
- * `ProxyAuthenticationError`, never hands the proxy's page back as the VCS's answer;
- * credentials in the proxy URL go as `Proxy-Authorization` on CONNECT only.
- * `http:` targets go to the proxy in absolute form instead: use {@link createUpstreamAgent}.
+ * The undici dispatcher for forwarding requests to the VCS at `target` through an HTTP proxy,
+ * on undici instead of `node:http` ({@link createUpstreamAgent}), with the same contract:
+ * - an `https:` VCS: every connection is a `CONNECT` tunnel with TLS to the VCS inside it,
+ *   kept alive and reused like a direct one; a non-200 answer to CONNECT fails the request
+ *   with `ProxyError` (`statusCode`), never hands the proxy's page back as the VCS's answer;
+ * - an `http:` VCS: requests go to the proxy in absolute form over keep-alive connections;
+ *   any answer but a 407 is passed on, since a 403 or 502 may be the VCS's own;
+ * - a 407 fails the request with `ProxyAuthenticationError`, an unreachable proxy with
+ *   `ProxyError`; credentials in the proxy URL go as `Proxy-Authorization` to the proxy only.
  *
- * @throws InvalidOptionError for a target that is not `https:`, a proxy that is not
- *   http(s), a bad `connections` or `connectTimeoutMs`.
+ * @throws InvalidOptionError for a target or proxy that is not http(s), a bad
+ *   `connections` or `connectTimeoutMs`.
  */
 export function createUpstreamDispatcher(target: URL, options: CreateUpstreamDispatcherOptions): UpstreamDispatcher {
-  if (target.protocol !== 'https:') {
-    throw new InvalidOptionError('target', `createUpstreamDispatcher tunnels to https:// VCS URLs only (http:// ones go to the proxy in absolute form: createUpstreamAgent); got a ${target.protocol} URL`);
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') {
+    throw new InvalidOptionError('target', `The VCS URL must be http:// or https://; got a ${target.protocol} URL`);
   }
   const { proxy } = options;
   if (!(proxy instanceof URL) || (proxy.protocol !== 'http:' && proxy.protocol !== 'https:')) {
@@ -58,6 +60,10 @@ export function createUpstreamDispatcher(target: URL, options: CreateUpstreamDis
   const shownProxy = displayProxy(proxy);
   const authorization = proxyAuthorization(proxy);
   const bareProxy = withoutCredentials(proxy);
+  if (target.protocol === 'http:') {
+    const absolute = { proxy: bareProxy, shownProxy, authorization, connections: options.connections, timeoutMs: timeout, proxyTls: verification };
+    return { dispatcher: absoluteFormDispatcher(absolute), proxy: bareProxy };
+  }
   const tunnels = new TunnelOpener(
     /*
      * A pool of connections to the proxy that only ever carries CONNECT, as undici's own

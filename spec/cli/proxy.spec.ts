@@ -138,6 +138,24 @@ describe('vcs-agent CLI through a corporate proxy (real squid, https gateway wit
     expect(agent.stdout() + agent.stderr()).to.not.include(password);
   });
 
+  it('answers 502 naming HTTP_PROXY when the proxy refuses the credentials for an http VCS, without showing them', async function () {
+    const user = 'agent';
+    const password = 'r1ght-Pa55';
+    squid = await startSquid({ auth: { user, password }, hosts: ['gateway.test', 'vcs.test'] });
+    if (squid === null) return this.skip();
+    const wrong = 'wr0ng-Vcs-Pa55';
+    agent = spawnAgent([], env({ HTTPS_PROXY: `http://${user}:${password}@127.0.0.1:${squid.port}`, HTTP_PROXY: `http://${user}:${wrong}@127.0.0.1:${squid.port}` }));
+    await waitForAgents(gateway, 1, 30_000);
+    const seenBefore = vcs.requests.length;
+    const response = await gateway.request('/api/v4/projects/group%2Frepo');
+    expect(response.status).to.equal(502);
+    expect(response.body).to.include('407').and.to.include('HTTP_PROXY').and.not.to.include(wrong);
+    expect(vcs.requests.length).to.equal(seenBefore);
+    agent.kill('SIGTERM');
+    expect(await agent.exited()).to.equal(0);
+    expect(agent.stdout() + agent.stderr()).to.not.include(wrong).and.not.include(password);
+  });
+
   it('exits 3 naming the proxy when it answers 407, without showing credentials', async function () {
     squid = await startSquid({ auth: { user: 'agent', password: 'right-password' }, hosts: ['gateway.test', 'vcs.test'] });
     if (squid === null) return this.skip();

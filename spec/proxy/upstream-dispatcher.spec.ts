@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { once } from 'node:events';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { createUpstreamDispatcher, ProxyAuthenticationError, ProxyError } from '../../lib/proxy/index.js';
 import { squidMissingReason, type RunningSquid } from '../helpers/squid.js';
@@ -99,12 +102,102 @@ describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () 
     it('validates its options, naming each', () => {
       const proxy = new URL('http://127.0.0.1:3128');
       const attempts: Array<() => unknown> = [
-        () => createUpstreamDispatcher(new URL('http://vcs.test'), { proxy, connections: 1 }),
+        () => createUpstreamDispatcher(new URL('ftp://vcs.test'), { proxy, connections: 1 }),
         () => createUpstreamDispatcher(new URL('https://vcs.test'), { proxy: new URL('socks5://p:1'), connections: 1 }),
         () => createUpstreamDispatcher(new URL('https://vcs.test'), { proxy, connections: 0 }),
         () => createUpstreamDispatcher(new URL('https://vcs.test'), { proxy, connections: 1, connectTimeoutMs: -1 }),
       ];
       expect(rejectedOptions(attempts)).to.deep.equal(['target', 'proxy', 'connections', 'connectTimeoutMs']);
+    });
+  });
+
+  describe('for an http: VCS (absolute form)', () => {
+    /** A stand-in proxy: an HTTP server that answers absolute-form requests itself, recording them. */
+    let proxyServer: FakeVcs;
+    const target = new URL(`http://${VCS_HOST}:7990`);
+    beforeEach(async () => {
+      proxyServer = await startVcs(false);
+    });
+    afterEach(async () => {
+      await proxyServer.stop();
+    });
+
+    it('sends each request to the proxy in absolute form with the target Host and its credentials, over one kept-alive connection', async () => {
+      const proxy = new URL(`http://alice:s3cret@127.0.0.1:${proxyServer.port}`);
+      const { dispatcher, proxy: shown } = createUpstreamDispatcher(target, { proxy, connections: 1 });
+      try {
+        expect(shown.href).to.equal(`http://127.0.0.1:${proxyServer.port}/`);
+        const first = await dispatcher.request({ origin: target.origin, path: '/rest/api/1.0/projects', method: 'GET', headers: ['proxy-authorization', 'Basic Y2FsbGVyOnNlY3JldA=='] });
+        expect(await first.body.text()).to.equal(`GET ${target.origin}/rest/api/1.0/projects`);
+        const second = await dispatcher.request({ origin: target.origin, path: '/rest/api/1.0/users?limit=1', method: 'GET', headers: { accept: 'application/json' } });
+        expect(await second.body.text()).to.equal(`GET ${target.origin}/rest/api/1.0/users?limit=1`);
+        expect(proxyServer.connections).to.equal(1);
+        const [one, two] = proxyServer.seen;
+        expect(one?.headers.host).to.equal(`${VCS_HOST}:7990`);
+        // The request's own Proxy-Authorization never reaches the proxy: the proxy URL's does.
+        expect(one?.headers['proxy-authorization']).to.equal(`Basic ${Buffer.from('alice:s3cret').toString('base64')}`);
+        expect(two?.headers['proxy-authorization']).to.equal(`Basic ${Buffer.from('alice:s3cret').toString('base64')}`);
+        expect(two?.headers.accept).to.equal('application/json');
+      } finally {
+        await dispatcher.destroy();
+      }
+    });
+
+    it('fails with ProxyAuthenticationError on a 407, reads its page away and keeps the connection for the next request', async () => {
+      const refusing = http.createServer((request, response) => {
+        if (request.url?.endsWith('/secret') === true) {
+          response.writeHead(407, { 'proxy-authenticate': 'Basic realm="proxy"' }).end('<html>the proxy page</html>');
+        } else {
+          response.end(`GET ${request.url}`);
+        }
+      });
+      let connections = 0;
+      refusing.on('connection', () => (connections += 1));
+      refusing.listen(0, '127.0.0.1');
+      await once(refusing, 'listening');
+      const port = (refusing.address() as AddressInfo).port;
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: new URL(`http://bob:wr0ng@127.0.0.1:${port}`), connections: 1 });
+      try {
+        const error = await rejection(fetchThrough(dispatcher, target, '/secret'));
+        expect(error).to.be.instanceOf(ProxyAuthenticationError);
+        expect((error as ProxyAuthenticationError).credentialsSent).to.equal(true);
+        expect(error.message).to.contain('HTTP_PROXY');
+        expect(error.message).not.to.contain('wr0ng');
+        expect(await fetchThrough(dispatcher, target, '/open')).to.deep.equal({ status: 200, body: `GET ${target.origin}/open` });
+        expect(connections).to.equal(1);
+      } finally {
+        await dispatcher.destroy();
+        refusing.closeAllConnections();
+        await new Promise<void>((resolve) => refusing.close(() => resolve()));
+      }
+    });
+
+    it("passes on any other answer, such as the VCS's own 403", async () => {
+      const forbidding = http.createServer((_request, response) => response.writeHead(403).end('no access to this repository'));
+      forbidding.listen(0, '127.0.0.1');
+      await once(forbidding, 'listening');
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: new URL(`http://127.0.0.1:${(forbidding.address() as AddressInfo).port}`), connections: 1 });
+      try {
+        expect(await fetchThrough(dispatcher, target, '/private')).to.deep.equal({ status: 403, body: 'no access to this repository' });
+      } finally {
+        await dispatcher.destroy();
+        forbidding.closeAllConnections();
+        await new Promise<void>((resolve) => forbidding.close(() => resolve()));
+      }
+    });
+
+    it('fails with ProxyError naming the proxy (not its password) when it cannot be reached', async () => {
+      const port = proxyServer.port;
+      await proxyServer.stop();
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: new URL(`http://bob:hunter2@127.0.0.1:${port}`), connections: 1 });
+      try {
+        const error = await rejection(fetchThrough(dispatcher, target, '/'));
+        expect(error).to.be.instanceOf(ProxyError);
+        expect(error.message).to.match(new RegExp(`^Could not use proxy http://127\\.0\\.0\\.1:${port} \\(from HTTP_PROXY\\): .*ECONNREFUSED`));
+        expect(error.message).not.to.contain('hunter2');
+      } finally {
+        await dispatcher.destroy();
+      }
     });
   });
 
@@ -133,6 +226,24 @@ describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () 
       }
       const log = await squid.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${VCS_HOST}:${secureVcs.port} `));
       expect(log.match(new RegExp(`CONNECT ${VCS_HOST}:${secureVcs.port} `, 'g'))).to.have.length(1);
+    });
+
+    it('reaches an http VCS in absolute form, one connection to squid for both requests', async () => {
+      const plainVcs = await startVcs(false);
+      const { dispatcher } = createUpstreamDispatcher(plainVcs.origin, { proxy: squid.url, connections: 1 });
+      try {
+        const first = await dispatcher.request({ origin: plainVcs.origin.origin, path: '/rest/api/1.0/projects', method: 'GET' });
+        expect(first.statusCode).to.equal(200);
+        expect(first.headers.via).to.be.a('string');
+        expect(await first.body.text()).to.equal('GET /rest/api/1.0/projects');
+        expect(await fetchThrough(dispatcher, plainVcs.origin, '/rest/api/1.0/users')).to.deep.equal({ status: 200, body: 'GET /rest/api/1.0/users' });
+        expect(plainVcs.seen.map((request) => request.headers.host)).to.deep.equal([`${VCS_HOST}:${plainVcs.port}`, `${VCS_HOST}:${plainVcs.port}`]);
+      } finally {
+        await dispatcher.destroy();
+        await plainVcs.stop();
+      }
+      const log = await squid.waitForAccessLog(new RegExp(`GET http://${VCS_HOST}:${plainVcs.port}/rest/api/1\\.0/users `));
+      expect(log).to.match(new RegExp(`GET http://${VCS_HOST}:${plainVcs.port}/rest/api/1\\.0/projects `));
     });
 
     it('fails the request with ProxyError (status 403) when squid refuses the CONNECT', async () => {
@@ -170,6 +281,27 @@ describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () 
         await dispatcher.destroy();
       }
       await squid.waitForAccessLog(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${VCS_HOST}:${secureVcs.port} ${user} `));
+    });
+
+    it('authenticates absolute-form requests for an http VCS, and fails with ProxyAuthenticationError on a wrong password', async () => {
+      const plainVcs = await startVcs(false);
+      const right = createUpstreamDispatcher(plainVcs.origin, { proxy: proxyWithCredentials(squid, user, password), connections: 1 }).dispatcher;
+      const wrong = 'n0t-the-Passw0rd';
+      const refused = createUpstreamDispatcher(plainVcs.origin, { proxy: proxyWithCredentials(squid, user, wrong), connections: 1 }).dispatcher;
+      try {
+        expect(await fetchThrough(right, plainVcs.origin, '/plain')).to.deep.equal({ status: 200, body: 'GET /plain' });
+        expect(plainVcs.seen.at(-1)?.headers).not.to.have.property('proxy-authorization');
+        const error = await rejection(fetchThrough(refused, plainVcs.origin, '/plain'));
+        expect(error).to.be.instanceOf(ProxyAuthenticationError);
+        expect((error as ProxyAuthenticationError).credentialsSent).to.equal(true);
+        for (const secret of [wrong, password]) expect(error.message).not.to.contain(secret);
+        expect(plainVcs.seen).to.have.length(1);
+      } finally {
+        await right.destroy();
+        await refused.destroy();
+        await plainVcs.stop();
+      }
+      await squid.waitForAccessLog(new RegExp(`GET http://${VCS_HOST}:${plainVcs.port}/plain ${user} `));
     });
 
     it('fails with ProxyAuthenticationError on a wrong password, without leaking it', async () => {
