@@ -27,11 +27,6 @@ export class CorkingConnector {
           const tracked = socket as Socket;
           this.sockets.add(tracked);
           tracked.once('close', () => this.sockets.delete(tracked));
-          // undici pauses a request body when a write returns false and resumes it on 'drain';
-          // the chunks the body buffered meanwhile then reach the socket outside any turn we
-          // corked, one write(2) each (16 KiB DATA frames, and the slivers our frame headers cut
-          // off them). This listener is added before undici's, so the resumed chunks are corked.
-          tracked.on('drain', this.corkTurnOnDrain);
         }
         (callback as (error: Error | null, socket: Socket | null) => void)(error, socket as Socket | null);
       });
@@ -45,8 +40,6 @@ export class CorkingConnector {
     for (const socket of corked) socket.cork();
     setImmediate(this.uncork);
   }
-
-  private readonly corkTurnOnDrain = (): void => this.corkTurn();
 
   private readonly uncork = (): void => {
     const corked = this.corked;
