@@ -88,6 +88,15 @@ export class BdpEstimator {
   private samples = 0;
   /** The latest round trips, for the minimum (the path's delay without queueing). */
   private readonly recentRtts: number[] = [];
+  /*
+   * The smallest round trip measured while the link was quiet (quietSample): the path's delay
+   * with nothing queued at all. Every sample is taken while data arrives, so on a busy machine
+   * all sixteen recent ones can be queueing: loopback pings behind bulk data took 10-30 ms while
+   * both peers were descheduled, which read as a real link, grew the windows 8 BDPs at a time to
+   * the 32 MiB bound, and deadlocked the full-duplex echo (spec/end-to-end/full-duplex.spec.ts
+   * stalled in 3 of 6 runs, until the gateway's keepalive closed the connection 40 s later).
+   */
+  private quietRttMs = Number.POSITIVE_INFINITY;
 
   constructor(readonly bounds: BdpBounds) {
     if (!(bounds.streamWindow > 0 && bounds.connectionWindow >= bounds.streamWindow && bounds.maxWindow >= bounds.connectionWindow)) {
@@ -106,6 +115,11 @@ export class BdpEstimator {
     return this.rttMs;
   }
 
+  /** A PING round trip measured while no data was flowing: the path's delay, a bound on every sample's. */
+  quietSample(rttMs: number): void {
+    if (rttMs >= 0) this.quietRttMs = Math.min(this.quietRttMs, Math.max(rttMs, 0.01));
+  }
+
   /**
    * One PING round trip of `rttMs` during which `received` bytes arrived and `sent` bytes
    * left. Returns the new windows when they change, else undefined.
@@ -120,7 +134,7 @@ export class BdpEstimator {
     const floor = this.bounds.streamWindow / 4;
     if (received >= floor && sent >= floor && sent >= received * DUPLEX_SHARE) return this.reset();
     if (received < this.window * WINDOW_LIMITED_SHARE) return undefined;
-    const minRtt = Math.min(...this.recentRtts);
+    const minRtt = Math.min(this.quietRttMs, ...this.recentRtts);
     const bdp = (received / rtt) * minRtt;
     const next = Math.min(this.bounds.maxWindow, Math.ceil((minRtt >= REAL_LINK_RTT_MS ? SLOW_START_BDPS : 2) * bdp));
     if (next <= this.window) return undefined;

@@ -60,6 +60,18 @@ export function openWindows(session: Http2Session): void {
   const socket = session.socket as unknown as ByteCounters | undefined;
   if (typeof socket?.bytesRead !== 'number' || typeof socket.bytesWritten !== 'number') return;
   const estimator = new BdpEstimator(BOUNDS);
+  // The path's delay with nothing queued (BdpEstimator.quietSample): measured now, while the
+  // session has only just connected, and again whenever the link goes quiet after a transfer.
+  const quietPing = (): void => {
+    try {
+      session.ping((error, durationMs) => {
+        if (error === null) estimator.quietSample(durationMs);
+      });
+    } catch {
+      // Too many outstanding pings, or closing: the next quiet spell measures again.
+    }
+  };
+  quietPing();
   let lastRead = socket.bytesRead;
   let quietMs = 0;
   let pinging = false;
@@ -76,7 +88,10 @@ export function openWindows(session: Http2Session): void {
         const sizes = estimator.reset();
         if (sizes !== undefined) apply(session, sizes, true);
       }
-      if (quietMs >= QUIET_POLL_AFTER_MS) pace(QUIET_POLL_MS);
+      if (quietMs >= QUIET_POLL_AFTER_MS && every !== QUIET_POLL_MS) {
+        pace(QUIET_POLL_MS);
+        quietPing();
+      }
       return;
     }
     quietMs = 0;

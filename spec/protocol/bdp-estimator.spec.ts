@@ -58,6 +58,20 @@ describe('protocol: BDP estimator (windows that follow the bandwidth-delay produ
     expect(estimator.sizes.streamWindow).to.equal(1 * MiB);
   });
 
+  it('takes the path delay from a quiet round trip: loopback samples all stretched by queueing never grow the windows', () => {
+    // A busy machine: every sample under load takes 12-30 ms on loopback, as if the link were real.
+    const stretched = new BdpEstimator(bounds);
+    expect(stretched.sample(8 * MiB, 0, 12)).to.not.equal(undefined); // without a quiet sample: grown 8 BDPs at once
+    const quiet = new BdpEstimator(bounds);
+    quiet.quietSample(0.2); // the ping once connected: the path itself
+    for (const rtt of [12, 30, 15, 20]) expect(quiet.sample(8 * MiB, 0, rtt), `${rtt} ms`).to.equal(undefined);
+    expect(quiet.sizes).to.deep.equal({ streamWindow: bounds.streamWindow, connectionWindow: bounds.connectionWindow });
+    // A real 40 ms link measures 40 ms quiet too, and grows as before.
+    const wan = new BdpEstimator(bounds);
+    wan.quietSample(40);
+    expect(wan.sample(bounds.streamWindow, 0, 41)?.streamWindow).to.equal(Math.ceil(8 * (bounds.streamWindow / 41) * 40));
+  });
+
   it('does not take a longer round trip from queueing for more bandwidth', () => {
     const estimator = new BdpEstimator(bounds);
     expect(estimator.sample(1 * MiB, 0, 10)).to.not.equal(undefined);
