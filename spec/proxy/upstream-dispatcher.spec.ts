@@ -14,6 +14,23 @@ async function fetchThrough(dispatcher: Dispatcher, target: URL, path: string): 
   return { status: response.statusCode, body: await response.body.text() };
 }
 
+/** A stand-in proxy on 127.0.0.1:0 that answers absolute-form requests with `answer`, counting connections. */
+async function startAnsweringProxy(answer: http.RequestListener): Promise<{ port: number; connections(): number; stop(): Promise<void> }> {
+  const server = http.createServer(answer);
+  let connections = 0;
+  server.on('connection', () => (connections += 1));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () {
   this.timeout(20_000);
 
@@ -144,18 +161,14 @@ describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () 
     });
 
     it('fails with ProxyAuthenticationError on a 407, reads its page away and keeps the connection for the next request', async () => {
-      const refusing = http.createServer((request, response) => {
+      const refusing = await startAnsweringProxy((request, response) => {
         if (request.url?.endsWith('/secret') === true) {
           response.writeHead(407, { 'proxy-authenticate': 'Basic realm="proxy"' }).end('<html>the proxy page</html>');
         } else {
           response.end(`GET ${request.url}`);
         }
       });
-      let connections = 0;
-      refusing.on('connection', () => (connections += 1));
-      refusing.listen(0, '127.0.0.1');
-      await once(refusing, 'listening');
-      const port = (refusing.address() as AddressInfo).port;
+      const port = refusing.port;
       const { dispatcher } = createUpstreamDispatcher(target, { proxy: new URL(`http://bob:wr0ng@127.0.0.1:${port}`), connections: 1 });
       try {
         const error = await rejection(fetchThrough(dispatcher, target, '/secret'));
@@ -164,25 +177,21 @@ describe('createUpstreamDispatcher (undici through an HTTP proxy)', function () 
         expect(error.message).to.contain('HTTP_PROXY');
         expect(error.message).not.to.contain('wr0ng');
         expect(await fetchThrough(dispatcher, target, '/open')).to.deep.equal({ status: 200, body: `GET ${target.origin}/open` });
-        expect(connections).to.equal(1);
+        expect(refusing.connections()).to.equal(1);
       } finally {
         await dispatcher.destroy();
-        refusing.closeAllConnections();
-        await new Promise<void>((resolve) => refusing.close(() => resolve()));
+        await refusing.stop();
       }
     });
 
     it("passes on any other answer, such as the VCS's own 403", async () => {
-      const forbidding = http.createServer((_request, response) => response.writeHead(403).end('no access to this repository'));
-      forbidding.listen(0, '127.0.0.1');
-      await once(forbidding, 'listening');
-      const { dispatcher } = createUpstreamDispatcher(target, { proxy: new URL(`http://127.0.0.1:${(forbidding.address() as AddressInfo).port}`), connections: 1 });
+      const forbidding = await startAnsweringProxy((_request, response) => response.writeHead(403).end('no access to this repository'));
+      const { dispatcher } = createUpstreamDispatcher(target, { proxy: new URL(`http://127.0.0.1:${forbidding.port}`), connections: 1 });
       try {
         expect(await fetchThrough(dispatcher, target, '/private')).to.deep.equal({ status: 403, body: 'no access to this repository' });
       } finally {
         await dispatcher.destroy();
-        forbidding.closeAllConnections();
-        await new Promise<void>((resolve) => forbidding.close(() => resolve()));
+        await forbidding.stop();
       }
     });
 
