@@ -7,7 +7,9 @@
  *
  * Prints a table and writes bench/results/latest.json. Environment knobs:
  *   BENCH_BIG_MIB (256), BENCH_RSS_MIB (1024), BENCH_SMALL_COUNT (1000),
- *   BENCH_DURATION_S (5), BENCH_CONNECTIONS (16), BENCH_PARALLELISM (16)
+ *   BENCH_DURATION_S (5), BENCH_CONNECTIONS (16), BENCH_PARALLELISM (16), BENCH_ROUNDS (3: the
+ *   loopback paths are measured in that many interleaved rounds; figures are medians, and the
+ *   "tunnel vs hop" column the median of each round's tunnel against that round's hop)
  *
  * Then bench/git-clone.ts and bench/scale.ts run, each in its own process (see the end).
  *
@@ -34,6 +36,7 @@ const BIG = Number(process.env.BENCH_BIG_MIB ?? 256) * MiB;
 const RSS_BODY = Number(process.env.BENCH_RSS_MIB ?? 1024) * MiB;
 const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? 1000);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const PARALLELISM = Number(process.env.BENCH_PARALLELISM ?? 16);
 // One gateway connection (the agent's default is 2): the numbers stay comparable with the
@@ -51,6 +54,12 @@ const PROJECT = '/api/v4/projects/bench%2Frepo';
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'vcs-agent-bench-'));
 const start = processLauncher(ROOT, work, children);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
 
 function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
@@ -293,33 +302,56 @@ async function main(): Promise<void> {
     await latency(base, 300);
   }
 
-  const results: Record<string, Record<string, number>> = { direct: {}, hop: {}, tunnel: {} };
-  for (const [name, base] of [
-    ['direct', direct],
-    ['hop', hopBase],
-    ['tunnel', tunnel],
-  ] as const) {
-    log(`${name}: ${BIG / MiB} MiB GET`);
-    results[name]!.getMiBps = await throughputGet(base, BIG);
-    log(`${name}: ${BIG / MiB} MiB upload`);
-    results[name]!.uploadMiBps = await throughputUpload(base, BIG);
-    log(`${name}: ${SMALL_COUNT} sequential small GETs`);
-    const lat = await latency(base, SMALL_COUNT);
-    results[name]!.p50ms = lat.p50;
-    results[name]!.p99ms = lat.p99;
-    log(`${name}: ${CONNECTIONS} connections for ${DURATION_S} s`);
-    const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, vcs: vcs.child.pid as number, hop: hop.child.pid as number };
-    const before = { gateway: cpuMicros(pids.gateway), agent: cpuMicros(pids.agent), vcs: cpuMicros(pids.vcs), hop: cpuMicros(pids.hop) };
-    const rps = requestsPerSecond(base);
-    // CPU each process spent per request during the load (10 ms tick resolution, so
-    // meaningful over thousands of requests only).
-    results[name]!.cpuGatewayUs = (cpuMicros(pids.gateway) - before.gateway) / rps.total;
-    results[name]!.cpuAgentUs = (cpuMicros(pids.agent) - before.agent) / rps.total;
-    results[name]!.cpuVcsUs = (cpuMicros(pids.vcs) - before.vcs) / rps.total;
-    results[name]!.cpuHopUs = (cpuMicros(pids.hop) - before.hop) / rps.total;
-    results[name]!.rps = rps.rps;
-    results[name]!.errors = rps.errors + rps.non2xx;
+  // ROUNDS interleaved rounds (direct, hop, tunnel, then again): a figure is the median of its
+  // rounds, and a tunnel ÷ hop ratio the median of the rounds' ratios, each taken from two
+  // measurements seconds apart. One 256 MiB transfer lasts under a second, and this machine's
+  // speed drifts by more than the targets' margins within a minute (docs/performance.md § Run 19).
+  const rounds: Record<string, Record<string, number>>[] = [];
+  const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, vcs: vcs.child.pid as number, hop: hop.child.pid as number };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const results: Record<string, Record<string, number>> = { direct: {}, hop: {}, tunnel: {} };
+    for (const [name, base] of [
+      ['direct', direct],
+      ['hop', hopBase],
+      ['tunnel', tunnel],
+    ] as const) {
+      const r = results[name]!;
+      log(`round ${round}/${ROUNDS}, ${name}: ${BIG / MiB} MiB GET, ${BIG / MiB} MiB upload, ${SMALL_COUNT} sequential small GETs, ${CONNECTIONS} connections for ${DURATION_S} s`);
+      r.getMiBps = await throughputGet(base, BIG);
+      r.uploadMiBps = await throughputUpload(base, BIG);
+      const lat = await latency(base, SMALL_COUNT);
+      r.p50ms = lat.p50;
+      r.p99ms = lat.p99;
+      const before = { gateway: cpuMicros(pids.gateway), agent: cpuMicros(pids.agent), vcs: cpuMicros(pids.vcs), hop: cpuMicros(pids.hop) };
+      const rps = requestsPerSecond(base);
+      // CPU each process spent per request during the load (10 ms tick resolution, so
+      // meaningful over thousands of requests only).
+      r.cpuGatewayUs = (cpuMicros(pids.gateway) - before.gateway) / rps.total;
+      r.cpuAgentUs = (cpuMicros(pids.agent) - before.agent) / rps.total;
+      r.cpuVcsUs = (cpuMicros(pids.vcs) - before.vcs) / rps.total;
+      r.cpuHopUs = (cpuMicros(pids.hop) - before.hop) / rps.total;
+      r.rps = rps.rps;
+      r.errors = rps.errors + rps.non2xx;
+    }
+    rounds.push(results);
+    const t = results.tunnel!;
+    const h = results.hop!;
+    log(
+      `round ${round}, tunnel ÷ hop: GET ${(t.getMiBps! / h.getMiBps!).toFixed(2)}, upload ${(t.uploadMiBps! / h.uploadMiBps!).toFixed(2)}, ` +
+        `p50 +${(t.p50ms! - h.p50ms!).toFixed(3)} ms, p99 +${(t.p99ms! - h.p99ms!).toFixed(3)} ms, req/s ${(t.rps! / h.rps!).toFixed(2)}, ` +
+        `CPU ${((t.cpuGatewayUs! + t.cpuAgentUs!) / h.cpuHopUs!).toFixed(2)}`,
+    );
   }
+  const results: Record<string, Record<string, number>> = { direct: {}, hop: {}, tunnel: {} };
+  for (const name of ['direct', 'hop', 'tunnel'] as const) {
+    for (const key of Object.keys(rounds[0]![name]!)) results[name]![key] = median(rounds.map((r) => r[name]![key]!));
+  }
+  results.tunnel!.errors = rounds.reduce((sum, r) => sum + r.tunnel!.errors!, 0);
+  /** Median over the rounds of the tunnel's figure against the hop's of the same round. */
+  const paired = (of: (r: Record<string, number>) => number, compare: (tunnel: number, hop: number) => number): number =>
+    median(rounds.map((r) => compare(of(r.tunnel!), of(r.hop!))));
+  const divide = (a: number, b: number): number => a / b;
+  const subtract = (a: number, b: number): number => a - b;
   const rssEnd = { gateway: rssOf(gateway.child.pid as number), agent: rssOf(agent.child.pid as number) };
   const wan = WAN_RTT_MS > 0 ? await runWan(store, gwPort, fdPort, { gateway: gateway.child.pid as number, vcs: vcs.child.pid as number }) : undefined;
 
@@ -327,20 +359,21 @@ async function main(): Promise<void> {
   const h = results.hop!;
   const t = results.tunnel!;
   const ratio = (tunnel: number, base: number): string => `${(tunnel / base).toFixed(2)}×`;
+  const times = (value: number): string => `${value.toFixed(2)}×`;
   const rows: string[][] = [
     ['metric', 'direct', 'plain hop', 'tunnel', 'tunnel vs direct', 'tunnel vs hop'],
-    [`${BIG / MiB} MiB GET (MiB/s)`, d.getMiBps!.toFixed(0), h.getMiBps!.toFixed(0), t.getMiBps!.toFixed(0), ratio(t.getMiBps!, d.getMiBps!), ratio(t.getMiBps!, h.getMiBps!)],
-    [`${BIG / MiB} MiB upload (MiB/s)`, d.uploadMiBps!.toFixed(0), h.uploadMiBps!.toFixed(0), t.uploadMiBps!.toFixed(0), ratio(t.uploadMiBps!, d.uploadMiBps!), ratio(t.uploadMiBps!, h.uploadMiBps!)],
-    ['small GET p50 (ms)', d.p50ms!.toFixed(3), h.p50ms!.toFixed(3), t.p50ms!.toFixed(3), `+${(t.p50ms! - d.p50ms!).toFixed(3)} ms`, `+${(t.p50ms! - h.p50ms!).toFixed(3)} ms`],
-    ['small GET p99 (ms)', d.p99ms!.toFixed(3), h.p99ms!.toFixed(3), t.p99ms!.toFixed(3), `+${(t.p99ms! - d.p99ms!).toFixed(3)} ms`, `+${(t.p99ms! - h.p99ms!).toFixed(3)} ms`],
-    [`req/s @${CONNECTIONS} conns`, d.rps!.toFixed(0), h.rps!.toFixed(0), t.rps!.toFixed(0), `${ratio(t.rps!, d.rps!)} (errors ${t.errors})`, ratio(t.rps!, h.rps!)],
+    [`${BIG / MiB} MiB GET (MiB/s)`, d.getMiBps!.toFixed(0), h.getMiBps!.toFixed(0), t.getMiBps!.toFixed(0), ratio(t.getMiBps!, d.getMiBps!), times(paired((r) => r.getMiBps!, divide))],
+    [`${BIG / MiB} MiB upload (MiB/s)`, d.uploadMiBps!.toFixed(0), h.uploadMiBps!.toFixed(0), t.uploadMiBps!.toFixed(0), ratio(t.uploadMiBps!, d.uploadMiBps!), times(paired((r) => r.uploadMiBps!, divide))],
+    ['small GET p50 (ms)', d.p50ms!.toFixed(3), h.p50ms!.toFixed(3), t.p50ms!.toFixed(3), `+${(t.p50ms! - d.p50ms!).toFixed(3)} ms`, `+${paired((r) => r.p50ms!, subtract).toFixed(3)} ms`],
+    ['small GET p99 (ms)', d.p99ms!.toFixed(3), h.p99ms!.toFixed(3), t.p99ms!.toFixed(3), `+${(t.p99ms! - d.p99ms!).toFixed(3)} ms`, `+${paired((r) => r.p99ms!, subtract).toFixed(3)} ms`],
+    [`req/s @${CONNECTIONS} conns`, d.rps!.toFixed(0), h.rps!.toFixed(0), t.rps!.toFixed(0), `${ratio(t.rps!, d.rps!)} (errors ${t.errors})`, times(paired((r) => r.rps!, divide))],
     [
       'CPU per request under load (µs)',
       `vcs ${d.cpuVcsUs!.toFixed(0)}`,
       `hop ${h.cpuHopUs!.toFixed(0)} + vcs ${h.cpuVcsUs!.toFixed(0)}`,
       `gw ${t.cpuGatewayUs!.toFixed(0)} + agent ${t.cpuAgentUs!.toFixed(0)} + vcs ${t.cpuVcsUs!.toFixed(0)}`,
       '',
-      `gw+agent ${ratio(t.cpuGatewayUs! + t.cpuAgentUs!, h.cpuHopUs!)} hop`,
+      `gw+agent ${times(median(rounds.map((r) => (r.tunnel!.cpuGatewayUs! + r.tunnel!.cpuAgentUs!) / r.hop!.cpuHopUs!)))} hop`,
     ],
     [
       'RSS idle, connected (MiB)',
@@ -370,7 +403,7 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench/results/latest.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, parallelism: PARALLELISM, connections: CONNECTIONS, results, rssIdle, rssAfterBig, rssEnd, rssThroughput, wan, wanRttMs: WAN_RTT_MS }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, parallelism: PARALLELISM, connections: CONNECTIONS, rounds, results, rssIdle, rssAfterBig, rssEnd, rssThroughput, wan, wanRttMs: WAN_RTT_MS }, null, 2)}\n`,
   );
 }
 

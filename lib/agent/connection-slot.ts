@@ -1,6 +1,7 @@
 import type { ClientHttp2Session } from 'node:http2';
 import { AuthenticationError, GatewayConnectionError, type VcsAgentError } from '../errors.js';
 import { loggerWithFields, type Logger } from '../logger.js';
+import { destroySession } from '../protocol/session-socket.js';
 import { parseRefusal } from '../protocol/handshake.js';
 import type { AgentRequestRecord } from './agent-stream.js';
 import { Backoff } from './backoff.js';
@@ -176,7 +177,7 @@ export class ConnectionSlot {
 
   private attach(session: ClientHttp2Session): void {
     if (this.stopping) {
-      session.destroy();
+      destroySession(session);
       return;
     }
     this.current = new GatewayConnection(session, this.config, this.connectionOwner);

@@ -4,6 +4,7 @@ import { HEADER_CONNECTION_ID, STREAM_PATH } from '../protocol/constants.js';
 import { ControlChannel } from '../protocol/control-channel.js';
 import { collectBody, connectRequestHeaders } from '../protocol/handshake.js';
 import { probeLiveness } from '../protocol/liveness.js';
+import { destroySession } from '../protocol/session-socket.js';
 import { AgentStream, type AgentStreamContext } from './agent-stream.js';
 import type { TunnelClientConfig } from './tunnel-client-options.js';
 import type { TunnelConnection, TunnelConnectionOwner } from './tunnel-connection.js';
@@ -90,7 +91,7 @@ export class GatewayConnection implements TunnelConnection {
     const streams = [...this.streams];
     this.streams.clear();
     for (const stream of streams) stream.close(h2constants.NGHTTP2_CANCEL);
-    this.session.destroy();
+    destroySession(this.session);
   }
 
   private stop(): void {
@@ -138,7 +139,7 @@ export class GatewayConnection implements TunnelConnection {
       onDrainAck: () => this.drainAckedNow(),
       onProtocolError: (error) => {
         this.config.logger.warn('protocol error on the control stream', { error: error.message });
-        this.session.destroy();
+        destroySession(this.session);
       },
     });
     stream.once('close', () => {

@@ -1,5 +1,6 @@
 import type { ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { ControlChannel } from '../protocol/control-channel.js';
+import { destroySession } from '../protocol/session-socket.js';
 import type { ExchangeRequest } from './exchange.js';
 import type { ExchangeResult, GatewayStream, GatewayStreamOwner } from './gateway-stream.js';
 import { TunnelConnectionBase, type GatewayRoute } from './tunnel-connection.js';
@@ -61,7 +62,7 @@ export class AgentConnection extends TunnelConnectionBase<GatewayStream> impleme
         const seen = [...this.streams].filter((stream) => stream.busy).map((stream) => stream.seenByAgent);
         void Promise.all(seen).then(() => this.control.send({ type: 'drain-ack' }));
       },
-      onProtocolError: () => session.destroy(),
+      onProtocolError: () => destroySession(session),
     });
     // The control stream lives as long as the connection; if it goes, so does the session.
     controlStream.once('close', () => {
@@ -80,7 +81,7 @@ export class AgentConnection extends TunnelConnectionBase<GatewayStream> impleme
     session.close();
     if (!this.control.stream.destroyed) this.control.stream.close();
     const timer = setTimeout(() => {
-      if (!session.destroyed) session.destroy();
+      destroySession(session);
     }, graceMs);
     timer.unref();
     session.once('close', () => clearTimeout(timer));

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { keyGenerationAllowed } from '../pools/pool-key-check.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
 import { openWindows } from '../protocol/flow-window.js';
+import { destroySession } from '../protocol/session-socket.js';
 import type { AgentConnection, AgentConnectionInfo } from './agent-connection.js';
 import type { DisconnectReason, PoolLiveStats } from './gateway-types.js';
 import { guardSession } from './http2-server-limits.js';
@@ -159,7 +160,7 @@ export class AgentRegistry {
       timeoutMs,
     });
     this.retire(connection, 'unresponsive');
-    connection.session.destroy();
+    destroySession(connection.session);
   }
 
   /** Closes one connection on the gateway's initiative: drain, goodbye (GOAWAY), destroy after the grace period. */

@@ -1,6 +1,7 @@
 import { createSecureServer, createServer, type Http2SecureServer, type Http2Server } from 'node:http2';
 import { InvalidOptionError } from '../errors.js';
 import { MAX_SESSION_MEMORY_MB, gatewaySettings } from '../protocol/http2-settings.js';
+import { bindServerSessionSockets } from '../protocol/session-socket.js';
 import { isPem, tlsLoadFailure } from '../util/tls-material.js';
 import { HTTP2_SERVER_LIMITS } from './http2-server-limits.js';
 
@@ -13,7 +14,10 @@ export interface AgentListenerTls {
 /** The HTTP/2 server agents dial: cleartext h2 without `tls`, TLS (h2 only, no HTTP/1.1) with it. */
 export function createAgentServer(tls: AgentListenerTls | undefined): Http2Server | Http2SecureServer {
   const options = { ...HTTP2_SERVER_LIMITS, settings: gatewaySettings, maxSessionMemory: MAX_SESSION_MEMORY_MB };
-  return tls === undefined ? createServer(options) : createSecureServer({ ...options, cert: tls.cert, key: tls.key, allowHTTP1: false });
+  const server = tls === undefined ? createServer(options) : createSecureServer({ ...options, cert: tls.cert, key: tls.key, allowHTTP1: false });
+  // Each session's socket, so that destroySession() can close one a stalled peer holds open.
+  bindServerSessionSockets(server, tls === undefined ? 'connection' : 'secureConnection');
+  return server;
 }
 
 /**

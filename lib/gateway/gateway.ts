@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { PoolRecord, PoolStore } from '../pools/pool-store.js';
 import { CONNECT_PATH, HEADER_CONNECTION_ID, STREAM_PATH } from '../protocol/constants.js';
 import { refuseStream } from '../protocol/handshake.js';
+import { destroySession } from '../protocol/session-socket.js';
 import { listenServer } from '../util/listen-server.js';
 import { optionalFunction } from '../util/optional-function.js';
 import { positiveInteger } from '../util/positive-integer.js';
@@ -275,7 +276,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.spacelift?.destroy();
     // Next turn, for the same reason as in close().
     setImmediate(() => {
-      for (const session of this.registry.sessions.keys()) session.destroy();
+      for (const session of this.registry.sessions.keys()) destroySession(session);
     });
   }
 

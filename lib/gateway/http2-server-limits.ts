@@ -11,6 +11,7 @@
 import type { ServerHttp2Session } from 'node:http2';
 import type { Logger } from '../logger.js';
 import { MAX_PARALLELISM } from '../protocol/http2-settings.js';
+import { destroySession } from '../protocol/session-socket.js';
 
 /**
  * Options for `http2.createServer()` / `createSecureServer()`. Node's defaults are in the
@@ -73,7 +74,7 @@ export function guardSession(session: ServerHttp2Session, isAuthenticated: () =>
       reason,
       remoteAddress: `${socket?.remoteAddress ?? '?'}:${socket?.remotePort ?? '?'}`,
     });
-    session.destroy();
+    destroySession(session);
   };
   const timer = setTimeout(() => {
     if (!isAuthenticated()) close('authentication_timeout');
