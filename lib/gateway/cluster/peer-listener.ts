@@ -4,6 +4,7 @@ import { ClosedError, ForwardLoopError, PeerUnauthorizedError, ProtocolError, Re
 import type { Logger } from '../../logger.js';
 import { decodeRequestHead, type RequestHead } from '../../protocol/frame.js';
 import { openWindows } from '../../protocol/flow-window.js';
+import { bindServerSessionSockets, destroySession } from '../../protocol/session-socket.js';
 import { MAX_SESSION_MEMORY_MB, gatewaySettings } from '../../protocol/http2-settings.js';
 import { listenServer } from '../../util/listen-server.js';
 import type { ExchangeHandler, ExchangeRequest } from '../exchange.js';
@@ -103,6 +104,7 @@ export class PeerListener {
     // to HTTP/2, so the peer token is only ever sent over an authenticated channel.
     this.server =
       tls === undefined ? createServer(base) : createSecureServer({ ...base, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, allowHTTP1: false });
+    bindServerSessionSockets(this.server, tls === undefined ? 'connection' : 'secureConnection');
     this.server.on('session', (session) => this.onSession(session));
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
@@ -127,7 +129,7 @@ export class PeerListener {
 
   destroy(): void {
     this.server.close();
-    for (const session of this.sessions) session.destroy();
+    for (const session of this.sessions) destroySession(session);
   }
 
   private onSession(session: ServerHttp2Session): void {
@@ -135,7 +137,7 @@ export class PeerListener {
     session.on('error', () => {}); // reported through 'close'
     session.once('connect', () => openWindows(session));
     const timer = setTimeout(() => {
-      if (!this.authenticated.has(session)) session.destroy();
+      if (!this.authenticated.has(session)) destroySession(session);
     }, UNAUTHENTICATED_SESSION_MS);
     timer.unref();
     session.once('close', () => {

@@ -1,5 +1,7 @@
 import { connect, type ClientHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import { openWindows } from '../../protocol/flow-window.js';
+import { bindSessionSocket, destroySession } from '../../protocol/session-socket.js';
 import { MAX_CONCURRENT_STREAMS, MAX_SESSION_MEMORY_MB, localSettings } from '../../protocol/http2-settings.js';
 import type { PeerTlsOptions } from './peer-options.js';
 
@@ -60,7 +62,8 @@ export class PeerSessions {
     this.down.set(url, performance.now() + this.options.downMs);
     const entry = this.entries.get(url);
     if (entry !== undefined && (session === undefined || entry.session === session)) this.entries.delete(url);
-    (session ?? entry?.session)?.destroy();
+    const dropped = session ?? entry?.session;
+    if (dropped !== undefined) destroySession(dropped);
   }
 
   /** A reached session to `url`, opening one if needed; rejects with {@link PeerConnectError}. */
@@ -101,7 +104,7 @@ export class PeerSessions {
 
   destroy(): void {
     this.closing = true;
-    for (const { session } of this.entries.values()) session.destroy();
+    for (const { session } of this.entries.values()) destroySession(session);
     this.entries.clear();
   }
 
@@ -111,14 +114,17 @@ export class PeerSessions {
     return new Promise<ClientHttp2Session>((resolve, reject) => {
       const fail = (reason: string): void => {
         clearTimeout(timer);
-        session.destroy();
+        destroySession(session);
         reject(new PeerConnectError(`Cannot reach the peer replica at ${url}: ${reason}`));
       };
       const timer = setTimeout(() => fail(`no HTTP/2 SETTINGS within ${this.options.connectTimeoutMs} ms`), this.options.connectTimeoutMs);
       timer.unref();
       session.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
       session.once('close', () => fail('connection closed'));
-      session.once('connect', () => openWindows(session));
+      session.once('connect', (_session, socket) => {
+        bindSessionSocket(session, socket as Socket);
+        openWindows(session);
+      });
       session.once('remoteSettings', () => {
         clearTimeout(timer);
         this.keepAlive(url, session);
