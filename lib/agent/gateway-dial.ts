@@ -1,8 +1,7 @@
 import { connect as http2Connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
 import { GatewayConnectionError, VcsAgentError } from '../errors.js';
-import type { Socket } from 'node:net';
 import { openWindows } from '../protocol/flow-window.js';
-import { bindSessionSocket } from '../protocol/session-socket.js';
+import { bindClientSessionSocket } from '../protocol/session-socket.js';
 import { MAX_SESSION_MEMORY_MB, localSettings } from '../protocol/http2-settings.js';
 import { tlsForSocket, type TunnelClientOptions } from './tunnel-client-options.js';
 
@@ -45,10 +44,10 @@ export async function dialGateway(url: URL, options: TunnelClientOptions, timeou
       reject(error);
     };
     session.once('error', onError);
-    session.once('connect', (_session, socket) => {
+    // Kept for destroySession(): Node keeps a destroyed session's socket open while a write is stuck on it.
+    bindClientSessionSocket(session);
+    session.once('connect', () => {
       clearTimeout(timer);
-      // Kept for destroySession(): Node keeps a destroyed session's socket open while a write is stuck on it.
-      bindSessionSocket(session, socket as Socket);
       session.off('error', onError);
       openWindows(session);
       resolve(session);

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { Http2Session } from 'node:http2';
+import type { ClientHttp2Session, Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 
 /*
@@ -22,9 +22,9 @@ const sockets = new WeakMap<Http2Session, Socket>();
  */
 export const SOCKET_CLOSE_GRACE_MS = 1_000;
 
-/** Records the socket a client session runs on (its 'connect' event hands it over). */
-export function bindSessionSocket(session: Http2Session, socket: Socket): void {
-  sockets.set(session, socket);
+/** Records the socket a client session runs on, which its 'connect' event hands over. Call before it connects. */
+export function bindClientSessionSocket(session: ClientHttp2Session): void {
+  session.once('connect', (_session, socket) => sockets.set(session, socket as Socket));
 }
 
 function peerOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined): string | undefined {

@@ -1,7 +1,6 @@
 import { connect, type ClientHttp2Session } from 'node:http2';
-import type { Socket } from 'node:net';
 import { openWindows } from '../../protocol/flow-window.js';
-import { bindSessionSocket, destroySession } from '../../protocol/session-socket.js';
+import { bindClientSessionSocket, destroySession } from '../../protocol/session-socket.js';
 import { MAX_CONCURRENT_STREAMS, MAX_SESSION_MEMORY_MB, localSettings } from '../../protocol/http2-settings.js';
 import type { PeerTlsOptions } from './peer-options.js';
 
@@ -83,6 +82,7 @@ export class PeerSessions {
       peerMaxConcurrentStreams: MAX_CONCURRENT_STREAMS,
       ...(tls === undefined ? {} : { cert: tls.cert, key: tls.key, ca: tls.ca, ...(tls.servername === undefined ? {} : { servername: tls.servername }) }),
     });
+    bindClientSessionSocket(session);
     const entry: Entry = { session, ready: this.reach(url, session) };
     this.entries.set(url, entry);
     const forget = (): void => {
@@ -121,10 +121,7 @@ export class PeerSessions {
       timer.unref();
       session.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
       session.once('close', () => fail('connection closed'));
-      session.once('connect', (_session, socket) => {
-        bindSessionSocket(session, socket as Socket);
-        openWindows(session);
-      });
+      session.once('connect', () => openWindows(session));
       session.once('remoteSettings', () => {
         clearTimeout(timer);
         this.keepAlive(url, session);
