@@ -20,6 +20,9 @@
  * the git clone and scale benches that otherwise run after the table. BENCH_RSS_ONLY=1 stops after
  * the RSS figure (idle, then peak while streaming BENCH_RSS_MIB), for memory experiments.
  * BENCH_GATEWAY_NODE_OPTIONS / BENCH_AGENT_NODE_OPTIONS: NODE_OPTIONS for that process only.
+ * The rounds have a fourth loopback path, the smallest tunnel of this design (bench/framed-floor.ts,
+ * none of this project's code), so a run splits the tunnel's gap to the hop into what the design
+ * costs (floor ÷ hop) and what this project's code adds (tunnel ÷ floor). BENCH_FLOOR=0 skips it.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -45,6 +48,7 @@ const ONE_CONNECTION = ['--gateway-connections', '1'];
 const WAN_RTT_MS = Number(process.env.BENCH_WAN_RTT_MS ?? 40);
 const WAN_SIZE = Number(process.env.BENCH_WAN_MIB ?? 256) * MiB;
 const WAN_ONLY = process.env.BENCH_WAN_ONLY === '1';
+const FLOOR = process.env.BENCH_FLOOR !== '0';
 // Experiments: node options for the tunnel's two processes only (the relay and the VCS keep theirs).
 const GATEWAY_ENV = process.env.BENCH_GATEWAY_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS };
 const AGENT_ENV = process.env.BENCH_AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS };
@@ -196,6 +200,31 @@ function printWan(wan: Record<string, number>): void {
  * quiet for under 5 s keeps them (flow-window.ts), as an agent moving one archive after
  * another does.
  */
+/** The floor path (BENCH_FLOOR=1) against the hop and the tunnel against the floor, each the median of the rounds' pairs. */
+function printFloor(rounds: Record<string, Record<string, number>>[]): void {
+  const pair = (a: string, b: string, of: (r: Record<string, number>, name: string) => number, subtract = false): string => {
+    const value = median(rounds.map((r) => (subtract ? of(r[a]!, a) - of(r[b]!, b) : of(r[a]!, a) / of(r[b]!, b))));
+    return subtract ? `+${value.toFixed(3)} ms` : `${value.toFixed(2)}×`;
+  };
+  const cpu = (r: Record<string, number>, name: string): number => (name === 'hop' ? r.cpuHopUs! : r.cpuGatewayUs! + r.cpuAgentUs!);
+  const floor = (key: string): string => median(rounds.map((r) => r.floor![key]!)).toFixed(key.endsWith('ms') ? 3 : 0);
+  const rows: string[][] = [
+    ['metric', 'floor', 'floor vs hop', 'tunnel vs floor'],
+    ['GET (MiB/s)', floor('getMiBps'), pair('floor', 'hop', (r) => r.getMiBps!), pair('tunnel', 'floor', (r) => r.getMiBps!)],
+    ['upload (MiB/s)', floor('uploadMiBps'), pair('floor', 'hop', (r) => r.uploadMiBps!), pair('tunnel', 'floor', (r) => r.uploadMiBps!)],
+    ['small GET p50 (ms)', floor('p50ms'), pair('floor', 'hop', (r) => r.p50ms!, true), pair('tunnel', 'floor', (r) => r.p50ms!, true)],
+    ['small GET p99 (ms)', floor('p99ms'), pair('floor', 'hop', (r) => r.p99ms!, true), pair('tunnel', 'floor', (r) => r.p99ms!, true)],
+    ['req/s', floor('rps'), pair('floor', 'hop', (r) => r.rps!), pair('tunnel', 'floor', (r) => r.rps!)],
+    ['gw+agent CPU per request (µs)', `${floor('cpuGatewayUs')} + ${floor('cpuAgentUs')}`, pair('floor', 'hop', cpu), pair('tunnel', 'floor', cpu)],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(`\nThe smallest tunnel of this design (bench/framed-floor.ts), median of ${rounds.length} rounds:`);
+  console.log(line(rows[0]!));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows.slice(1)) console.log(line(row));
+}
+
 async function runWan(store: string, gwPort: number, fdPort: number, pids: { gateway: number; vcs: number }): Promise<Record<string, number>> {
   const relay = start('wan-relay', ['--import', 'tsx', join(ROOT, 'bench/delay-relay.ts'), String(gwPort), String(WAN_RTT_MS)]);
   const relayPort = Number((await waitForFile(relay.logFile, /^(\d+)$/m))[1]);
@@ -265,6 +294,17 @@ async function main(): Promise<void> {
   wanVcsPort = vcsPort;
   const hop = start('plain-hop', ['--import', 'tsx', join(ROOT, 'bench/plain-hop.ts'), String(vcsPort)]);
   const hopBase = `http://127.0.0.1:${Number((await waitForFile(hop.logFile, /^(\d+)$/m))[1])}`;
+  let floorBase = '';
+  const floorPids = { gateway: 0, agent: 0 };
+  if (FLOOR) {
+    const floorGateway = start('floor-gateway', ['--import', 'tsx', join(ROOT, 'bench/framed-floor.ts'), 'gateway']);
+    const [, floorAgentPort, floorFrontDoor] = await waitForFile(floorGateway.logFile, /^(\d+) (\d+)$/m);
+    const floorAgent = start('floor-agent', ['--import', 'tsx', join(ROOT, 'bench/framed-floor.ts'), 'agent', String(floorAgentPort), String(vcsPort), String(PARALLELISM)]);
+    floorBase = `http://127.0.0.1:${Number(floorFrontDoor)}`;
+    floorPids.gateway = floorGateway.child.pid as number;
+    floorPids.agent = floorAgent.child.pid as number;
+    await waitForTunnel(floorBase, floorAgent.logFile);
+  }
 
   const store = join(work, 'pools.json');
   const gateway = start('gateway', [join(ROOT, 'dist/cli/vcs-gateway.js'), 'serve', '--store', store, '--listen', '127.0.0.1:0', '--front-door', '127.0.0.1:0'], GATEWAY_ENV);
@@ -296,7 +336,7 @@ async function main(): Promise<void> {
   }
 
   log('warming up all paths');
-  for (const base of [direct, hopBase, tunnel]) {
+  for (const base of FLOOR ? [direct, hopBase, tunnel, floorBase] : [direct, hopBase, tunnel]) {
     await throughputGet(base, 64 * MiB);
     await throughputUpload(base, 64 * MiB);
     await latency(base, 300);
@@ -309,12 +349,14 @@ async function main(): Promise<void> {
   const rounds: Record<string, Record<string, number>>[] = [];
   const pids = { gateway: gateway.child.pid as number, agent: agent.child.pid as number, vcs: vcs.child.pid as number, hop: hop.child.pid as number };
   for (let round = 1; round <= ROUNDS; round++) {
-    const results: Record<string, Record<string, number>> = { direct: {}, hop: {}, tunnel: {} };
-    for (const [name, base] of [
+    const results: Record<string, Record<string, number>> = { direct: {}, hop: {}, tunnel: {}, ...(FLOOR ? { floor: {} } : {}) };
+    const paths: (readonly [string, string])[] = [
       ['direct', direct],
       ['hop', hopBase],
       ['tunnel', tunnel],
-    ] as const) {
+    ];
+    if (FLOOR) paths.push(['floor', floorBase]);
+    for (const [name, base] of paths) {
       const r = results[name]!;
       log(`round ${round}/${ROUNDS}, ${name}: ${BIG / MiB} MiB GET, ${BIG / MiB} MiB upload, ${SMALL_COUNT} sequential small GETs, ${CONNECTIONS} connections for ${DURATION_S} s`);
       r.getMiBps = await throughputGet(base, BIG);
@@ -322,25 +364,29 @@ async function main(): Promise<void> {
       const lat = await latency(base, SMALL_COUNT);
       r.p50ms = lat.p50;
       r.p99ms = lat.p99;
-      const before = { gateway: cpuMicros(pids.gateway), agent: cpuMicros(pids.agent), vcs: cpuMicros(pids.vcs), hop: cpuMicros(pids.hop) };
+      const gatewayPid = name === 'floor' ? floorPids.gateway : pids.gateway;
+      const agentPid = name === 'floor' ? floorPids.agent : pids.agent;
+      const before = { gateway: cpuMicros(gatewayPid), agent: cpuMicros(agentPid), vcs: cpuMicros(pids.vcs), hop: cpuMicros(pids.hop) };
       const rps = requestsPerSecond(base);
       // CPU each process spent per request during the load (10 ms tick resolution, so
       // meaningful over thousands of requests only).
-      r.cpuGatewayUs = (cpuMicros(pids.gateway) - before.gateway) / rps.total;
-      r.cpuAgentUs = (cpuMicros(pids.agent) - before.agent) / rps.total;
+      r.cpuGatewayUs = (cpuMicros(gatewayPid) - before.gateway) / rps.total;
+      r.cpuAgentUs = (cpuMicros(agentPid) - before.agent) / rps.total;
       r.cpuVcsUs = (cpuMicros(pids.vcs) - before.vcs) / rps.total;
       r.cpuHopUs = (cpuMicros(pids.hop) - before.hop) / rps.total;
       r.rps = rps.rps;
       r.errors = rps.errors + rps.non2xx;
     }
     rounds.push(results);
-    const t = results.tunnel!;
-    const h = results.hop!;
-    log(
-      `round ${round}, tunnel ÷ hop: GET ${(t.getMiBps! / h.getMiBps!).toFixed(2)}, upload ${(t.uploadMiBps! / h.uploadMiBps!).toFixed(2)}, ` +
-        `p50 +${(t.p50ms! - h.p50ms!).toFixed(3)} ms, p99 +${(t.p99ms! - h.p99ms!).toFixed(3)} ms, req/s ${(t.rps! / h.rps!).toFixed(2)}, ` +
-        `CPU ${((t.cpuGatewayUs! + t.cpuAgentUs!) / h.cpuHopUs!).toFixed(2)}`,
-    );
+    for (const name of FLOOR ? ['tunnel', 'floor'] : ['tunnel']) {
+      const t = results[name]!;
+      const h = results.hop!;
+      log(
+        `round ${round}, ${name} ÷ hop: GET ${(t.getMiBps! / h.getMiBps!).toFixed(2)}, upload ${(t.uploadMiBps! / h.uploadMiBps!).toFixed(2)}, ` +
+          `p50 +${(t.p50ms! - h.p50ms!).toFixed(3)} ms, p99 +${(t.p99ms! - h.p99ms!).toFixed(3)} ms, req/s ${(t.rps! / h.rps!).toFixed(2)}, ` +
+          `CPU ${((t.cpuGatewayUs! + t.cpuAgentUs!) / h.cpuHopUs!).toFixed(2)}`,
+      );
+    }
   }
   const results: Record<string, Record<string, number>> = { direct: {}, hop: {}, tunnel: {} };
   for (const name of ['direct', 'hop', 'tunnel'] as const) {
@@ -398,6 +444,7 @@ async function main(): Promise<void> {
   console.log(line(rows[0]!));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows.slice(1)) console.log(line(row));
+  if (FLOOR) printFloor(rounds);
   if (wan !== undefined) printWan(wan);
 
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
