@@ -48,7 +48,7 @@ const ONE_CONNECTION = ['--gateway-connections', '1'];
 const WAN_RTT_MS = Number(process.env.BENCH_WAN_RTT_MS ?? 40);
 const WAN_SIZE = Number(process.env.BENCH_WAN_MIB ?? 256) * MiB;
 const WAN_ONLY = process.env.BENCH_WAN_ONLY === '1';
-const FLOOR = process.env.BENCH_FLOOR !== '0';
+const FLOOR = process.env.BENCH_FLOOR !== '0' && !WAN_ONLY && process.env.BENCH_RSS_ONLY !== '1';
 // Experiments: node options for the tunnel's two processes only (the relay and the VCS keep theirs).
 const GATEWAY_ENV = process.env.BENCH_GATEWAY_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS };
 const AGENT_ENV = process.env.BENCH_AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS };
@@ -173,6 +173,15 @@ function requestsPerSecond(base: string): { rps: number; errors: number; non2xx:
   return { rps: result.requests.average, errors: result.errors, non2xx: result.non2xx, total: result.requests.total };
 }
 
+/** Prints rows as a Markdown table, the first row as its header. */
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(rows[0]!));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows.slice(1)) console.log(line(row));
+}
+
 function printWan(wan: Record<string, number>): void {
   const row = (label: string, plain: number, tunnel: number): string[] => [label, plain.toFixed(1), tunnel.toFixed(1), `${(tunnel / plain).toFixed(2)}×`];
   const size = `${WAN_SIZE / MiB} MiB`;
@@ -183,12 +192,29 @@ function printWan(wan: Record<string, number>): void {
     row(`${size} GET, first on a fresh link`, wan.plainColdGetMiBps!, wan.tunnelColdGetMiBps!),
     row(`${size} upload, first on a fresh link`, wan.plainColdUploadMiBps!, wan.tunnelColdUploadMiBps!),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((cells) => cells[i]!.length)));
-  const line = (cells: string[]): string => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
   console.log('');
-  console.log(line(rows[0]!));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const cells of rows.slice(1)) console.log(line(cells));
+  printTable(rows);
+}
+
+/** The floor path against the hop and the tunnel against the floor, each the median of the rounds' pairs. */
+function printFloor(rounds: Record<string, Record<string, number>>[]): void {
+  const pair = (a: string, b: string, of: (r: Record<string, number>, name: string) => number, subtract = false): string => {
+    const value = median(rounds.map((r) => (subtract ? of(r[a]!, a) - of(r[b]!, b) : of(r[a]!, a) / of(r[b]!, b))));
+    return subtract ? `${value < 0 ? '' : '+'}${value.toFixed(3)} ms` : `${value.toFixed(2)}×`;
+  };
+  const cpu = (r: Record<string, number>, name: string): number => (name === 'hop' ? r.cpuHopUs! : r.cpuGatewayUs! + r.cpuAgentUs!);
+  const floor = (key: string): string => median(rounds.map((r) => r.floor![key]!)).toFixed(key.endsWith('ms') ? 3 : 0);
+  const rows: string[][] = [
+    ['metric', 'floor', 'floor vs hop', 'tunnel vs floor'],
+    ['GET (MiB/s)', floor('getMiBps'), pair('floor', 'hop', (r) => r.getMiBps!), pair('tunnel', 'floor', (r) => r.getMiBps!)],
+    ['upload (MiB/s)', floor('uploadMiBps'), pair('floor', 'hop', (r) => r.uploadMiBps!), pair('tunnel', 'floor', (r) => r.uploadMiBps!)],
+    ['small GET p50 (ms)', floor('p50ms'), pair('floor', 'hop', (r) => r.p50ms!, true), pair('tunnel', 'floor', (r) => r.p50ms!, true)],
+    ['small GET p99 (ms)', floor('p99ms'), pair('floor', 'hop', (r) => r.p99ms!, true), pair('tunnel', 'floor', (r) => r.p99ms!, true)],
+    [`req/s (errors ${rounds.reduce((sum, r) => sum + r.floor!.errors!, 0)})`, floor('rps'), pair('floor', 'hop', (r) => r.rps!), pair('tunnel', 'floor', (r) => r.rps!)],
+    ['gw+agent CPU per request (µs)', `${floor('cpuGatewayUs')} + ${floor('cpuAgentUs')}`, pair('floor', 'hop', cpu), pair('tunnel', 'floor', cpu)],
+  ];
+  console.log(`\nThe smallest tunnel of this design (bench/framed-floor.ts), median of ${rounds.length} rounds:`);
+  printTable(rows);
 }
 
 /**
@@ -200,31 +226,6 @@ function printWan(wan: Record<string, number>): void {
  * quiet for under 5 s keeps them (flow-window.ts), as an agent moving one archive after
  * another does.
  */
-/** The floor path (BENCH_FLOOR=1) against the hop and the tunnel against the floor, each the median of the rounds' pairs. */
-function printFloor(rounds: Record<string, Record<string, number>>[]): void {
-  const pair = (a: string, b: string, of: (r: Record<string, number>, name: string) => number, subtract = false): string => {
-    const value = median(rounds.map((r) => (subtract ? of(r[a]!, a) - of(r[b]!, b) : of(r[a]!, a) / of(r[b]!, b))));
-    return subtract ? `+${value.toFixed(3)} ms` : `${value.toFixed(2)}×`;
-  };
-  const cpu = (r: Record<string, number>, name: string): number => (name === 'hop' ? r.cpuHopUs! : r.cpuGatewayUs! + r.cpuAgentUs!);
-  const floor = (key: string): string => median(rounds.map((r) => r.floor![key]!)).toFixed(key.endsWith('ms') ? 3 : 0);
-  const rows: string[][] = [
-    ['metric', 'floor', 'floor vs hop', 'tunnel vs floor'],
-    ['GET (MiB/s)', floor('getMiBps'), pair('floor', 'hop', (r) => r.getMiBps!), pair('tunnel', 'floor', (r) => r.getMiBps!)],
-    ['upload (MiB/s)', floor('uploadMiBps'), pair('floor', 'hop', (r) => r.uploadMiBps!), pair('tunnel', 'floor', (r) => r.uploadMiBps!)],
-    ['small GET p50 (ms)', floor('p50ms'), pair('floor', 'hop', (r) => r.p50ms!, true), pair('tunnel', 'floor', (r) => r.p50ms!, true)],
-    ['small GET p99 (ms)', floor('p99ms'), pair('floor', 'hop', (r) => r.p99ms!, true), pair('tunnel', 'floor', (r) => r.p99ms!, true)],
-    ['req/s', floor('rps'), pair('floor', 'hop', (r) => r.rps!), pair('tunnel', 'floor', (r) => r.rps!)],
-    ['gw+agent CPU per request (µs)', `${floor('cpuGatewayUs')} + ${floor('cpuAgentUs')}`, pair('floor', 'hop', cpu), pair('tunnel', 'floor', cpu)],
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const line = (row: string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(`\nThe smallest tunnel of this design (bench/framed-floor.ts), median of ${rounds.length} rounds:`);
-  console.log(line(rows[0]!));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of rows.slice(1)) console.log(line(row));
-}
-
 async function runWan(store: string, gwPort: number, fdPort: number, pids: { gateway: number; vcs: number }): Promise<Record<string, number>> {
   const relay = start('wan-relay', ['--import', 'tsx', join(ROOT, 'bench/delay-relay.ts'), String(gwPort), String(WAN_RTT_MS)]);
   const relayPort = Number((await waitForFile(relay.logFile, /^(\d+)$/m))[1]);
@@ -439,11 +440,7 @@ async function main(): Promise<void> {
     ],
     ['peak RSS whole run (MiB)', '-', '-', `gw ${rssEnd.gateway.peak.toFixed(0)} + agent ${rssEnd.agent.peak.toFixed(0)} = ${(rssEnd.gateway.peak + rssEnd.agent.peak).toFixed(0)}`, '', ''],
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const line = (row: string[]): string => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(line(rows[0]!));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of rows.slice(1)) console.log(line(row));
+  printTable(rows);
   if (FLOOR) printFloor(rounds);
   if (wan !== undefined) printWan(wan);
 
