@@ -28,7 +28,8 @@ describe('cluster: pool changes made on one replica reach the others at once (tw
   after(async () => {
     await Promise.all(agents.map((agent) => agent.close({ timeoutMs: 1000 }).catch(() => agent.destroy())));
     await Promise.all([a?.stop(), b?.stop()]);
-    await new Promise((resolve) => vcs?.server.close(resolve));
+    // Skipped without redis-server: no VCS was started, and close() would never call back.
+    if (vcs !== undefined) await new Promise((resolve) => vcs.server.close(resolve));
     await redis?.stop();
   });
 

@@ -33,7 +33,8 @@ describe('cluster (embedded): a rotation with a grace period made elsewhere ends
   after(async () => {
     await agent?.close({ timeoutMs: 1000 }).catch(() => agent?.destroy());
     await Promise.all([a?.close({ timeoutMs: 1000 }), b?.close({ timeoutMs: 1000 })]);
-    await new Promise((resolve) => vcs?.server.close(resolve));
+    // Skipped without redis-server: no VCS was started, and close() would never call back.
+    if (vcs !== undefined) await new Promise((resolve) => vcs.server.close(resolve));
     await redis?.stop();
   });
 

@@ -35,7 +35,8 @@ describe('cluster: Redis unreachable for 10 s, then restarted (two gateway proce
     loading = false;
     await agent?.close({ timeoutMs: 1000 }).catch(() => agent?.destroy());
     await Promise.all([a?.stop(), b?.stop()]);
-    await new Promise((resolve) => vcs?.server.close(resolve));
+    // Skipped without redis-server: no VCS was started, and close() would never call back.
+    if (vcs !== undefined) await new Promise((resolve) => vcs.server.close(resolve));
     await redis?.stop();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });

@@ -27,7 +27,8 @@ describe('cluster: one access log for the whole service (capped Redis stream)', 
   after(async () => {
     await agent?.close({ timeoutMs: 1000 }).catch(() => agent?.destroy());
     await Promise.all([a?.stop(), b?.stop()]);
-    await new Promise((resolve) => vcs?.server.close(resolve));
+    // Skipped without redis-server: no VCS was started, and close() would never call back.
+    if (vcs !== undefined) await new Promise((resolve) => vcs.server.close(resolve));
     await redis?.stop();
   });
 
