@@ -76,6 +76,24 @@ describe('protocol framing', () => {
     expect(events.map((chunk) => chunk.length)).to.deep.equal([10]);
   });
 
+  it('hands on the body bytes of one pushed chunk as one piece, however many body frames it holds', () => {
+    const events: string[] = [];
+    const parser = new FrameParser({ onHead: () => {}, onBody: (chunk) => events.push(chunk.toString()), onEnd: () => events.push('<end>') });
+    // A DATA frame holding the last bytes of one body frame, the next frame's header and its start.
+    parser.push(Buffer.concat([frameHeader(FrameType.Body, 6), Buffer.from('abc')]));
+    parser.push(Buffer.concat([Buffer.from('def'), frameHeader(FrameType.Body, 4), Buffer.from('gh')]));
+    parser.push(Buffer.concat([Buffer.from('ij'), endFrame(), frameHeader(FrameType.Body, 0)]));
+    // The End is delivered after the body bytes before it, never ahead of them.
+    expect(events).to.deep.equal(['abc', 'defgh', 'ij', '<end>']);
+  });
+
+  it('hands on nothing more of a chunk once a frame in it is malformed', () => {
+    const events: string[] = [];
+    const parser = new FrameParser({ onHead: () => {}, onBody: (chunk) => events.push(chunk.toString()), onEnd: () => {} });
+    expect(() => parser.push(Buffer.concat([frameHeader(FrameType.Body, 2), Buffer.from('ab'), Buffer.from([0x7f, 0, 0, 0, 0])]))).to.throw(ProtocolError);
+    expect(events).to.deep.equal([]);
+  });
+
   it('rejects unknown frame types, oversized heads, non-JSON heads and End with a payload', () => {
     const parser = (): FrameParser => new FrameParser({ onHead: () => {}, onBody: () => {}, onEnd: () => {} });
     expect(() => parser().push(Buffer.from([0x7f, 0, 0, 0, 0]))).to.throw(ProtocolError, /Unknown frame type 0x7f/);
