@@ -37,5 +37,5 @@ export function createUpstreamClient(options: UpstreamClientOptions, connections
   // Connecting counts as the VCS being silent too (node:http's socket timeout covered it).
   const connector = new CorkingConnector({ timeout: timeoutMs });
   const agent = new Agent({ connections, connect: connector.connect });
-  return undiciUpstream(agent, timeoutMs, true, () => connector.corkTurn());
+  return undiciUpstream(agent, timeoutMs, true, { turn: () => connector.corkTurn(), tick: () => connector.corkTick() });
 }

@@ -5,15 +5,21 @@ import { contentLength } from '../protocol/content-length.js';
 import { silenceMessage, type UpstreamClient, type UpstreamHandler, type UpstreamRequest, type UpstreamRequestHead } from './upstream-request.js';
 import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
+/** Corking of the VCS sockets (upstream-corking.ts), for the default client. */
+export interface UpstreamCorking {
+  turn(): void;
+  tick(): void;
+}
+
 /**
  * The default VCS client: undici's `Dispatcher.dispatch()` (an `undici.Agent` unless the caller
  * passes `upstreamDispatcher`). The dispatcher's own `strictContentLength` (on by default)
  * fails a request body longer or shorter than its Content-Length instead of letting it
  * spill into the next request on the connection.
  */
-export function undiciUpstream(dispatcher: Dispatcher, timeoutMs: number, owned: boolean, corkTurn?: () => void): UpstreamClient {
+export function undiciUpstream(dispatcher: Dispatcher, timeoutMs: number, owned: boolean, corking?: UpstreamCorking): UpstreamClient {
   return {
-    request: (head, handler) => new UndiciRequest(dispatcher, timeoutMs, head, handler, corkTurn),
+    request: (head, handler) => new UndiciRequest(dispatcher, timeoutMs, head, handler, corking),
     destroy: () => void (owned && dispatcher.destroy().catch(() => {})),
   };
 }
@@ -23,9 +29,25 @@ class RequestBody extends Readable {
   /** A push was refused: tell the handler when undici asks for more. */
   waiting = false;
 
-  constructor(private readonly onDrain: () => void) {
+  constructor(
+    private readonly onDrain: () => void,
+    private readonly corkTick?: () => void,
+  ) {
     // Full at RELAY_BUFFER_BYTES, not a Readable's 16 KiB (http2-settings.ts says why).
     super({ highWaterMark: RELAY_BUFFER_BYTES });
+  }
+
+  /*
+   * undici pauses the body when its socket write reports a full buffer and resumes it on the
+   * socket's 'drain'. The chunks held meanwhile then flow in one nextTick, each written alone:
+   * after a burst from the gateway, one write(2) per 16 KiB DATA frame. Corked over that tick
+   * they leave as one writev, as soon as the flow is done.
+   */
+  override resume(): this {
+    const held = this.isPaused() && this.readableLength > 0;
+    super.resume();
+    if (held) this.corkTick?.();
+    return this;
   }
 
   override _read(): void {
@@ -65,12 +87,12 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
     private readonly timeoutMs: number,
     head: UpstreamRequestHead,
     private readonly handler: UpstreamHandler,
-    /** Corks the pool's sockets for this turn (CorkingConnector), so a turn's body chunks leave as one write. */
-    private readonly corkTurn?: () => void,
+    /** Corks the pool's sockets (CorkingConnector), so a turn's body chunks leave as one write. */
+    private readonly corking?: UpstreamCorking,
   ) {
     let body: Buffer | RequestBody | null;
     if (head.body === 'stream') {
-      body = this.body = new RequestBody(() => this.onDrain());
+      body = this.body = new RequestBody(() => this.onDrain(), corking === undefined ? undefined : () => corking.tick());
       this.declared = contentLength(head.headers);
     } else {
       body = head.body;
@@ -105,7 +127,7 @@ class UndiciRequest implements UpstreamRequest, Dispatcher.DispatchHandler {
       return true;
     }
     this.timer?.refresh();
-    this.corkTurn?.();
+    this.corking?.turn();
     if (body.push(chunk)) return true;
     body.waiting = true;
     return false;

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CorkingConnector } from '../../lib/agent/upstream-corking.js';
+import { RELAY_BUFFER_BYTES } from '../../lib/protocol/http2-settings.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -47,6 +48,37 @@ describe('CorkingConnector: a turn of upload chunks leaves as one write (lib/age
     expect(Buffer.concat(received)).to.deep.equal(Buffer.concat([0, 1, 2, 3].map((i) => Buffer.alloc(16 * 1024, i))));
     a.destroy();
     b.destroy();
+  });
+
+  it('opens its sockets with room for a turn of chunks: a corked socket takes up to RELAY_BUFFER_BYTES before it reports full', async () => {
+    const connector = new CorkingConnector({ timeout: 5000 });
+    const a = await connect(connector);
+    expect(a.writableHighWaterMark).to.equal(RELAY_BUFFER_BYTES);
+    connector.corkTurn();
+    const accepted: boolean[] = [];
+    for (let i = 0; i < 16; i++) accepted.push(a.write(Buffer.alloc(16 * 1024, i)));
+    // undici pauses a request body at the first false: at 64 KiB that was the fourth chunk.
+    expect(accepted.every(Boolean)).to.equal(true);
+    await turn();
+    expect(a.writableLength).to.equal(0);
+    a.destroy();
+  });
+
+  it('corkTick holds the writes of the callbacks already queued for this tick, and sends them together right after', async () => {
+    const connector = new CorkingConnector({ timeout: 5000 });
+    const a = await connect(connector);
+    const during: Array<{ corked: number; length: number }> = [];
+    // As after RequestBody.resume(): the body's flow is queued first, corkTick's uncork after it.
+    process.nextTick(() => {
+      for (let i = 0; i < 4; i++) a.write(Buffer.alloc(16 * 1024, i));
+      during.push({ corked: a.writableCorked, length: a.writableLength });
+    });
+    connector.corkTick();
+    expect(a.writableCorked).to.equal(1);
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    expect(during).to.deep.equal([{ corked: 1, length: 64 * 1024 }]);
+    expect(a.writableCorked, 'uncorked within the same tick, not at the end of the turn').to.equal(0);
+    a.destroy();
   });
 
   it('forgets a socket once it closes, and corks only the open ones', async () => {

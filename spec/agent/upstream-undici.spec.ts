@@ -98,6 +98,54 @@ describe('undici VCS client', function () {
     }
   });
 
+  it('corks the VCS sockets for the tick in which a held upload resumes, so the held chunks leave together', async () => {
+    const total = 32 * 1024 * 1024;
+    let startReading!: () => void;
+    const reading = new Promise<void>((resolve) => (startReading = resolve));
+    let received = 0;
+    const { server, origin } = await listen((req, respond) => {
+      req.pause();
+      void reading.then(() => {
+        req.on('data', (chunk: Buffer) => (received += chunk.length));
+        req.on('end', () => respond(String(received)));
+        req.resume();
+      });
+    });
+    try {
+      const { seen, handler } = recorder();
+      const corking = { turns: 0, ticks: 0, turn: () => void corking.turns++, tick: () => void corking.ticks++ };
+      const request = undiciUpstream(dispatcher, 10_000, false, corking).request(
+        { origin, method: 'POST', path: '/upload', headers: ['host', origin.host, 'content-length', String(total)], body: 'stream' },
+        handler,
+      );
+      const chunk = Buffer.alloc(16 * 1024, 'u');
+      let written = 0;
+      let stalled = false;
+      const writer = (async () => {
+        while (written < total) {
+          written += chunk.length;
+          if (request.write(chunk)) continue;
+          stalled = true;
+          const drains = seen.drains;
+          await waitFor(() => seen.drains > drains || seen.error !== undefined, 20_000, 'onDrain');
+          stalled = false;
+        }
+        request.end();
+      })();
+      // The VCS reads nothing: the socket fills, undici holds the body back, and its buffer fills.
+      await waitFor(() => stalled, 10_000, 'the writer to stall');
+      startReading();
+      await writer;
+      await waitFor(() => seen.ended || seen.error !== undefined, 20_000, 'the response');
+      expect(seen.error).to.equal(undefined);
+      expect(Buffer.concat(seen.body).toString()).to.equal(String(total));
+      expect(corking.turns, 'a cork per written chunk at most').to.be.within(1, total / chunk.length);
+      expect(corking.ticks, 'the held body resumed under a cork').to.be.greaterThan(0);
+    } finally {
+      server.close();
+    }
+  });
+
   it('fails a streamed body shorter than its Content-Length, and one longer, without sending more', async () => {
     const bodies: number[] = [];
     const { server, origin } = await listen((req, respond) => {
