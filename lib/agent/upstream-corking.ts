@@ -2,6 +2,20 @@ import type { Socket } from 'node:net';
 import { buildConnector } from 'undici';
 import { RELAY_BUFFER_BYTES } from '../protocol/http2-settings.js';
 
+interface StreamMarks {
+  highWaterMark: undefined;
+  readableHighWaterMark: number;
+  writableHighWaterMark: number;
+}
+
+/*
+ * undici's own `highWaterMark` (64 KiB) would set both sides; cleared, each side gets its own.
+ * Reading stays at 64 KiB: a socket paused with a 1 MiB readable buffer kept up to 1 MiB of a
+ * download per connection, and handed it over joined into one copy (peak RSS streaming 1 GiB
+ * rose by 7 MiB in the agent).
+ */
+const SOCKET_MARKS: StreamMarks = { highWaterMark: undefined, readableHighWaterMark: 64 * 1024, writableHighWaterMark: RELAY_BUFFER_BYTES };
+
 /**
  * The default VCS client's connector, keeping the sockets it opens, and a per-turn cork on
  * them: `corkTurn()` corks every live socket until the end of the event-loop turn.
@@ -25,11 +39,11 @@ export class CorkingConnector {
      * undici opens its sockets with a 64 KiB highWaterMark (lib/core/connect.js passes these
      * options on to net.connect; its types leave the stream options out). A socket corked for
      * the turn reported itself full after four 16 KiB chunks, undici paused the body, and the
-     * rest of the turn's chunks waited for 'drain'. At RELAY_BUFFER_BYTES, the bound every
-     * relay buffer here keeps, a turn's chunks fit. An upload of 128 MiB went to the VCS in
-     * 181 writes instead of 9 902 (docs/performance.md § Run 21).
+     * rest of the turn's chunks waited for 'drain'. With a writable mark of RELAY_BUFFER_BYTES,
+     * the bound every relay buffer here keeps, a turn's chunks fit. An upload of 128 MiB went to the VCS in
+     * 194 writes instead of 9 902 (docs/performance.md § Run 21).
      */
-    const withBuffer: buildConnector.BuildOptions & { highWaterMark: number } = { ...options, highWaterMark: RELAY_BUFFER_BYTES };
+    const withBuffer: buildConnector.BuildOptions & StreamMarks = { ...options, ...SOCKET_MARKS };
     const base = buildConnector(withBuffer);
     this.connect = (connectOptions, callback) =>
       base(connectOptions, (error, socket) => {

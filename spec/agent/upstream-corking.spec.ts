@@ -54,6 +54,7 @@ describe('CorkingConnector: a turn of upload chunks leaves as one write (lib/age
     const connector = new CorkingConnector({ timeout: 5000 });
     const a = await connect(connector);
     expect(a.writableHighWaterMark).to.equal(RELAY_BUFFER_BYTES);
+    expect(a.readableHighWaterMark, 'downloads are read as before').to.equal(64 * 1024);
     connector.corkTurn();
     const accepted: boolean[] = [];
     for (let i = 0; i < 16; i++) accepted.push(a.write(Buffer.alloc(16 * 1024, i)));
