@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
-import type { UpstreamHandler } from '../../lib/agent/upstream-request.js';
+import type { UpstreamHandler, UpstreamRequest, UpstreamRequestHead } from '../../lib/agent/upstream-request.js';
 import { undiciUpstream } from '../../lib/agent/upstream-undici.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -38,6 +38,47 @@ async function listen(handler: (req: IncomingMessage, respond: (text: string) =>
   return { server, origin: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`) };
 }
 
+/** A VCS that takes an upload's head and reads nothing of its body until `startReading()`; it answers with the body's length. */
+async function heldVcs(): Promise<{ server: Server; origin: URL; startReading: () => void; headSeen: () => boolean }> {
+  let startReading!: () => void;
+  const reading = new Promise<void>((resolve) => (startReading = resolve));
+  let headSeen = false;
+  const { server, origin } = await listen((req, respond) => {
+    headSeen = true;
+    req.pause();
+    void reading.then(() => {
+      let received = 0;
+      req.on('data', (chunk: Buffer) => (received += chunk.length));
+      req.on('end', () => respond(String(received)));
+      req.resume();
+    });
+  });
+  return { server, origin, startReading, headSeen: () => headSeen };
+}
+
+function uploadHead(origin: URL, total: number): UpstreamRequestHead {
+  return { origin, method: 'POST', path: '/upload', headers: ['host', origin.host, 'content-length', String(total)], body: 'stream' };
+}
+
+/** Writes `total` bytes in `chunkSize` chunks as the tunnel does: on a refused write, it waits for onDrain. */
+function writeUpload(request: UpstreamRequest, seen: Seen, total: number, chunkSize: number): { done: Promise<void>; written: () => number; stalled: () => boolean } {
+  const chunk = Buffer.alloc(chunkSize, 'u');
+  let written = 0;
+  let stalled = false;
+  const done = (async () => {
+    while (written < total) {
+      written += chunk.length;
+      if (request.write(chunk)) continue;
+      stalled = true;
+      const drains = seen.drains;
+      await waitFor(() => seen.drains > drains || seen.error !== undefined, 20_000, 'onDrain');
+      stalled = false;
+    }
+    request.end();
+  })();
+  return { done, written: () => written, stalled: () => stalled };
+}
+
 describe('undici VCS client', function () {
   this.timeout(30_000);
   let dispatcher: Agent;
@@ -50,99 +91,46 @@ describe('undici VCS client', function () {
 
   it('holds an upload back while the VCS does not read, and delivers every byte once it does', async () => {
     const total = 32 * 1024 * 1024;
-    let startReading!: () => void;
-    const reading = new Promise<void>((resolve) => (startReading = resolve));
-    let headSeen = false;
-    let received = 0;
-    const { server, origin } = await listen((req, respond) => {
-      headSeen = true;
-      req.pause();
-      void reading.then(() => {
-        req.on('data', (chunk: Buffer) => (received += chunk.length));
-        req.on('end', () => respond(String(received)));
-        req.resume();
-      });
-    });
+    const vcs = await heldVcs();
     try {
       const { seen, handler } = recorder();
-      const request = undiciUpstream(dispatcher, 10_000, false).request(
-        { origin, method: 'POST', path: '/upload', headers: ['host', origin.host, 'content-length', String(total)], body: 'stream' },
-        handler,
-      );
-      const chunk = Buffer.alloc(64 * 1024, 'u');
-      let written = 0;
-      let stalled = false;
-      const writer = (async () => {
-        while (written < total) {
-          written += chunk.length;
-          if (request.write(chunk)) continue;
-          stalled = true;
-          const drains = seen.drains;
-          await waitFor(() => seen.drains > drains || seen.error !== undefined, 20_000, 'onDrain');
-          stalled = false;
-        }
-        request.end();
-      })();
-      await waitFor(() => headSeen && stalled, 10_000, 'the VCS to get the head and the writer to stall');
+      const request = undiciUpstream(dispatcher, 10_000, false).request(uploadHead(vcs.origin, total), handler);
+      const writer = writeUpload(request, seen, total, 64 * 1024);
+      await waitFor(() => vcs.headSeen() && writer.stalled(), 10_000, 'the VCS to get the head and the writer to stall');
       // Socket buffers and the body stream's own buffer hold a few MiB at most.
-      expect(written).to.be.below(total / 2);
-      startReading();
-      await writer;
+      expect(writer.written()).to.be.below(total / 2);
+      vcs.startReading();
+      await writer.done;
       await waitFor(() => seen.ended || seen.error !== undefined, 20_000, 'the response');
       expect(seen.error).to.equal(undefined);
       expect(seen.status).to.equal(200);
       expect(Buffer.concat(seen.body).toString()).to.equal(String(total));
       expect(seen.drains).to.be.greaterThan(0);
     } finally {
-      server.close();
+      vcs.server.close();
     }
   });
 
   it('corks the VCS sockets for the tick in which a held upload resumes, so the held chunks leave together', async () => {
     const total = 32 * 1024 * 1024;
-    let startReading!: () => void;
-    const reading = new Promise<void>((resolve) => (startReading = resolve));
-    let received = 0;
-    const { server, origin } = await listen((req, respond) => {
-      req.pause();
-      void reading.then(() => {
-        req.on('data', (chunk: Buffer) => (received += chunk.length));
-        req.on('end', () => respond(String(received)));
-        req.resume();
-      });
-    });
+    const chunkSize = 16 * 1024;
+    const vcs = await heldVcs();
     try {
       const { seen, handler } = recorder();
       const corking = { turns: 0, ticks: 0, turn: () => void corking.turns++, tick: () => void corking.ticks++ };
-      const request = undiciUpstream(dispatcher, 10_000, false, corking).request(
-        { origin, method: 'POST', path: '/upload', headers: ['host', origin.host, 'content-length', String(total)], body: 'stream' },
-        handler,
-      );
-      const chunk = Buffer.alloc(16 * 1024, 'u');
-      let written = 0;
-      let stalled = false;
-      const writer = (async () => {
-        while (written < total) {
-          written += chunk.length;
-          if (request.write(chunk)) continue;
-          stalled = true;
-          const drains = seen.drains;
-          await waitFor(() => seen.drains > drains || seen.error !== undefined, 20_000, 'onDrain');
-          stalled = false;
-        }
-        request.end();
-      })();
+      const request = undiciUpstream(dispatcher, 10_000, false, corking).request(uploadHead(vcs.origin, total), handler);
+      const writer = writeUpload(request, seen, total, chunkSize);
       // The VCS reads nothing: the socket fills, undici holds the body back, and its buffer fills.
-      await waitFor(() => stalled, 10_000, 'the writer to stall');
-      startReading();
-      await writer;
+      await waitFor(() => writer.stalled(), 10_000, 'the writer to stall');
+      vcs.startReading();
+      await writer.done;
       await waitFor(() => seen.ended || seen.error !== undefined, 20_000, 'the response');
       expect(seen.error).to.equal(undefined);
       expect(Buffer.concat(seen.body).toString()).to.equal(String(total));
-      expect(corking.turns, 'a cork per written chunk at most').to.be.within(1, total / chunk.length);
+      expect(corking.turns, 'a cork per written chunk at most').to.be.within(1, total / chunkSize);
       expect(corking.ticks, 'the held body resumed under a cork').to.be.greaterThan(0);
     } finally {
-      server.close();
+      vcs.server.close();
     }
   });
 
