@@ -183,12 +183,13 @@ export class FrameParser {
    * Body bytes of the chunk being pushed, handed on once per push. Node sends a stream's
    * writes as 16 KiB DATA frames packed end to end, whatever SETTINGS_MAX_FRAME_SIZE the peer
    * allows (strace of the wire: 16,384-byte frames), and each DATA frame reaches the peer as
-   * one chunk, or two where a socket read ends inside it. A body frame is 5 bytes longer than the chunk it carries, so its boundaries
-   * drift through the DATA frames: one 64 KiB body frame spans five of them, and the chunk
-   * that holds its end and the next frame's start split into two slices, the first often a
-   * sliver of a few bytes. Each slice was a write of its own at the far end (an upload's
-   * socket write to the VCS: 89 writes per MiB where 64 DATA frames arrive). Joined, the
-   * boundary chunk costs a copy of at most 16 KiB, 16 per MiB of 64 KiB body frames.
+   * one chunk, or two where a socket read ends inside it. A body frame is 5 bytes longer than
+   * the chunk it carries, so its boundaries drift through the DATA frames: one 64 KiB body
+   * frame spans five of them, and the chunk that holds its end and the next frame's start
+   * split into two slices, the first often a sliver of a few bytes. Each slice was a write of
+   * its own at the far end (an upload's socket write to the VCS: 89 writes per MiB where 64
+   * DATA frames arrive). Joined, the boundary chunk costs a copy of at most 16 KiB, 16 per
+   * MiB of 64 KiB body frames.
    */
   private readonly bodyParts: Buffer[] = [];
 
